@@ -1,0 +1,43 @@
+# The two commands a newcomer needs are `make demo` and `make test`; both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+CACHE ?= $(HOME)/.cache/cloudron-operator
+BIN := $(CACHE)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+deps:  ## install Debian packages, Python deps, the control-plane binaries, the npm reference validator
+	@bash hack/install-deps.sh
+
+binaries:  ## build (or reuse) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok
+	@bash hack/build-binaries.sh
+
+demo: deps  ## local cluster + database servers + the operator, then the example apps
+	@$(PYTHON) -m tests.harness demo
+
+down:  ## stop the demo's cluster, database servers and operator
+	@$(PYTHON) -m tests.harness down demo
+
+kubeconfig:  ## print the demo cluster's kubeconfig path
+	@$(PYTHON) -m tests.harness kubeconfig demo
+
+test: deps lint  ## every test: lint, types, unit and integration (real cluster, real databases)
+	@$(PYTHON) -m pytest tests
+
+test-unit:  ## only the fast tests that need no server
+	@$(PYTHON) -m pytest -m unit tests
+
+test-integration: deps  ## only the tests against the local cluster and database servers
+	@$(PYTHON) -m pytest -m integration tests
+
+lint:  ## ruff and mypy --strict
+	@$(PYTHON) -m ruff check operator tests
+	@$(PYTHON) -m ruff format --check operator tests
+	@$(PYTHON) -m mypy
+
+crds:  ## regenerate crds/ from the models
+	@$(PYTHON) -m cloudron_operator.crdgen

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything the tests and the demo need, skipping what is already in place:
+#   Debian packages (database servers), the Python package with its dev extras,
+#   the control-plane binaries (hack/build-binaries.sh) and the npm reference validator.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${CLOUDRON_OPERATOR_CACHE:-$HOME/.cache/cloudron-operator}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$CACHE"
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+# stamp_fresh NAME FILE...: true when FILE's content has not changed since `stamp_write NAME FILE...`
+stamp_fresh() { local name=$1; shift; [[ -f "$CACHE/$name.stamp" && "$(cat "$@" | sha256sum)" == "$(cat "$CACHE/$name.stamp")" ]]; }
+stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"; }
+
+APT_PACKAGES=(postgresql mariadb-server redis-server openssl)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [[ $(id -u) == 0 ]] || { log "need root to install: ${missing[*]} (or install them yourself)"; exit 1; }
+  log "apt: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! stamp_fresh python "$REPO/pyproject.toml" || ! "$PYTHON" -c 'import cloudron_operator, kopf, pytest' 2>/dev/null; then
+  log "pip: installing cloudron-operator[dev]"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$REPO[dev]"
+  stamp_write python "$REPO/pyproject.toml"
+fi
+
+"$REPO/hack/build-binaries.sh"
+
+if [[ -f "$REPO/tests/reference/package-lock.json" ]]; then
+  if ! stamp_fresh npm "$REPO/tests/reference/package-lock.json" || [[ ! -d "$REPO/tests/reference/node_modules" ]]; then
+    log "npm: installing the reference manifest validator"
+    npm ci --prefix "$REPO/tests/reference" --no-audit --no-fund --loglevel=error
+    stamp_write npm "$REPO/tests/reference/package-lock.json"
+  fi
+fi
+log "ready"

@@ -1,0 +1,3 @@
+"""cloudron-operator: run Cloudron app packages on Kubernetes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,125 @@
+"""Fixtures: the real local cluster, real database servers and the operator as a subprocess.
+
+Tests under tests/unit are marked `unit` and may use none of the server fixtures; tests under
+tests/integration are marked `integration`. A missing binary or server is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.harness.databases import DatabaseServer
+from tests.harness.localenv import LocalEnv
+from tests.harness.operator_process import OperatorProcess
+
+SERVER_FIXTURES = {"local_env", "cluster", "api_client", "postgres_server", "mariadb_server", "redis_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = Path(str(item.path)).parent.name
+        if layer in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, layer))
+        if item.get_closest_marker("unit") and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} is a unit test but uses a server fixture")
+
+
+@pytest.fixture(scope="session")
+def local_env() -> Iterator[LocalEnv]:
+    """The session's environment: its own cluster and servers, removed at the end.
+
+    Set CLOUDRON_TEST_KEEP=1 to leave them running for inspection (`python -m tests.harness down test-<pid>`).
+    """
+    env = LocalEnv.named(f"test-{os.getpid()}")
+    yield env
+    if os.environ.get("CLOUDRON_TEST_KEEP") != "1":
+        env.down()
+
+
+@pytest.fixture(scope="session")
+def cluster(local_env: LocalEnv) -> LocalEnv:
+    local_env.cluster.ensure_running()
+    return local_env
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: LocalEnv) -> Path:
+    return cluster.cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    """A client with cluster-admin rights (kwokctl's admin certificate)."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (kube-controller-manager empties it)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{secrets.token_hex(3)}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(local_env: LocalEnv) -> DatabaseServer:
+    return local_env.database("postgresql")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(local_env: LocalEnv) -> DatabaseServer:
+    return local_env.database("mysql")
+
+
+@pytest.fixture(scope="session")
+def redis_server(local_env: LocalEnv) -> DatabaseServer:
+    return local_env.database("redis")
+
+
+@pytest.fixture
+def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The operator running as a subprocess against the session's cluster; stopped after the test."""
+    process = OperatorProcess(kubeconfig, tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def service_account_client(api_client: client.ApiClient) -> Iterator[Callable[[str, str], client.ApiClient]]:
+    """A factory: a client authenticated with a real token of ServiceAccount `name` in `namespace`."""
+    made: list[client.ApiClient] = []
+
+    def make(namespace: str, name: str) -> client.ApiClient:
+        core = client.CoreV1Api(api_client)
+        core.create_namespaced_service_account(
+            namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+        )
+        token = core.create_namespaced_service_account_token(
+            name, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+        ).status.token
+        admin = api_client.configuration
+        settings = client.Configuration()
+        settings.host = admin.host
+        settings.ssl_ca_cert = admin.ssl_ca_cert
+        settings.api_key = {"authorization": token}
+        settings.api_key_prefix = {"authorization": "Bearer"}
+        api = client.ApiClient(settings)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        api.close()

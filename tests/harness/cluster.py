@@ -1,0 +1,115 @@
+"""A real Kubernetes control plane on loopback: kwokctl with its binary runtime.
+
+kwokctl starts etcd, kube-apiserver (RBAC and admission on), kube-controller-manager,
+kube-scheduler and the kwok controller as local processes from the binaries that
+hack/build-binaries.sh built. kwok simulates nodes and moves scheduled pods to Running/Ready.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.binaries import binary
+from tests.harness.processes import LOOPBACK, HarnessError, run, wait_until
+
+NODE_COUNT = 2
+START_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    """One kwokctl cluster, identified by its name and kwokctl's working directory."""
+
+    name: str
+    workdir: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "clusters" / self.name / "kubeconfig.yaml"
+
+    @property
+    def directory(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    def exists(self) -> bool:
+        return self.kubeconfig.exists()
+
+    def create(self) -> None:
+        """Create the cluster and its simulated nodes, and wait until the nodes are Ready."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / f"{self.name}.kwokctl.yaml"
+        config.write_text(json.dumps(_kwokctl_configuration(), indent=2))
+        self._kwokctl("create", "cluster", "--config", str(config), "--wait", f"{int(START_TIMEOUT)}s")
+        self._kwokctl("scale", "node", "--replicas", str(NODE_COUNT))
+        self.wait_ready()
+
+    def start(self) -> None:
+        """Start a stopped cluster again (a no-op for the parts already running)."""
+        self._kwokctl("start", "cluster", "--wait", f"{int(START_TIMEOUT)}s")
+        self.wait_ready()
+
+    def stop(self) -> None:
+        self._kwokctl("stop", "cluster")
+
+    def delete(self) -> None:
+        if self.exists():
+            self._kwokctl("delete", "cluster")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def ensure_running(self) -> None:
+        if not self.exists():
+            self.create()
+        elif not self.is_ready():
+            self.start()
+
+    def is_ready(self) -> bool:
+        try:
+            self.kubectl("get", "--raw", "/readyz")
+        except HarnessError:
+            return False
+        return True
+
+    def wait_ready(self) -> None:
+        wait_until(self.is_ready, START_TIMEOUT, f"the API server of cluster {self.name}")
+        wait_until(self._nodes_ready, START_TIMEOUT, f"{NODE_COUNT} Ready nodes in cluster {self.name}")
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        return run([str(binary("kubectl")), "--kubeconfig", str(self.kubeconfig), *args], stdin=stdin)
+
+    def _nodes_ready(self) -> bool:
+        nodes = json.loads(self.kubectl("get", "nodes", "-o", "json"))["items"]
+        ready = [
+            n
+            for n in nodes
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+        ]
+        return len(ready) >= NODE_COUNT
+
+    def _kwokctl(self, *args: str) -> str:
+        env = {**os.environ, "KWOK_WORKDIR": str(self.workdir)}
+        return run([str(binary("kwokctl")), "--name", self.name, *args], env=env)
+
+
+def _kwokctl_configuration() -> dict[str, object]:
+    """kwokctl options: binary runtime, our binaries, loopback only, authorization and admission on."""
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": {
+            "runtime": "binary",
+            "bindAddress": LOOPBACK,
+            "securePort": True,
+            "kubeAuthorization": True,
+            "kubeAdmission": True,
+            "kubeApiserverBinary": str(binary("kube-apiserver")),
+            "kubeControllerManagerBinary": str(binary("kube-controller-manager")),
+            "kubeSchedulerBinary": str(binary("kube-scheduler")),
+            "kubectlBinary": str(binary("kubectl")),
+            "kwokControllerBinary": str(binary("kwok")),
+            "etcdBinary": str(binary("etcd")),
+        },
+    }

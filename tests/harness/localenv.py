@@ -1,0 +1,77 @@
+"""A named local environment: one cluster plus database servers, with state kept on disk.
+
+The state directory records each running server (port, admin password, pid) so that `make demo`
+can reuse what a previous run started, and `make down` can stop it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.binaries import cache_dir
+from tests.harness.cluster import LocalCluster
+from tests.harness.databases import DatabaseKind, DatabaseServer, is_running, start_server, stop_server
+
+DATABASE_KINDS: tuple[DatabaseKind, ...] = ("postgresql", "mysql", "redis")
+
+
+@dataclass(frozen=True)
+class LocalEnv:
+    name: str
+    root: Path
+
+    @classmethod
+    def named(cls, name: str) -> LocalEnv:
+        return cls(name, cache_dir() / "envs" / name)
+
+    @property
+    def cluster(self) -> LocalCluster:
+        return LocalCluster(f"cloudron-{self.name}", cache_dir() / "kwok")
+
+    def database(self, kind: DatabaseKind) -> DatabaseServer:
+        """The running server of `kind`, started fresh if none is recorded or the recorded one is gone."""
+        recorded = self.recorded_database(kind)
+        if recorded is not None and is_running(recorded):
+            return recorded
+        if recorded is not None:
+            stop_server(recorded)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._database_root.mkdir(exist_ok=True)
+        self._database_root.chmod(0o755)  # the servers run as their own users and must reach their dirs
+        server = start_server(kind, self._database_dir(kind))
+        self._state_file(kind).write_text(server.to_json())
+        self._state_file(kind).chmod(0o600)
+        return server
+
+    def recorded_database(self, kind: DatabaseKind) -> DatabaseServer | None:
+        state = self._state_file(kind)
+        return DatabaseServer.from_json(state.read_text()) if state.exists() else None
+
+    def stop_database(self, kind: DatabaseKind) -> None:
+        recorded = self.recorded_database(kind)
+        if recorded is not None:
+            stop_server(recorded)
+        self._state_file(kind).unlink(missing_ok=True)
+        shutil.rmtree(self._database_dir(kind), ignore_errors=True)
+
+    def down(self) -> None:
+        """Stop and remove everything this environment started."""
+        for kind in DATABASE_KINDS:
+            self.stop_database(kind)
+        self.cluster.delete()
+        shutil.rmtree(self._database_root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _state_file(self, kind: DatabaseKind) -> Path:
+        return self.root / f"{kind}.json"
+
+    @property
+    def _database_root(self) -> Path:
+        """Data lives in the temp dir: a root-owned home is not traversable by the servers' own users."""
+        return Path(tempfile.gettempdir()) / f"cloudron-operator-{self.name}"
+
+    def _database_dir(self, kind: DatabaseKind) -> Path:
+        return self._database_root / kind

@@ -1,0 +1,84 @@
+"""The operator as a real subprocess (`python -m cloudron_operator`), which a test can SIGKILL and restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group, wait_until
+
+START_TIMEOUT = 60.0
+
+
+class OperatorProcess:
+    """One operator instance against a cluster; `start`, `kill` (SIGKILL) and `restart` it at will."""
+
+    def __init__(
+        self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None, health_port: int | None = None
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.extra_env = dict(env or {})
+        self.health_port = health_port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.health_port}/healthz"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise HarnessError("the operator is not running")
+        return self._process.pid
+
+    def start(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            raise HarnessError("the operator is already running")
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "CLOUDRON_OPERATOR_HEALTH_ADDRESS": f"{LOOPBACK}:{self.health_port}",
+            **self.extra_env,
+        }
+        with self.log.open("ab") as out:
+            out.write(b"--- operator starting ---\n")
+        self._process = spawn([sys.executable, "-m", "cloudron_operator", "run"], self.log, env=env)
+        try:
+            wait_until(self._healthy, START_TIMEOUT, "the operator's /healthz")
+        except HarnessError as error:
+            raise HarnessError(f"{error}\n--- {self.log} ---\n{self.log_tail()}") from error
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup handlers run, as when a node dies or the OOM killer strikes."""
+        if self._process is None:
+            return
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=10)
+        self._process = None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        stop_process_group(self._process.pid)
+        self._process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    def _healthy(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise HarnessError(f"the operator exited with {self._process.returncode}")
+        with urllib.request.urlopen(self.health_url, timeout=2) as response:  # noqa: S310 - loopback http
+            return int(response.status) == 200
