@@ -1,0 +1,1 @@
+"""CustomResourceDefinitions derived from `cloudron_operator.models`, written by `crdgen`."""

@@ -1,0 +1,168 @@
+"""The two kinds this operator serves, and their CustomResourceDefinition objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from cloudron_operator.crd.schema import Schema, structural_schema
+from cloudron_operator.crd.structural import schema_problems
+from cloudron_operator.models import (
+    GROUP,
+    VERSION,
+    AddonSpec,
+    AddonStatus,
+    CloudronAppSpec,
+    CloudronAppStatus,
+)
+
+CATEGORY = "cloudron"
+READY_PATH = '.status.conditions[?(@.type=="Ready")]'
+
+
+class InvalidSchemaError(ValueError):
+    """A model does not translate into a valid CRD schema; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """A column of `kubectl get`; priority 1 shows only with `-o wide`."""
+
+    name: str
+    type: Literal["string", "integer", "boolean", "date"]
+    json_path: str
+    description: str
+    priority: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        column: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "jsonPath": self.json_path,
+            "description": self.description,
+        }
+        if self.priority:
+            column["priority"] = self.priority
+        return column
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One custom resource kind: its names, schema models and `kubectl get` columns."""
+
+    kind: str
+    plural: str
+    scope: Literal["Namespaced", "Cluster"]
+    short_names: tuple[str, ...]
+    description: str
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    columns: tuple[PrinterColumn, ...]
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+_READY = PrinterColumn("Ready", "string", f"{READY_PATH}.status", "Whether the Ready condition is True.")
+_REASON = PrinterColumn("Reason", "string", f"{READY_PATH}.reason", "Reason of the Ready condition.", 1)
+_AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since the object was created.")
+
+CLOUDRON_APP = Kind(
+    kind="CloudronApp",
+    plural="cloudronapps",
+    scope="Namespaced",
+    short_names=("capp", "capps"),
+    description=(
+        "A Cloudron app package (image and CloudronManifest.json) served on a domain, with the "
+        "addons its manifest asks for provisioned in Addons."
+    ),
+    spec=CloudronAppSpec,
+    status=CloudronAppStatus,
+    columns=(
+        PrinterColumn("Domain", "string", ".spec.domain", "Domain the app is served on."),
+        PrinterColumn("Version", "string", ".status.version", "Manifest version that is running."),
+        _READY,
+        PrinterColumn("Phase", "string", ".status.phase", "Where the app is in its lifecycle."),
+        _AGE,
+        _REASON,
+        PrinterColumn("URL", "string", ".status.url", "Where the app is served.", 1),
+    ),
+)
+
+ADDON = Kind(
+    kind="Addon",
+    plural="addons",
+    scope="Cluster",
+    short_names=("cladd",),
+    description=(
+        "A server that apps' addons are provisioned in: a shared PostgreSQL, an LDAP directory, a "
+        "mail relay, ... Apps use the default Addon of each type unless they name another one."
+    ),
+    spec=AddonSpec,
+    status=AddonStatus,
+    columns=(
+        PrinterColumn("Type", "string", ".spec.type", "Which manifest addon the server provides."),
+        PrinterColumn("Default", "boolean", ".spec.default", "Whether apps use it unless they name another."),
+        _READY,
+        _AGE,
+        _REASON,
+        PrinterColumn("Apps", "integer", ".status.appCount", "Apps provisioned in the server.", 1),
+        PrinterColumn("Server", "string", ".status.serverVersion", "Version the server reports.", 1),
+    ),
+)
+
+KINDS = (CLOUDRON_APP, ADDON)
+
+
+def custom_resource_definition(kind: Kind) -> dict[str, Any]:
+    """The apiextensions.k8s.io/v1 CustomResourceDefinition of `kind`."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": kind.crd_name, "labels": {"app.kubernetes.io/part-of": "cloudron-operator"}},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.kind.lower(),
+                "shortNames": list(kind.short_names),
+                "categories": [CATEGORY],
+            },
+            "scope": kind.scope,
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": openapi_schema(kind)},
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [column.as_dict() for column in kind.columns],
+                }
+            ],
+        },
+    }
+
+
+def openapi_schema(kind: Kind) -> Schema:
+    """The whole object's schema; raises InvalidSchemaError naming every problem."""
+    schema: Schema = {
+        "type": "object",
+        "description": kind.description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": f"Always {GROUP}/{VERSION}."},
+            "kind": {"type": "string", "description": f"Always {kind.kind}."},
+            "metadata": {"type": "object"},  # the API server allows nothing more, not even a description
+            "spec": structural_schema(kind.spec),
+            "status": structural_schema(kind.status),
+        },
+    }
+    problems = schema_problems(schema)
+    if problems:
+        raise InvalidSchemaError(f"{kind.kind} schema:\n  " + "\n  ".join(problems))
+    return schema

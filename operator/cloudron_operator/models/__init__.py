@@ -1,0 +1,45 @@
+"""Pydantic models of the CloudronApp and Addon resources (cloudron.io/v1alpha1); the CRDs derive from them.
+
+Parse a resource body with `CloudronAppSpec.model_validate(body["spec"])`; dump one for the API with
+`model.model_dump(mode="json", exclude_none=True)` (field names come out camelCase, as in the YAML).
+"""
+
+from cloudron_operator.models.addon import (
+    AddonConnection,
+    AddonSpec,
+    AddonStatus,
+    AddonType,
+    SecretKeyRef,
+)
+from cloudron_operator.models.app import (
+    AddonSelection,
+    AppAddonStatus,
+    AppPhase,
+    CloudronAppSpec,
+    CloudronAppStatus,
+    StorageSpec,
+)
+from cloudron_operator.models.conditions import Condition, ConditionStatus
+
+GROUP = "cloudron.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "VERSION",
+    "AddonConnection",
+    "AddonSelection",
+    "AddonSpec",
+    "AddonStatus",
+    "AddonType",
+    "AppAddonStatus",
+    "AppPhase",
+    "CloudronAppSpec",
+    "CloudronAppStatus",
+    "Condition",
+    "ConditionStatus",
+    "SecretKeyRef",
+    "StorageSpec",
+]

@@ -1,0 +1,228 @@
+"""The CloudronApp kind: one Cloudron app package (image + manifest) served on a domain."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from cloudron_operator.models.addon import AddonType
+from cloudron_operator.models.base import NULL_IS_A_VALUE, SpecModel, StatusModel, cel, kube_schema
+from cloudron_operator.models.conditions import CONDITION_LIST, Condition
+from cloudron_operator.models.types import (
+    ENV_NAME_PATTERN,
+    PORT_ENV_NAME_PATTERN,
+    BytesQuantity,
+    Count,
+    DnsSubdomain,
+    Fqdn,
+    Image,
+    Port,
+    WildcardFqdn,
+)
+
+# Bounds on what CEL rules iterate, so their worst-case cost stays within the API server's budget.
+MAX_HOSTS = 64
+MAX_PORTS = 64
+MAX_ENV = 256
+
+RESERVED_ENV_PREFIX = "CLOUDRON_"
+RESERVED_ENV_MESSAGE = f"env names must not start with {RESERVED_ENV_PREFIX}: the operator sets those"
+ALIAS_IS_DOMAIN_MESSAGE = "aliases must not contain the domain"
+REDIRECT_IS_DOMAIN_MESSAGE = "redirects must not contain the domain"
+REDIRECT_IS_ALIAS_MESSAGE = "a host is either an alias or a redirect, not both"
+
+
+def _not_reserved(name: str) -> str:
+    if name.startswith(RESERVED_ENV_PREFIX):
+        raise ValueError(RESERVED_ENV_MESSAGE)
+    return name
+
+
+CustomEnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN), AfterValidator(_not_reserved)]
+PortEnvName = Annotated[str, StringConstraints(pattern=PORT_ENV_NAME_PATTERN)]
+
+
+class StorageSpec(SpecModel):
+    """The app's persistent volume, mounted at /app/data when the manifest asks for localstorage."""
+
+    size: BytesQuantity = Field(default="1Gi", description="Requested size of the volume, e.g. 1Gi.")
+    storage_class_name: Annotated[DnsSubdomain | None, NULL_IS_A_VALUE] = Field(
+        default=None, description="StorageClass of the volume; null uses the cluster's default class."
+    )
+
+
+class AddonSelection(SpecModel):
+    """The Addon to provision one addon in, instead of the default Addon of its type."""
+
+    addon_ref: DnsSubdomain = Field(description="Name of the (cluster-scoped) Addon.")
+
+
+class CloudronAppSpec(SpecModel):
+    """The desired state of a CloudronApp."""
+
+    model_config = ConfigDict(
+        json_schema_extra=kube_schema(
+            cel(
+                "!has(self.aliases) || !(self.domain in self.aliases)",
+                ALIAS_IS_DOMAIN_MESSAGE,
+                field_path=".aliases",
+            ),
+            cel(
+                "!has(self.redirects) || !(self.domain in self.redirects)",
+                REDIRECT_IS_DOMAIN_MESSAGE,
+                field_path=".redirects",
+            ),
+            cel(
+                "!has(self.aliases) || !has(self.redirects) || !self.redirects.exists(r, r in self.aliases)",
+                REDIRECT_IS_ALIAS_MESSAGE,
+                field_path=".redirects",
+            ),
+        )
+    )
+
+    image: Image = Field(
+        description="Container image of the app package, e.g. registry.example.com/wiki:1.2.0."
+    )
+    manifest: dict[str, Any] = Field(
+        description=(
+            "The app's CloudronManifest.json as published, kept whole: unknown fields and addon options "
+            "are preserved. The operator checks it by the manifest format rules and reports violations in "
+            "the Ready condition."
+        )
+    )
+    domain: Fqdn = Field(
+        description=(
+            "Fully qualified domain name the app is served on; "
+            "CLOUDRON_APP_DOMAIN and CLOUDRON_APP_ORIGIN derive from it."
+        )
+    )
+    aliases: tuple[WildcardFqdn, ...] = Field(
+        default=(),
+        max_length=MAX_HOSTS,
+        description="More hosts that serve the app (the manifest must allow aliases); may be *.example.com.",
+        json_schema_extra=kube_schema(list_type="set"),
+    )
+    redirects: tuple[Fqdn, ...] = Field(
+        default=(),
+        max_length=MAX_HOSTS,
+        description="Hosts that redirect to the domain, keeping the path.",
+        json_schema_extra=kube_schema(list_type="set"),
+    )
+    ports: dict[PortEnvName, Annotated[Port | None, NULL_IS_A_VALUE]] = Field(
+        default_factory=dict,
+        max_length=MAX_PORTS,
+        description=(
+            "External port per key of the manifest's tcpPorts/udpPorts; the app reads it from the env var "
+            "of that name. null disables the port, and the env var is then absent."
+        ),
+    )
+    env: dict[CustomEnvName, str] = Field(
+        default_factory=dict,
+        max_length=MAX_ENV,
+        description=f"Custom environment variables; names must not start with {RESERVED_ENV_PREFIX}.",
+        json_schema_extra=kube_schema(
+            cel(f"self.all(k, !k.startsWith('{RESERVED_ENV_PREFIX}'))", RESERVED_ENV_MESSAGE)
+        ),
+    )
+    memory_limit: BytesQuantity | None = Field(
+        default=None,
+        description="Memory limit of the app (e.g. 512Mi); never below the manifest's memoryLimit.",
+    )
+    running: StrictBool = Field(default=True, description="false scales the app to zero and keeps its data.")
+    sso: StrictBool = Field(
+        default=True,
+        description=(
+            "Whether the app uses the cluster's single sign-on; "
+            "false is allowed only where the manifest says optionalSso."
+        ),
+    )
+    storage: StorageSpec = Field(default_factory=StorageSpec, description="The localstorage volume.")
+    addons: dict[AddonType, AddonSelection] = Field(
+        default_factory=dict,
+        max_length=len(AddonType),
+        description="Per addon type, the Addon to provision in instead of the default Addon of that type.",
+    )
+
+    @field_validator("aliases", "redirects")
+    @classmethod
+    def _no_duplicates(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        # x-kubernetes-list-type: set makes the API server refuse duplicates too.
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("duplicate host")
+        return hosts
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_exclude_domain(cls, aliases: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.data.get("domain") in aliases:
+            raise ValueError(ALIAS_IS_DOMAIN_MESSAGE)
+        return aliases
+
+    @field_validator("redirects")
+    @classmethod
+    def _redirects_exclude_domain_and_aliases(
+        cls, redirects: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        if info.data.get("domain") in redirects:
+            raise ValueError(REDIRECT_IS_DOMAIN_MESSAGE)
+        if set(redirects) & set(info.data.get("aliases", ())):
+            raise ValueError(REDIRECT_IS_ALIAS_MESSAGE)
+        return redirects
+
+
+class AppPhase(StrEnum):
+    """Where the app is in its lifecycle; the conditions carry the detail."""
+
+    PENDING = "Pending"
+    INSTALLING = "Installing"
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    ERROR = "Error"
+
+
+class AppAddonStatus(StatusModel):
+    """What the operator provisioned for one addon of the manifest."""
+
+    addon: str | None = Field(
+        default=None,
+        description="Addon it is provisioned in; absent for addons that need none (localstorage, ...).",
+    )
+    secret_name: str | None = Field(
+        default=None,
+        description="Secret in the app's namespace whose keys are this addon's CLOUDRON_* variables.",
+    )
+    ready: StrictBool | None = Field(
+        default=None, description="Whether the addon is provisioned and its Secret is current."
+    )
+    message: str | None = Field(default=None, description="What the addon waits for or why it failed.")
+
+
+class CloudronAppStatus(StatusModel):
+    """The observed state of a CloudronApp."""
+
+    observed_generation: Count | None = Field(
+        default=None, description="metadata.generation the status was computed from."
+    )
+    phase: AppPhase | None = Field(default=None, description="Where the app is in its lifecycle.")
+    url: str | None = Field(
+        default=None, description="Where the app is served, e.g. https://wiki.example.com."
+    )
+    version: str | None = Field(default=None, description="Manifest version that is running now.")
+    conditions: tuple[Condition, ...] = Field(
+        default=(),
+        description="Ready first, then AddonsReady, WorkloadAvailable, CertificateReady and so on.",
+        json_schema_extra=CONDITION_LIST,
+    )
+    addons: dict[str, AppAddonStatus] = Field(
+        default_factory=dict, description="Per addon of the manifest, what was provisioned for it."
+    )
