@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,12 +24,46 @@ class OperatorConfig(BaseModel):
         description="host:port of the liveness endpoint (/healthz).",
     )
     max_workers: int = Field(default=8, ge=1, le=256, description="Threads for the blocking handlers.")
+    resync_seconds: float = Field(
+        default=300.0, gt=0, description="How often every app is reconciled again to repair drift."
+    )
+    ingress_class: str | None = Field(
+        default=None, description="ingressClassName of the apps' Ingresses; unset uses the cluster default."
+    )
+    cluster_issuer: str = Field(
+        default="letsencrypt", description="cert-manager ClusterIssuer for apps that name no issuer."
+    )
+    port_service_type: Literal["LoadBalancer", "NodePort"] = Field(
+        default="LoadBalancer", description="Service type that exposes the manifest's TCP/UDP ports."
+    )
+    api_origin: str = Field(
+        default="", description="CLOUDRON_API_ORIGIN given to apps, e.g. https://my.example.com."
+    )
+    proxy_ip: str = Field(
+        default="",
+        description="CLOUDRON_PROXY_IP given to apps: the address the ingress proxy connects from.",
+    )
+    ingress_namespace_labels: dict[str, str] = Field(
+        default_factory=lambda: {"kubernetes.io/metadata.name": "ingress-nginx"},
+        description=(
+            "Labels of the ingress controller's namespace; apps accept HTTP only from there "
+            "(env: comma-separated key=value pairs)."
+        ),
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("ingress_namespace_labels", mode="before")
+    @classmethod
+    def _split_labels(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = (part.strip().split("=", 1) for part in value.split(",") if part.strip())
+            return {key.strip(): (rest[0].strip() if rest else "") for key, *rest in pairs}
         return value
 
 

@@ -21,13 +21,14 @@ from kubernetes.client.rest import ApiException
 from cloudron_operator.models import API_VERSION, GROUP, VERSION
 from tests.crd_cases import INVALID, edited, example
 from tests.harness.processes import wait_until
+from tests.paths import corpus_files
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
 EXAMPLES_DIR = REPO / "examples"
-CORPUS = REPO.parent / "shared" / "corpus" / "manifests"  # CI clones the repo with shared/ beside it
+
 FIELD_MANAGER = "cloudron-operator-tests"
 PLURALS = {"CloudronApp": "cloudronapps", "Addon": "addons"}
 WAIT = 60.0
@@ -176,8 +177,7 @@ def test_every_example_is_accepted(objects: client.CustomObjectsApi, namespace: 
 
 
 def test_every_corpus_manifest_is_accepted(objects: client.CustomObjectsApi, namespace: str) -> None:
-    paths = sorted(CORPUS.glob("*.json"))
-    assert paths, f"no manifest corpus at {CORPUS}"
+    paths = corpus_files()
     # Some published manifests are not JSON at all (comments, trailing commas, template
     # placeholders): judging those is the manifest validator's job, not the CRD's.
     unreadable, refused = [], []

@@ -1,5 +1,14 @@
-"""kopf handlers. Importing this package registers them with kopf's default registry."""
+"""kopf handlers, registered into a registry built from the config (no import-time side effects)."""
 
+from __future__ import annotations
+
+import kopf
+
+from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers import lifecycle
 
-__all__ = ["lifecycle"]
+
+def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    lifecycle.register(registry)
+    return registry

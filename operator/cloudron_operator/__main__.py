@@ -1,0 +1,55 @@
+"""Entry point: `python -m cloudron_operator [run|manifest check FILE...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cloudron_operator.config import ConfigError, load_config
+from cloudron_operator.manifest_cli import check_files
+
+
+def _run_operator() -> int:
+    # Imported here so that `manifest check` does not load kopf and the whole operator.
+    import kopf  # noqa: PLC0415
+
+    from cloudron_operator.handlers import build_registry  # noqa: PLC0415
+
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    kopf.configure(verbose=False)
+    kopf.run(
+        registry=build_registry(config),
+        clusterwide=not config.namespaces,
+        namespaces=config.namespaces,
+        standalone=True,
+        liveness_endpoint=f"http://{config.health_address}/healthz",
+        memo=kopf.Memo(config=config),
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cloudron-operator",
+        description="Run the operator (configured by CLOUDRON_OPERATOR_* variables), or check manifests.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the operator (the default)")
+    manifest = sub.add_parser("manifest", help="work with CloudronManifest.json files")
+    manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
+    check = manifest_sub.add_parser("check", help="validate manifests; exit 1 if any is invalid")
+    check.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+
+    if args.command == "manifest":
+        return check_files(args.files)
+    return _run_operator()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
