@@ -6,22 +6,23 @@ import json
 import urllib.request
 from pathlib import Path
 
+from cloudron_operator.models import API_VERSION
 from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
-from tests.harness.localenv import DATABASE_KINDS, LocalEnv
+from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import stop_process_group
 
 DEMO = "demo"
 SYSTEM_NAMESPACE = "cloudron-system"
-ADDON_NAMES: dict[DatabaseKind, str] = {"postgresql": "postgresql", "mysql": "mysql", "redis": "redis"}
+SHARED_SERVERS: tuple[DatabaseKind, ...] = ("postgresql", "mysql")
 
 
 def demo() -> None:
     env = LocalEnv.named(DEMO)
     say(f"cluster {env.cluster.name}: starting (or reusing)")
     env.cluster.ensure_running()
-    servers = {kind: env.database(kind) for kind in DATABASE_KINDS}
+    servers = {kind: env.database(kind) for kind in SHARED_SERVERS}
     for server in servers.values():
         say(f"{server.kind} {server.version} on {server.host}:{server.port}")
     kubectl = env.cluster.kubectl
@@ -47,34 +48,39 @@ def down() -> None:
 
 
 def _addon_objects(servers: dict[DatabaseKind, DatabaseServer]) -> str:
-    """A List of the admin Secrets and Addon objects that describe the demo's database servers."""
+    """A List of the Addons that serve the demo's apps, with the admin Secrets of the shared servers."""
     items: list[dict[str, object]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}}
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
+        # Redis is not shared: the operator runs one per app, so its Addon names no server.
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Addon",
+            "metadata": {"name": "redis"},
+            "spec": {"type": "redis"},
+        },
     ]
-    for kind, server in servers.items():
-        secret_name = f"{ADDON_NAMES[kind]}-admin"
+    for kind in SHARED_SERVERS:
+        server, secret_name = servers[kind], f"{kind}-admin"
         items.append(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
+                "type": "kubernetes.io/basic-auth",
                 "metadata": {"name": secret_name, "namespace": SYSTEM_NAMESPACE},
                 "stringData": {"username": server.admin_user, "password": server.admin_password},
             }
         )
+        connection = {
+            "host": server.host,
+            "port": server.port,
+            "adminSecretRef": {"name": secret_name, "namespace": SYSTEM_NAMESPACE},
+        }
         items.append(
             {
-                "apiVersion": "cloudron.io/v1alpha1",
+                "apiVersion": API_VERSION,
                 "kind": "Addon",
-                "metadata": {"name": ADDON_NAMES[kind]},
-                "spec": {
-                    "type": kind,
-                    "default": True,
-                    "connection": {
-                        "host": server.host,
-                        "port": server.port,
-                        "adminSecretRef": {"name": secret_name, "namespace": SYSTEM_NAMESPACE},
-                    },
-                },
+                "metadata": {"name": kind},
+                "spec": {"type": kind, "default": True, "connection": connection},
             }
         )
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
