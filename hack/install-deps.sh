@@ -25,7 +25,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! stamp_fresh python "$REPO/pyproject.toml" || ! "$PYTHON" -c 'import cloudron_operator, kopf, pytest' 2>/dev/null; then
+# Reinstall when pyproject.toml changed or the installed package is another checkout's (editable installs).
+installed_from=$("$PYTHON" -c 'import cloudron_operator, kopf, pytest; print(cloudron_operator.__file__)' 2>/dev/null || true)
+if ! stamp_fresh python "$REPO/pyproject.toml" || [[ "$installed_from" != "$REPO/operator/"* ]]; then
   log "pip: installing cloudron-operator[dev]"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$REPO[dev]"
   stamp_write python "$REPO/pyproject.toml"
