@@ -1,0 +1,128 @@
+"""Requests to the API server: server-side apply, get, list, delete; errors mapped to one type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+
+from cloudron_operator.k8s.resources import kind_of
+
+FIELD_MANAGER = "cloudron-operator"
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+
+KubeObject = dict[str, Any]
+
+
+class ApiError(Exception):
+    """The API server answered with an error status (or could not be reached: status 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def retriable(self) -> bool:
+        """Conflicts, throttling, server errors and unreachable servers pass; other 4xx do not."""
+        return self.status in (0, 409, 429) or self.status >= 500
+
+
+def new_api_client() -> client.ApiClient:
+    """In a pod: its ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config."""
+    settings = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=settings)
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=settings)
+    return client.ApiClient(settings)
+
+
+def apply(api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "") -> KubeObject:
+    """Server-side apply `obj` as our field manager; an unchanged object is not written."""
+    meta = obj["metadata"]
+    path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"), meta["name"])
+    return _request(
+        api,
+        "PATCH",
+        path + (f"/{subresource}" if subresource else ""),
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        body=json.dumps(obj),
+        content_type=APPLY_CONTENT_TYPE,
+    )
+
+
+def get(
+    api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str
+) -> KubeObject | None:
+    try:
+        return _request(api, "GET", kind_of(api_version, kind).path(namespace, name))
+    except ApiError as error:
+        if error.not_found:
+            return None
+        raise
+
+
+def list_objects(
+    api: client.ApiClient, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+) -> list[KubeObject]:
+    query = [("labelSelector", label_selector)] if label_selector else []
+    items: list[KubeObject] = _request(api, "GET", kind_of(api_version, kind).path(namespace), query=query)[
+        "items"
+    ]
+    return items
+
+
+def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
+    """Delete in the background (dependents go through garbage collection); False if it was already gone."""
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    try:
+        _request(api, "DELETE", kind_of(api_version, kind).path(namespace, name), body=body)
+    except ApiError as error:
+        if error.not_found:
+            return False
+        raise
+    return True
+
+
+def create(api: client.ApiClient, obj: Mapping[str, Any]) -> KubeObject:
+    meta = obj["metadata"]
+    path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"))
+    return _request(api, "POST", path, body=obj)
+
+
+def _request(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    body: str | Mapping[str, Any] | None = None,
+    content_type: str = "application/json",
+) -> KubeObject:
+    """One request. JSON bodies go as mappings (the client serialises them), apply bodies as text."""
+    method_, url, headers, body_, post = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": "application/json", "Content-Type": content_type},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    try:
+        response = api.call_api(method_, url, header_params=headers, body=body_, post_params=post)
+        response.read()
+    except OSError as error:  # urllib3 errors derive from it: refused, reset, timed out
+        raise ApiError(0, "Unreachable", str(error)) from error
+    data = json.loads(response.data) if response.data else {}
+    if response.status >= 400:
+        raise ApiError(response.status, str(data.get("reason", "")), str(data.get("message", response.data)))
+    result: KubeObject = data
+    return result

@@ -1,0 +1,42 @@
+"""REST paths of the kinds the operator reads and writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        scope = f"/namespaces/{namespace}" if self.namespaced else ""
+        return f"{root}{scope}/{self.plural}" + (f"/{name}" if name else "")
+
+
+KINDS: dict[tuple[str, str], Kind] = {
+    (k.api_version, k.kind): k
+    for k in (
+        Kind("v1", "Secret", "secrets"),
+        Kind("v1", "Service", "services"),
+        Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+        Kind("v1", "Event", "events"),
+        Kind("apps/v1", "Deployment", "deployments"),
+        Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
+        Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+        Kind("cert-manager.io/v1", "Certificate", "certificates"),
+        Kind("cloudron.io/v1alpha1", "CloudronApp", "cloudronapps"),
+        Kind("cloudron.io/v1alpha1", "Addon", "addons", namespaced=False),
+    )
+}
+
+
+def kind_of(api_version: str, kind: str) -> Kind:
+    try:
+        return KINDS[(api_version, kind)]
+    except KeyError:
+        raise ValueError(f"the operator does not manage {kind} ({api_version})") from None
