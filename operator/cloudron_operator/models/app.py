@@ -115,7 +115,7 @@ class CloudronAppSpec(SpecModel):
     redirects: tuple[Fqdn, ...] = Field(
         default=(),
         max_length=MAX_HOSTS,
-        description="Hosts that redirect to the domain, keeping the path.",
+        description="Hosts that answer with a permanent redirect to https://<domain>/ (see docs/ingress.md).",
         json_schema_extra=kube_schema(list_type="set"),
     )
     ports: dict[PortEnvName, Annotated[Port | None, NULL_IS_A_VALUE]] = Field(

@@ -1,0 +1,40 @@
+"""The app's NetworkPolicy: HTTP only from the ingress controller, the enabled ports from anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudron_operator.builders.identity import AppIdentity, child_name, object_meta, workload_selector
+from cloudron_operator.builders.ports import enabled_ports
+from cloudron_operator.config import OperatorConfig
+from cloudron_operator.manifest import Manifest
+from cloudron_operator.models import CloudronAppSpec
+
+
+def build_network_policy(
+    identity: AppIdentity, spec: CloudronAppSpec, manifest: Manifest, config: OperatorConfig
+) -> dict[str, Any]:
+    """Admits what Cloudron's firewall admits to an app, and nothing from other apps' pods.
+
+    The ports are the pod's (container) ports: a NetworkPolicy applies after the Service's
+    translation. Egress is not restricted, as on Cloudron.
+    """
+    http_from_ingress = {
+        "from": [{"namespaceSelector": {"matchLabels": dict(config.ingress_namespace_labels)}}],
+        "ports": [{"protocol": "TCP", "port": manifest.http_port}],
+    }
+    rules = [http_from_ingress]
+    if exposed := enabled_ports(spec, manifest):
+        rules.append(
+            {"ports": [{"protocol": port.protocol, "port": port.container_port} for port in exposed]}
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(identity, child_name(identity.name)),
+        "spec": {
+            "podSelector": {"matchLabels": workload_selector(identity)},
+            "policyTypes": ["Ingress"],
+            "ingress": rules,
+        },
+    }
