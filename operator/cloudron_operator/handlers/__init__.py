@@ -5,10 +5,11 @@ from __future__ import annotations
 import kopf
 
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers import lifecycle
+from cloudron_operator.handlers import apps, lifecycle
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     lifecycle.register(registry)
+    apps.register(registry, config)
     return registry

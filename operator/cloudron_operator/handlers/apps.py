@@ -1,0 +1,222 @@
+"""CloudronApp: parse -> build the children -> apply them -> prune the stale ones -> status.
+
+One level-based reconcile serves create, update, resume and the resync timer. Child events
+(the Deployment becoming available, the Certificate being issued) only refresh the status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes import client
+from pydantic import ValidationError
+
+from cloudron_operator import builders
+from cloudron_operator.children import certificate_condition, workload_condition
+from cloudron_operator.config import OperatorConfig
+from cloudron_operator.k8s import api as k8s
+from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.models import GROUP, VERSION, CloudronAppSpec
+from cloudron_operator.status import FALSE, ConditionUpdate, merge_conditions, ready_condition, status_patch
+
+APPS = (GROUP, VERSION, "cloudronapps")
+MANAGED = {"app.kubernetes.io/managed-by": "cloudron-operator"}
+RETRY_DELAY = 10.0
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+class InvalidApp(Exception):
+    """The app's spec or manifest cannot be run; `reason` and the message tell the user what to fix."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+    for on in (kopf.on.create, kopf.on.resume):
+        on(*APPS, registry=registry)(reconcile_handler)
+    kopf.on.update(*APPS, field="spec", registry=registry)(reconcile_handler)
+    kopf.timer(*APPS, interval=config.resync_seconds, initial_delay=config.resync_seconds, registry=registry)(
+        reconcile_handler
+    )
+    for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
+        kopf.on.event(
+            group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
+        )(child_changed)
+
+
+def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+    api: client.ApiClient = memo["api"]
+    config: OperatorConfig = memo["config"]
+    try:
+        reconcile(api, config, body, logger)
+    except InvalidApp as invalid:
+        _report_invalid(api, body, invalid)
+    except k8s.ApiError as error:
+        if error.retriable:
+            raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
+        _report_invalid(
+            api, body, InvalidApp("ApplyFailed", f"the API server refused a child: {error.message}")
+        )
+
+
+def reconcile(api: client.ApiClient, config: OperatorConfig, body: kopf.Body, logger: Logger) -> None:
+    spec, manifest = _parse(body)
+    identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
+    try:
+        desired = builders.desired_children(identity, spec, manifest, config, addon_secrets={})
+    except builders.InvalidSpec as invalid:
+        raise InvalidApp("InvalidSpec", str(invalid)) from invalid
+    existing = _existing_children(api, identity)
+    for obj in desired:
+        key = (obj["kind"], obj["metadata"]["name"])
+        before = existing.pop(key, None)
+        after = _apply_child(api, obj)
+        if before is None or before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
+            verb = "Created" if before is None else "Updated"
+            kopf.info(body, reason=verb, message=f"{verb} {obj['kind']} {obj['metadata']['name']}")
+            logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
+    for (kind, name), stale in existing.items():
+        if kind == "PersistentVolumeClaim":
+            continue  # data is only removed with the app itself, by garbage collection
+        k8s.delete(api, stale["apiVersion"], kind, identity.namespace, name)
+        kopf.info(body, reason="Deleted", message=f"Deleted {kind} {name}: no longer desired")
+    refresh_status(api, body)
+
+
+def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A Deployment or Certificate of an app changed: recompute that app's status."""
+    owner = next(
+        (ref for ref in body.meta.get("ownerReferences", []) if ref.get("kind") == "CloudronApp"), None
+    )
+    if owner is None:
+        return
+    app = k8s.get(memo["api"], f"{GROUP}/{VERSION}", "CloudronApp", body.meta["namespace"], owner["name"])
+    if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != owner["uid"]:
+        return
+    if _ready_reason(app) in INVALID_REASONS:
+        return  # the spec is what is wrong; the children's state does not change that
+    refresh_status(memo["api"], app)
+
+
+INVALID_REASONS = frozenset({"InvalidSpec", "InvalidManifest", "ApplyFailed", "KindNotServed"})
+
+
+def _ready_reason(app: Mapping[str, Any]) -> str:
+    for condition in app.get("status", {}).get("conditions", []):
+        if condition.get("type") == "Ready":
+            return str(condition.get("reason", ""))
+    return ""
+
+
+def refresh_status(api: client.ApiClient, app: Mapping[str, Any]) -> None:
+    """Write the app's status from its children's observed state, if anything in it changed."""
+    spec = app["spec"]
+    name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
+    child_name = builders.child_name(name)
+    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, child_name)
+    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
+    running = bool(spec.get("running", True))
+    parts = [workload_condition(deployment, running), certificate_condition(certificate)]
+    ready = ready_condition(parts, "Running", f"https://{spec['domain']} is served")
+    phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
+    desired = {
+        "observedGeneration": app["metadata"]["generation"],
+        "phase": phase,
+        "url": f"https://{spec['domain']}",
+        "conditions": _conditions(app, [ready, *parts]),
+    }
+    if ready.status == "True":
+        desired["version"] = str(spec["manifest"].get("version", ""))
+    _write_status(api, app, desired)
+
+
+def _report_invalid(api: client.ApiClient, body: Mapping[str, Any], invalid: InvalidApp) -> None:
+    ready = ConditionUpdate("Ready", FALSE, invalid.reason, str(invalid))
+    previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
+    if previous.get("reason") != invalid.reason or previous.get("message") != str(invalid):
+        kopf.warn(dict(body), reason=invalid.reason, message=str(invalid))  # type: ignore[arg-type]
+    conditions = _conditions(body, [ready])
+    _write_status(
+        api,
+        body,
+        {"observedGeneration": body["metadata"]["generation"], "phase": "Error", "conditions": conditions},
+    )
+
+
+def _conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:
+    current = app.get("status", {}).get("conditions", [])
+    return merge_conditions(current, updates, app["metadata"]["generation"], datetime.now(UTC))
+
+
+def _write_status(api: client.ApiClient, app: Mapping[str, Any], desired: Mapping[str, Any]) -> None:
+    if not status_patch(app.get("status", {}), desired):
+        return
+    meta = app["metadata"]
+    k8s.apply(
+        api,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "CloudronApp",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "status": dict(desired),
+        },
+        subresource="status",
+    )
+
+
+def _parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
+    try:
+        spec = CloudronAppSpec.model_validate(body["spec"])
+    except ValidationError as error:
+        raise InvalidApp("InvalidSpec", _first_errors(str(e) for e in error.errors())) from error
+    result = validate_manifest(spec.manifest)
+    if result.manifest is None:
+        raise InvalidApp("InvalidManifest", "spec.manifest: " + _first_errors(str(e) for e in result.errors))
+    return spec, result.manifest
+
+
+def _first_errors(messages: Any, limit: int = 5) -> str:
+    listed = list(messages)
+    more = f" (and {len(listed) - limit} more)" if len(listed) > limit else ""
+    return "; ".join(listed[:limit]) + more
+
+
+def _apply_child(api: client.ApiClient, obj: Mapping[str, Any]) -> k8s.KubeObject:
+    try:
+        return k8s.apply(api, obj)
+    except k8s.ApiError as error:
+        if error.not_found:  # the kind itself is not served: a CRD (cert-manager's) is missing
+            raise InvalidApp(
+                "KindNotServed",
+                f"this cluster does not serve {obj['kind']} ({obj['apiVersion']}): install its CRDs "
+                "(cert-manager for Certificates)",
+            ) from error
+        raise
+
+
+def _existing_children(
+    api: client.ApiClient, identity: builders.AppIdentity
+) -> dict[tuple[str, str], k8s.KubeObject]:
+    """The app's children as they are now, by (kind, name): only objects this app owns."""
+    selector = f"{builders.APP_LABEL}={builders.app_label_value(identity.name)}"
+    found: dict[tuple[str, str], k8s.KubeObject] = {}
+    for api_version, kind in builders.CHILD_KINDS:
+        try:
+            listed = k8s.list_objects(api, api_version, kind, identity.namespace, selector)
+        except k8s.ApiError as error:
+            if error.not_found:  # a kind this cluster does not serve has no objects
+                continue
+            raise
+        for obj in listed:
+            owners = obj["metadata"].get("ownerReferences", [])
+            if any(ref.get("uid") == identity.uid for ref in owners):
+                obj.setdefault("apiVersion", api_version)
+                found[(kind, obj["metadata"]["name"])] = obj
+    return found

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cloudron_operator.children import certificate_condition, workload_condition
+from cloudron_operator.status import ConditionUpdate, merge_conditions, ready_condition, status_patch
+
+EARLIER = "2026-01-01T00:00:00Z"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_transition_time_is_kept_while_the_status_stays_the_same() -> None:
+    current = [
+        {"type": "Ready", "status": "False", "reason": "A", "message": "a", "lastTransitionTime": EARLIER}
+    ]
+    same = merge_conditions(current, [ConditionUpdate("Ready", "False", "B", "b")], 2, NOW)
+    flipped = merge_conditions(current, [ConditionUpdate("Ready", "True", "Running", "ok")], 2, NOW)
+    assert same[0]["lastTransitionTime"] == EARLIER
+    assert same[0]["reason"] == "B"
+    assert same[0]["observedGeneration"] == 2
+    assert flipped[0]["lastTransitionTime"] == "2026-11-25T12:00:00Z"
+
+
+def test_ready_carries_the_first_part_that_is_not_true() -> None:
+    parts = [
+        ConditionUpdate("WorkloadAvailable", "True", "PodsReady", "1/1"),
+        ConditionUpdate("CertificateReady", "Unknown", "Issuing", "waiting"),
+    ]
+    assert ready_condition(parts, "Running", "ok") == ConditionUpdate(
+        "Ready", "Unknown", "Issuing", "waiting"
+    )
+    assert ready_condition(parts[:1], "Running", "ok").status == "True"
+
+
+def test_an_unchanged_status_gives_an_empty_patch() -> None:
+    current = {"phase": "Running", "url": "https://a.example.com"}
+    assert status_patch(current, dict(current)) == {}
+    assert status_patch(current, {"phase": "Stopped", "url": "https://a.example.com"}) == {"phase": "Stopped"}
+
+
+def test_workload_is_available_only_when_the_rollout_is_complete() -> None:
+    deployment = {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": 1},
+        "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
+    }
+    assert workload_condition(deployment, running=True).status == "False"
+    deployment["status"]["observedGeneration"] = 2
+    assert workload_condition(deployment, running=True).status == "True"
+    assert workload_condition(deployment, running=False).reason == "Stopped"
+    assert workload_condition(None, running=True).status == "Unknown"
+
+
+def test_certificate_condition_follows_cert_managers_ready_condition() -> None:
+    issued = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    failed = {
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Failed", "message": "x"}]}
+    }
+    assert certificate_condition(issued).status == "True"
+    assert certificate_condition(failed).status == "False"
+    assert "Failed" in certificate_condition(failed).message
+    assert certificate_condition({"status": {}}).status == "Unknown"
