@@ -137,11 +137,11 @@ def refresh_status(api: client.ApiClient, app: Mapping[str, Any]) -> None:
     _write_status(api, app, desired)
 
 
-def _report_invalid(api: client.ApiClient, body: Mapping[str, Any], invalid: InvalidApp) -> None:
+def _report_invalid(api: client.ApiClient, body: kopf.Body, invalid: InvalidApp) -> None:
     ready = ConditionUpdate("Ready", FALSE, invalid.reason, str(invalid))
     previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
     if previous.get("reason") != invalid.reason or previous.get("message") != str(invalid):
-        kopf.warn(dict(body), reason=invalid.reason, message=str(invalid))  # type: ignore[arg-type]
+        kopf.warn(body, reason=invalid.reason, message=str(invalid))
     conditions = _conditions(body, [ready])
     _write_status(
         api,
