@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 from cloudron_operator.models import API_VERSION
 from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
 from tests.harness.localenv import LocalEnv
-from tests.harness.operator_process import OperatorProcess
+from tests.harness.operator_process import OperatorProcess, answers_healthy
 from tests.harness.processes import stop_process_group
 
 DEMO = "demo"
@@ -117,8 +116,7 @@ def _stop_operator(env: LocalEnv) -> None:
 
 def _healthy(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return int(response.status) == 200
+        return answers_healthy(port)
     except OSError:
         return False
 

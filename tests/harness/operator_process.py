@@ -28,7 +28,7 @@ class OperatorProcess:
 
     @property
     def health_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.health_port}/healthz"
+        return health_url(self.health_port)
 
     @property
     def pid(self) -> int:
@@ -80,5 +80,14 @@ class OperatorProcess:
     def _healthy(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
             raise HarnessError(f"the operator exited with {self._process.returncode}")
-        with urllib.request.urlopen(self.health_url, timeout=2) as response:  # noqa: S310 - loopback http
-            return int(response.status) == 200
+        return answers_healthy(self.health_port)
+
+
+def health_url(port: int) -> str:
+    return f"http://{LOOPBACK}:{port}/healthz"
+
+
+def answers_healthy(port: int) -> bool:
+    """Whether an operator answers 200 on /healthz at `port`; raises OSError when nothing listens."""
+    with urllib.request.urlopen(health_url(port), timeout=2) as response:  # noqa: S310 - loopback http
+        return int(response.status) == 200
