@@ -68,6 +68,15 @@ def stop_server(server: DatabaseServer, *, remove_data: bool = True) -> None:
         shutil.rmtree(server.directory, ignore_errors=True)
 
 
+def restart_server(server: DatabaseServer) -> DatabaseServer:
+    """Start a stopped server again on its port with its data, as after a crash or maintenance."""
+    directory = Path(server.directory)
+    spawners = {"postgresql": _spawn_postgresql, "mysql": _spawn_mariadb}
+    process_pid = spawners[server.kind](directory, server.port)
+    restarted = DatabaseServer(**{**asdict(server), "pid": process_pid})
+    return _await_ready(restarted, directory / "server.log")
+
+
 def is_running(server: DatabaseServer) -> bool:
     try:
         return bool(server_version(server))
@@ -161,11 +170,17 @@ def _start_postgresql(directory: Path) -> DatabaseServer:
     )
     pwfile.unlink()
     port = free_port()
+    pid = _spawn_postgresql(directory, port)
+    server = DatabaseServer("postgresql", LOOPBACK, port, "postgres", password, "", str(directory), pid)
+    return _await_ready(server, log)
+
+
+def _spawn_postgresql(directory: Path, port: int) -> int:
     process = spawn(
         [
-            str(bindir / "postgres"),
+            str(_postgres_bindir() / "postgres"),
             "-D",
-            str(data),
+            str(directory / "data"),
             "-c",
             f"listen_addresses={LOOPBACK}",
             "-c",
@@ -181,13 +196,10 @@ def _start_postgresql(directory: Path) -> DatabaseServer:
             "-c",
             "max_connections=300",
         ],
-        log,
-        user=user,
+        directory / "server.log",
+        user=service_user("postgres"),
     )
-    server = DatabaseServer(
-        "postgresql", LOOPBACK, port, "postgres", password, "", str(directory), process.pid
-    )
-    return _await_ready(server, log)
+    return process.pid
 
 
 def _start_mariadb(directory: Path) -> DatabaseServer:
@@ -217,16 +229,24 @@ def _start_mariadb(directory: Path) -> DatabaseServer:
         ]
     )
     port = free_port()
+    pid = _spawn_mariadb(directory, port)
+    server = DatabaseServer("mysql", LOOPBACK, port, "admin", password, "", str(directory), pid)
+    return _await_ready(server, log)
+
+
+def _spawn_mariadb(directory: Path, port: int) -> int:
+    user = service_user("mysql")
+    user_args = [f"--user={user}"] if user else []
     process = spawn(
         [
-            server_binary,
+            shutil.which("mariadbd") or "/usr/sbin/mariadbd",
             "--no-defaults",
-            f"--datadir={data}",
+            f"--datadir={directory / 'data'}",
             f"--port={port}",
             f"--bind-address={LOOPBACK}",
             f"--socket={directory / 'mysqld.sock'}",
             f"--pid-file={directory / 'mysqld.pid'}",
-            f"--init-file={init_file}",
+            f"--init-file={directory / 'init.sql'}",
             "--skip-name-resolve",
             "--skip-log-bin",
             "--innodb-flush-log-at-trx-commit=0",
@@ -236,10 +256,9 @@ def _start_mariadb(directory: Path) -> DatabaseServer:
             "--collation-server=utf8mb4_unicode_ci",
             *user_args,
         ],
-        log,
+        directory / "server.log",
     )
-    server = DatabaseServer("mysql", LOOPBACK, port, "admin", password, "", str(directory), process.pid)
-    return _await_ready(server, log)
+    return process.pid
 
 
 def _start_redis(directory: Path) -> DatabaseServer:

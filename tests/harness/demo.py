@@ -55,7 +55,7 @@ def _addon_objects(servers: dict[DatabaseKind, DatabaseServer]) -> str:
             "apiVersion": API_VERSION,
             "kind": "Addon",
             "metadata": {"name": "redis"},
-            "spec": {"type": "redis"},
+            "spec": {"type": "redis", "default": True},
         },
     ]
     for kind in SHARED_SERVERS:

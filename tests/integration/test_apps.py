@@ -3,98 +3,19 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
-import yaml
 from kubernetes import client
 
 from cloudron_operator.k8s import api as k8s
-from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
-from tests.paths import REPO, TEST_DATA
-
-WAIT = 60.0
-APP = ("cloudron.io/v1alpha1", "CloudronApp")
-
-
-@pytest.fixture(scope="module")
-def installed_crds(cluster: LocalEnv) -> None:
-    for path in (REPO / "crds", TEST_DATA / "crds"):
-        cluster.cluster.kubectl("apply", "--server-side", "-f", str(path))
-        cluster.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
-
-
-@pytest.fixture
-def app_operator(
-    installed_crds: None, kubeconfig: Path, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    env = {"CLOUDRON_OPERATOR_NAMESPACES": namespace, "CLOUDRON_OPERATOR_RESYNC_SECONDS": "3"}
-    process = OperatorProcess(kubeconfig, tmp_path / "operator.log", env=env)
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def data_volume(api_client: client.ApiClient, namespace: str) -> Iterator[None]:
-    """A PersistentVolume pre-bound to the znc app's claim: the local cluster has no provisioner."""
-    name = f"{namespace}-znc-data"
-    client.CoreV1Api(api_client).create_persistent_volume(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": name},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": f"/cloudron-test-volumes/{name}"},  # kwok runs no container: never used
-                "claimRef": {"namespace": namespace, "name": "znc-data"},
-            },
-        }
-    )
-    yield
-    client.CoreV1Api(api_client).delete_persistent_volume(name)
-
-
-def _example(name: str, namespace: str) -> dict[str, Any]:
-    app: dict[str, Any] = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
-    app["metadata"]["namespace"] = namespace
-    return app
-
-
-def _app(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    found = k8s.get(api, *APP, namespace, name)
-    assert found is not None
-    return found
-
-
-def _condition(app: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next((c for c in app.get("status", {}).get("conditions", []) if c["type"] == kind), {})
-
-
-def _issue_certificate(api: client.ApiClient, namespace: str, name: str) -> None:
-    status = {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "issued"}]}
-    k8s.apply(
-        api,
-        {
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "Certificate",
-            "metadata": {"name": name, "namespace": namespace},
-            "status": status,
-        },
-        subresource="status",
-    )
+from tests.integration.apps_support import WAIT, condition, example, get_app, issue_certificate
 
 
 def test_an_app_gets_its_children_and_becomes_ready(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, data_volume: None
 ) -> None:
-    k8s.create(api_client, _example("znc", namespace))
+    k8s.create(api_client, example("znc", namespace))
     wait_until(
         lambda: k8s.get(api_client, "cert-manager.io/v1", "Certificate", namespace, "znc-tls") is not None,
         WAIT,
@@ -115,15 +36,15 @@ def test_an_app_gets_its_children_and_becomes_ready(
         ("PersistentVolumeClaim", "v1", "znc-data"),
     ):
         assert k8s.get(api_client, api_version, kind, namespace, name) is not None, kind
-    assert _condition(_app(api_client, namespace, "znc"), "Ready").get("status") != "True"
+    assert condition(get_app(api_client, namespace, "znc"), "Ready").get("status") != "True"
 
-    _issue_certificate(api_client, namespace, "znc-tls")
+    issue_certificate(api_client, namespace, "znc-tls")
 
     def ready() -> bool:
-        return _condition(_app(api_client, namespace, "znc"), "Ready").get("status") == "True"
+        return condition(get_app(api_client, namespace, "znc"), "Ready").get("status") == "True"
 
     wait_until(ready, WAIT, "the app to become Ready")
-    app = _app(api_client, namespace, "znc")
+    app = get_app(api_client, namespace, "znc")
     assert app["status"]["phase"] == "Running"
     assert app["status"]["url"] == "https://znc.example.com"
     assert app["status"]["observedGeneration"] == app["metadata"]["generation"]
@@ -132,7 +53,7 @@ def test_an_app_gets_its_children_and_becomes_ready(
 def test_a_deleted_child_is_restored_by_the_resync(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess
 ) -> None:
-    k8s.create(api_client, _example("znc", namespace))
+    k8s.create(api_client, example("znc", namespace))
     wait_until(
         lambda: k8s.get(api_client, "v1", "Service", namespace, "znc") is not None, WAIT, "the Service"
     )
@@ -147,15 +68,15 @@ def test_a_deleted_child_is_restored_by_the_resync(
 def test_a_port_the_manifest_does_not_declare_is_reported_not_retried(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess
 ) -> None:
-    app = copy.deepcopy(_example("znc", namespace))
+    app = copy.deepcopy(example("znc", namespace))
     app["spec"]["ports"] = {"SSH_PORT": 2222}
     k8s.create(api_client, app)
 
     def reported() -> bool:
-        return _condition(_app(api_client, namespace, "znc"), "Ready").get("reason") == "InvalidSpec"
+        return condition(get_app(api_client, namespace, "znc"), "Ready").get("reason") == "InvalidSpec"
 
     wait_until(reported, WAIT, "Ready=False with reason InvalidSpec")
-    ready = _condition(_app(api_client, namespace, "znc"), "Ready")
+    ready = condition(get_app(api_client, namespace, "znc"), "Ready")
     assert ready["status"] == "False"
     assert "SSH_PORT" in ready["message"]
     assert k8s.get(api_client, "apps/v1", "Deployment", namespace, "znc") is None

@@ -33,6 +33,7 @@ from cloudron_operator.models import CloudronAppSpec
 
 # Every (apiVersion, kind) a child of an app can have.
 CHILD_KINDS: Final = (
+    ("v1", "Secret"),
     ("v1", "PersistentVolumeClaim"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("apps/v1", "Deployment"),

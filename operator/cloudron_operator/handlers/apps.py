@@ -16,16 +16,28 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from cloudron_operator import builders
+from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.models import GROUP, VERSION, CloudronAppSpec
-from cloudron_operator.status import FALSE, ConditionUpdate, merge_conditions, ready_condition, status_patch
+from cloudron_operator.status import (
+    FALSE,
+    UNKNOWN,
+    ConditionUpdate,
+    merge_conditions,
+    ready_condition,
+    status_patch,
+)
 
 APPS = (GROUP, VERSION, "cloudronapps")
 MANAGED = {"app.kubernetes.io/managed-by": "cloudron-operator"}
 RETRY_DELAY = 10.0
+ADDON_RETRY_DELAY = 15.0  # a database server that comes back is used again within this
+# On an app: its databases and users stay in their servers when the app is deleted.
+RETAIN_ANNOTATION = "cloudron.io/retain-databases"
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -45,17 +57,18 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     kopf.timer(*APPS, interval=config.resync_seconds, initial_delay=config.resync_seconds, registry=registry)(
         reconcile_handler
     )
+    kopf.on.delete(*APPS, registry=registry)(delete_handler)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
         )(child_changed)
 
 
-def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
     try:
-        reconcile(api, config, body, logger)
+        reconcile(api, config, body, logger, _all_addons(kwargs))
     except InvalidApp as invalid:
         _report_invalid(api, body, invalid)
     except k8s.ApiError as error:
@@ -66,28 +79,102 @@ def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> N
         )
 
 
-def reconcile(api: client.ApiClient, config: OperatorConfig, body: kopf.Body, logger: Logger) -> None:
+def reconcile(
+    api: client.ApiClient,
+    config: OperatorConfig,
+    body: kopf.Body,
+    logger: Logger,
+    addons: list[AddonRecord],
+) -> None:
     spec, manifest = _parse(body)
+    if unsupported := unsupported_addons(manifest, spec):
+        raise InvalidApp(
+            "UnsupportedAddon",
+            f"the manifest asks for {', '.join(unsupported)}, which this operator does not provide; "
+            "the app cannot run without it",
+        )
     identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
     try:
-        desired = builders.desired_children(identity, spec, manifest, config, addon_secrets={})
+        builders.check_spec(spec, manifest)  # before any database is made for it
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
-    existing = _existing_children(api, identity)
-    for obj in desired:
+    children = _Children(api, body, logger, _existing_children(api, identity))
+    addons_result = provision_addons(
+        api,
+        identity=identity,
+        spec=spec,
+        manifest=manifest,
+        addons=addons,
+        existing_secrets=children.existing_secrets(),
+        apply_child=children.apply,
+    )
+    if addons_result.complete:
+        desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
+        for obj in [*desired, *addons_result.children]:
+            children.apply(obj)
+        children.prune()
+    refresh_status(api, body, addons_result)
+    if addons_result.retriable:
+        raise kopf.TemporaryError(
+            f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
+        )
+
+
+class _Children:
+    """The app's children as found at the start of a pass: what is applied is taken off, the rest is stale."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        body: kopf.Body,
+        logger: Logger,
+        existing: dict[tuple[str, str], k8s.KubeObject],
+    ) -> None:
+        self.api, self.body, self.logger, self.existing = api, body, logger, existing
+
+    def existing_secrets(self) -> dict[str, k8s.KubeObject]:
+        return {name: obj for (kind, name), obj in self.existing.items() if kind == "Secret"}
+
+    def apply(self, obj: Mapping[str, Any]) -> None:
         key = (obj["kind"], obj["metadata"]["name"])
-        before = existing.pop(key, None)
-        after = _apply_child(api, obj)
+        before = self.existing.pop(key, None)
+        after = _apply_child(self.api, obj, before)
         if before is None or before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
             verb = "Created" if before is None else "Updated"
-            kopf.info(body, reason=verb, message=f"{verb} {obj['kind']} {obj['metadata']['name']}")
-            logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
-    for (kind, name), stale in existing.items():
-        if kind == "PersistentVolumeClaim":
-            continue  # data is only removed with the app itself, by garbage collection
-        k8s.delete(api, stale["apiVersion"], kind, identity.namespace, name)
-        kopf.info(body, reason="Deleted", message=f"Deleted {kind} {name}: no longer desired")
-    refresh_status(api, body)
+            kopf.info(self.body, reason=verb, message=f"{verb} {obj['kind']} {obj['metadata']['name']}")
+            self.logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
+
+    def prune(self) -> None:
+        namespace = self.body.meta["namespace"]
+        for (kind, name), stale in self.existing.items():
+            if kind == "PersistentVolumeClaim":
+                continue  # data is only removed with the app itself, by garbage collection
+            k8s.delete(self.api, stale["apiVersion"], kind, namespace, name)
+            kopf.info(self.body, reason="Deleted", message=f"Deleted {kind} {name}: no longer desired")
+
+
+def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
+    """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
+    if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
+        kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
+        return
+    identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
+    problems = deprovision_addons(memo["api"], identity, body, _all_addons(kwargs))
+    if problems:
+        message = (
+            f"cannot drop the app's databases: {'; '.join(problems)} "
+            f"(annotate the app {RETAIN_ANNOTATION}=true to delete it and keep them)"
+        )
+        ready = ConditionUpdate("Ready", FALSE, "DeprovisionFailed", message)
+        _write_status(memo["api"], body, {**body.get("status", {}), "conditions": _conditions(body, [ready])})
+        raise kopf.TemporaryError(message, delay=ADDON_RETRY_DELAY)
+    logger.info("dropped the databases and users of %s", body.meta["name"])
+
+
+def _all_addons(handler_kwargs: Mapping[str, Any]) -> list[AddonRecord]:
+    """Every Addon, from the index kopf passes as the `addons_by_type` keyword argument."""
+    index: kopf.Index[str, AddonRecord] = handler_kwargs["addons_by_type"]
+    return [record for addon_type in index for record in index[addon_type]]
 
 
 def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
@@ -105,7 +192,16 @@ def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
     refresh_status(memo["api"], app)
 
 
-INVALID_REASONS = frozenset({"InvalidSpec", "InvalidManifest", "ApplyFailed", "KindNotServed"})
+INVALID_REASONS = frozenset(
+    {
+        "InvalidSpec",
+        "InvalidManifest",
+        "ApplyFailed",
+        "KindNotServed",
+        "UnsupportedAddon",
+        "DeprovisionFailed",
+    }
+)
 
 
 def _ready_reason(app: Mapping[str, Any]) -> str:
@@ -115,15 +211,20 @@ def _ready_reason(app: Mapping[str, Any]) -> str:
     return ""
 
 
-def refresh_status(api: client.ApiClient, app: Mapping[str, Any]) -> None:
-    """Write the app's status from its children's observed state, if anything in it changed."""
+def refresh_status(api: client.ApiClient, app: Mapping[str, Any], addons: AddonsResult | None = None) -> None:
+    """Write the app's status from its addons and children's observed state, if anything in it changed.
+
+    Without `addons` (a child changed, no pass ran) the addons' part of the status is kept as it is.
+    """
     spec = app["spec"]
     name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
     child_name = builders.child_name(name)
     deployment = k8s.get(api, "apps/v1", "Deployment", namespace, child_name)
     certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
     running = bool(spec.get("running", True))
-    parts = [workload_condition(deployment, running), certificate_condition(certificate)]
+    current = app.get("status", {})
+    addons_ready = addons.condition() if addons is not None else _current_condition(current, "AddonsReady")
+    parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
     ready = ready_condition(parts, "Running", f"https://{spec['domain']} is served")
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
     desired = {
@@ -131,10 +232,18 @@ def refresh_status(api: client.ApiClient, app: Mapping[str, Any]) -> None:
         "phase": phase,
         "url": f"https://{spec['domain']}",
         "conditions": _conditions(app, [ready, *parts]),
+        "addons": addons.status() if addons is not None else current.get("addons", {}),
     }
     if ready.status == "True":
         desired["version"] = str(spec["manifest"].get("version", ""))
     _write_status(api, app, desired)
+
+
+def _current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
+    found = next((c for c in status.get("conditions", []) if c.get("type") == kind), None)
+    if found is None:
+        return ConditionUpdate(kind, UNKNOWN, "Pending", "not checked yet")
+    return ConditionUpdate(kind, found["status"], found.get("reason", ""), found.get("message", ""))
 
 
 def _report_invalid(api: client.ApiClient, body: kopf.Body, invalid: InvalidApp) -> None:
@@ -188,9 +297,11 @@ def _first_errors(messages: Any, limit: int = 5) -> str:
     return "; ".join(listed[:limit]) + more
 
 
-def _apply_child(api: client.ApiClient, obj: Mapping[str, Any]) -> k8s.KubeObject:
+def _apply_child(
+    api: client.ApiClient, obj: Mapping[str, Any], live: Mapping[str, Any] | None
+) -> k8s.KubeObject:
     try:
-        return k8s.apply(api, obj)
+        return k8s.apply(api, obj) if live is None else k8s.apply_unless_unchanged(api, obj, live)
     except k8s.ApiError as error:
         if error.not_found:  # the kind itself is not served: a CRD (cert-manager's) is missing
             raise InvalidApp(

@@ -45,18 +45,49 @@ def new_api_client() -> client.ApiClient:
     return client.ApiClient(settings)
 
 
-def apply(api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "") -> KubeObject:
-    """Server-side apply `obj` as our field manager; an unchanged object is not written."""
+def apply(
+    api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+) -> KubeObject:
+    """Server-side apply `obj` as our field manager; an unchanged object is not written.
+
+    With `dry_run` the server answers with the object as the apply would store it, and stores nothing.
+    """
     meta = obj["metadata"]
     path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"), meta["name"])
+    query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
     return _request(
         api,
         "PATCH",
         path + (f"/{subresource}" if subresource else ""),
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        query=query,
         body=json.dumps(obj),
         content_type=APPLY_CONTENT_TYPE,
     )
+
+
+def apply_unless_unchanged(
+    api: client.ApiClient, obj: Mapping[str, Any], live: Mapping[str, Any]
+) -> KubeObject:
+    """Apply `obj` to the existing object `live`, unless a dry run shows the result would equal `live`.
+
+    The API server skips a write only when the stored bytes would not change, and a fresh object's
+    bytes are not always what it reads back: a PersistentVolumeClaim is stored at creation with an
+    empty status.phase and read back with the default, Pending, so the first apply after creation
+    rewrites a claim that no binding has touched (a new resourceVersion, an event to every watcher).
+    The dry run costs what a no-op apply costs; only an object that changes takes two requests.
+    """
+    would_be = apply(api, obj, dry_run=True)
+    if _comparable(would_be) == _comparable(live):
+        return dict(live)
+    return apply(api, obj)
+
+
+def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """`obj` without what differs between a list item and a single object of the same state."""
+    meta = {key: value for key, value in obj["metadata"].items() if key != "resourceVersion"}
+    return {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")} | {
+        "metadata": meta
+    }
 
 
 def get(

@@ -1,0 +1,108 @@
+"""Which of an app's addons the operator provisions, in which Addon, and which it cannot serve.
+
+Pure: the manifest, the spec and what the operator knows of the Addons in, a plan or a problem out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from cloudron_operator.manifest import Manifest
+from cloudron_operator.models import AddonType, CloudronAppSpec
+
+# Addons provisioned per app in an Addon of their type.
+PROVISIONED: Final = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS)
+# Addons the app's own children serve: the data volume and the mounted certificate.
+BUILT_IN: Final = frozenset({"localstorage", "tls"})
+# Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
+SSO_ADDONS: Final = frozenset({"ldap", "oidc", "proxyAuth"})
+
+
+class AddonProblem(Exception):
+    """An addon of the app cannot be provisioned now; `reason` is the condition's reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AddonRecord:
+    """What the operator keeps of an Addon object (from its watch, without another request)."""
+
+    name: str
+    type: str
+    default: bool
+    spec: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_object(cls, name: str, spec: Mapping[str, Any]) -> AddonRecord:
+        return cls(name, str(spec.get("type", "")), spec.get("default") is True, spec)
+
+
+def unsupported_addons(manifest: Manifest, spec: CloudronAppSpec) -> tuple[str, ...]:
+    """The manifest's addons this operator cannot give the app; the app cannot run without them."""
+    return tuple(
+        name
+        for name in manifest.addons.names
+        if name not in BUILT_IN
+        and name not in PROVISIONED
+        and not (name in SSO_ADDONS and not spec.sso)
+        and not (name == "sendmail" and _options(manifest, name).get("optional") is True)
+    )
+
+
+def provisioned_addons(manifest: Manifest) -> tuple[AddonType, ...]:
+    """The manifest's addons provisioned in an Addon, in a fixed order."""
+    names = set(manifest.addons.names)
+    return tuple(addon_type for addon_type in PROVISIONED if addon_type.value in names)
+
+
+def addon_options(manifest: Manifest, addon_type: AddonType) -> Mapping[str, Any]:
+    """The manifest's options of one addon, e.g. {"multipleDatabases": true}."""
+    return _options(manifest, addon_type.value)
+
+
+def choose_addon(addon_type: AddonType, spec: CloudronAppSpec, addons: Iterable[AddonRecord]) -> AddonRecord:
+    """The Addon the app's `addon_type` is provisioned in: the one spec.addons names, else the default.
+
+    Raises AddonProblem saying what the cluster admin or the app's owner has to create or fix.
+    """
+    known = list(addons)
+    selection = spec.addons.get(addon_type)
+    if selection is not None:
+        named = next((addon for addon in known if addon.name == selection.addon_ref), None)
+        if named is None:
+            raise AddonProblem(
+                "AddonNotFound",
+                f"spec.addons.{addon_type}.addonRef: there is no Addon named {selection.addon_ref}",
+            )
+        if named.type != addon_type:
+            raise AddonProblem(
+                "AddonTypeMismatch",
+                f"spec.addons.{addon_type}.addonRef: Addon {named.name} is of type {named.type}, "
+                f"not {addon_type}",
+            )
+        return named
+    defaults = sorted((a for a in known if a.type == addon_type and a.default), key=lambda a: a.name)
+    if not defaults:
+        raise AddonProblem(
+            "NoDefaultAddon",
+            f"the manifest asks for {addon_type} and no Addon of that type is the default: create one "
+            f"with spec.default: true (see addons/), or name one in spec.addons.{addon_type}.addonRef",
+        )
+    if len(defaults) > 1:
+        names = ", ".join(a.name for a in defaults)
+        raise AddonProblem(
+            "AmbiguousDefaultAddon",
+            f"Addons {names} are all the default for {addon_type}: keep spec.default: true on one, "
+            f"or name one in spec.addons.{addon_type}.addonRef",
+        )
+    return defaults[0]
+
+
+def _options(manifest: Manifest, name: str) -> Mapping[str, Any]:
+    value = manifest.addons.model_dump(by_alias=True, exclude_none=True).get(name)
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,108 @@
+"""Addon: check the server it names, report Ready, its version and how many apps it serves.
+
+Two kopf indexes keep what the app handlers need without extra requests: the Addons by type,
+and the apps by the Addon each is provisioned in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from cloudron_operator.addon_plan import AddonProblem, AddonRecord
+from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.addon_access import backend_for, server_access
+from cloudron_operator.k8s import api as k8s
+from cloudron_operator.models import API_VERSION, GROUP, VERSION, AddonType
+from cloudron_operator.provisioners import BACKENDS, ServerUnreachable
+from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
+
+ADDONS = (GROUP, VERSION, "addons")
+APPS = (GROUP, VERSION, "cloudronapps")
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+    kopf.index(*ADDONS, registry=registry)(addons_by_type)
+    kopf.index(*APPS, registry=registry)(apps_by_addon)
+    for on in (kopf.on.create, kopf.on.resume):
+        on(*ADDONS, registry=registry)(check_addon)
+    kopf.on.update(*ADDONS, field="spec", registry=registry)(check_addon)
+    every = config.resync_seconds
+    kopf.timer(*ADDONS, interval=every, initial_delay=every, registry=registry)(check_addon)
+
+
+def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:
+    """Index: Addon type -> the Addons of that type."""
+    return {str(spec.get("type", "")): AddonRecord.from_object(name, spec)}
+
+
+def apps_by_addon(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
+    """Index: Addon name -> UIDs of the apps whose addons are provisioned in it."""
+    entries = (status.get("addons") or {}).values()
+    return {entry["addon"]: uid for entry in entries if isinstance(entry, Mapping) and entry.get("addon")}
+
+
+def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+    # kopf passes its indexes as keyword arguments named after the index functions.
+    addons_by_type: kopf.Index[str, AddonRecord] = kwargs["addons_by_type"]
+    apps_by_addon: kopf.Index[str, str] = kwargs["apps_by_addon"]
+    api: client.ApiClient = memo["api"]
+    record = AddonRecord.from_object(body.meta["name"], body.spec)
+    ready, version = _readiness(api, record, list(addons_by_type.get(record.type, [])))
+    desired: dict[str, Any] = {
+        "observedGeneration": body.meta["generation"],
+        "conditions": merge_conditions(
+            body.status.get("conditions", []), [ready], body.meta["generation"], datetime.now(UTC)
+        ),
+        "appCount": len(list(apps_by_addon.get(record.name, []))),
+    }
+    if version is not None:
+        desired["serverVersion"] = version
+    previous = {c.get("type"): c for c in body.status.get("conditions", [])}.get("Ready", {})
+    if ready.status == FALSE and previous.get("reason") != ready.reason:
+        kopf.warn(body, reason=ready.reason, message=ready.message)
+    if status_patch(body.status, desired):
+        k8s.apply(
+            api,
+            _status_object(record.name, desired),
+            subresource="status",
+        )
+
+
+def _status_object(name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "Addon", "metadata": {"name": name}, "status": dict(status)}
+
+
+def _readiness(
+    api: client.ApiClient, record: AddonRecord, same_type: list[AddonRecord]
+) -> tuple[ConditionUpdate, str | None]:
+    """The Ready condition and the server's version, from logging in as the apps' provisioner will."""
+    if record.default:
+        others = sorted(a.name for a in same_type if a.default and a.name != record.name)
+        if others:
+            return ConditionUpdate(
+                "Ready",
+                FALSE,
+                "AmbiguousDefault",
+                f"Addons {', '.join(others)} are also the default for {record.type}: "
+                "keep spec.default: true on one of them",
+            ), None
+    if record.type == AddonType.REDIS:
+        return ConditionUpdate(
+            "Ready", TRUE, "PerAppServers", "each app that asks for redis gets a Redis of its own"
+        ), None
+    if record.type not in BACKENDS:
+        return ConditionUpdate(
+            "Ready", FALSE, "UnsupportedAddon", f"this operator cannot provision {record.type} addons yet"
+        ), None
+    try:
+        version = backend_for(record).check(server_access(api, record))
+    except AddonProblem as problem:
+        return ConditionUpdate("Ready", FALSE, problem.reason, str(problem)), None
+    except ServerUnreachable as error:
+        return ConditionUpdate("Ready", FALSE, "Unreachable", str(error)), None
+    return ConditionUpdate("Ready", TRUE, "Connected", f"logged in to {record.type} {version}"), version

@@ -1,0 +1,383 @@
+"""Addons end to end: the operator provisions real PostgreSQL and MariaDB servers and per-app Redis."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pymysql
+import pytest
+from kubernetes import client
+
+from cloudron_operator.builders.secrets import secret_values
+from cloudron_operator.k8s import api as k8s
+from tests.harness.databases import DatabaseServer, restart_server, start_server, stop_server
+from tests.harness.operator_process import OperatorProcess
+from tests.harness.processes import wait_until
+from tests.integration.addon_support import (
+    ADDON,
+    AddonSet,
+    addons_for_test,
+    addons_ready,
+    app_object,
+    secret_data,
+)
+from tests.integration.apps_support import APP, WAIT, condition, get_app
+
+POSTGRESQL_KEYS = {
+    f"CLOUDRON_POSTGRESQL_{k}" for k in ("URL", "USERNAME", "PASSWORD", "HOST", "PORT", "DATABASE")
+}
+MYSQL_KEYS = {f"CLOUDRON_MYSQL_{k}" for k in ("URL", "USERNAME", "PASSWORD", "HOST", "PORT", "DATABASE")}
+REDIS_KEYS = {f"CLOUDRON_REDIS_{k}" for k in ("URL", "HOST", "PORT", "PASSWORD")}
+
+
+@pytest.fixture
+def addons(
+    api_client: client.ApiClient,
+    namespace: str,
+    postgres_server: DatabaseServer,
+    mariadb_server: DatabaseServer,
+) -> Iterator[AddonSet]:
+    servers = {"postgresql": postgres_server, "mysql": mariadb_server, "redis": None}
+    with addons_for_test(api_client, namespace, servers) as made:
+        yield made
+
+
+def provisioned_app(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    addons: AddonSet,
+    manifest_addons: dict[str, Any] | None = None,
+) -> str:
+    """Create an app using `addons`, wait for AddonsReady=True, return its UID."""
+    created = k8s.create(api, app_object(name, namespace, addons, manifest_addons))
+    wait_until(lambda: addons_ready(api, namespace, name), WAIT, f"app {name}'s addons to be provisioned")
+    return str(created["metadata"]["uid"])
+
+
+def pg_login(env: dict[str, str], database: str | None = None) -> psycopg2.extensions.connection:
+    return psycopg2.connect(
+        host=env["CLOUDRON_POSTGRESQL_HOST"],
+        port=int(env["CLOUDRON_POSTGRESQL_PORT"]),
+        user=env["CLOUDRON_POSTGRESQL_USERNAME"],
+        password=env["CLOUDRON_POSTGRESQL_PASSWORD"],
+        dbname=database or env["CLOUDRON_POSTGRESQL_DATABASE"],
+        connect_timeout=5,
+    )
+
+
+def mysql_login(env: dict[str, str]) -> pymysql.connections.Connection:
+    return pymysql.connect(
+        host=env["CLOUDRON_MYSQL_HOST"],
+        port=int(env["CLOUDRON_MYSQL_PORT"]),
+        user=env["CLOUDRON_MYSQL_USERNAME"],
+        password=env["CLOUDRON_MYSQL_PASSWORD"],
+        connect_timeout=5,
+    )
+
+
+def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    uid = provisioned_app(api_client, namespace, "wiki", addons)
+
+    postgresql = secret_data(api_client, namespace, "wiki-postgresql")
+    mysql = secret_data(api_client, namespace, "wiki-mysql")
+    redis = secret_data(api_client, namespace, "wiki-redis")
+    assert set(postgresql) == POSTGRESQL_KEYS
+    assert set(mysql) == MYSQL_KEYS
+    assert set(redis) == REDIS_KEYS
+    assert postgresql["CLOUDRON_POSTGRESQL_DATABASE"] == "db" + uid.replace("-", "")
+
+    with pg_login(postgresql) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (body text)")
+        cur.execute("INSERT INTO notes VALUES ('hello')")
+        cur.execute("SELECT body FROM notes")
+        assert cur.fetchone() == ("hello",)
+    conn.close()
+    # The URL alone is enough, as apps that read only CLOUDRON_POSTGRESQL_URL use it.
+    psycopg2.connect(postgresql["CLOUDRON_POSTGRESQL_URL"], connect_timeout=5).close()
+    connection = mysql_login(mysql)
+    with connection.cursor() as mysql_cursor:
+        mysql_cursor.execute(f"USE `{mysql['CLOUDRON_MYSQL_DATABASE']}`")
+        mysql_cursor.execute("CREATE TABLE notes (body TEXT)")
+        mysql_cursor.execute("INSERT INTO notes VALUES ('hello')")
+        mysql_cursor.execute("SELECT body FROM notes")
+        assert mysql_cursor.fetchone() == ("hello",)
+    connection.close()
+
+    deployment = k8s.get(api_client, "apps/v1", "Deployment", namespace, "wiki")
+    assert deployment is not None
+    env_from = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert {ref["secretRef"]["name"] for ref in env_from} == {"wiki-postgresql", "wiki-mysql", "wiki-redis"}
+    for kind, api_version in (
+        ("Deployment", "apps/v1"),
+        ("Service", "v1"),
+        ("NetworkPolicy", "networking.k8s.io/v1"),
+    ):
+        assert k8s.get(api_client, api_version, kind, namespace, "wiki-redis") is not None, (
+            f"the app's Redis {kind}"
+        )
+
+    status = get_app(api_client, namespace, "wiki")["status"]
+    assert status["addons"]["postgresql"] == {
+        "addon": addons.names["postgresql"],
+        "secretName": "wiki-postgresql",
+        "ready": True,
+    }
+
+    def addon_reports_the_app() -> bool:
+        addon = k8s.get(api_client, *ADDON, None, addons.names["postgresql"]) or {}
+        ready = condition(addon, "Ready").get("status") == "True"
+        return ready and addon["status"].get("appCount") == 1 and bool(addon["status"].get("serverVersion"))
+
+    wait_until(addon_reports_the_app, WAIT, "the Addon to report Ready, its version and one app")
+
+
+def test_one_apps_credentials_cannot_reach_another_apps_database(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    databases: dict[str, Any] = {"postgresql": {}, "mysql": {}}
+    provisioned_app(api_client, namespace, "app-a", addons, manifest_addons=databases)
+    provisioned_app(api_client, namespace, "app-b", addons, manifest_addons=databases)
+    a_pg, b_pg = (secret_data(api_client, namespace, f"{n}-postgresql") for n in ("app-a", "app-b"))
+    a_my, b_my = (secret_data(api_client, namespace, f"{n}-mysql") for n in ("app-a", "app-b"))
+
+    with pytest.raises(psycopg2.OperationalError, match="permission denied"):
+        pg_login(a_pg, database=b_pg["CLOUDRON_POSTGRESQL_DATABASE"])
+    own = pg_login(a_pg)
+    own.autocommit = True
+    with own.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        cur.execute("CREATE DATABASE stolen")
+    own.close()
+
+    owner = mysql_login(b_my)
+    with owner.cursor() as mysql_cursor:
+        mysql_cursor.execute(f"CREATE TABLE `{b_my['CLOUDRON_MYSQL_DATABASE']}`.notes (body TEXT)")
+    owner.close()
+    connection = mysql_login(a_my)
+    with connection.cursor() as cur:
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            cur.execute(f"SELECT * FROM `{b_my['CLOUDRON_MYSQL_DATABASE']}`.notes")  # noqa: S608 - a test's own name
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            cur.execute("CREATE DATABASE stolen")
+    connection.close()
+
+
+def test_deleting_an_app_drops_its_database_and_user_unless_retained(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    databases: dict[str, Any] = {"postgresql": {}, "mysql": {}}
+    dropped = provisioned_app(api_client, namespace, "dropped", addons, manifest_addons=databases)
+    kept = provisioned_app(api_client, namespace, "kept", addons, manifest_addons=databases)
+    annotate(api_client, namespace, "kept", {"cloudron.io/retain-databases": "true"})
+    for addon_type in databases:
+        assert {dropped, kept} <= addons.app_uids(addon_type)
+
+    for name in ("dropped", "kept"):
+        k8s.delete(api_client, *APP, namespace, name)
+    for name in ("dropped", "kept"):
+        wait_until(_gone(api_client, namespace, name), WAIT, f"app {name} to be gone")
+    for addon_type in databases:
+        remaining = addons.app_uids(addon_type)
+        assert dropped not in remaining, f"{addon_type}: the deleted app's database and user are dropped"
+        assert kept in remaining, f"{addon_type}: the retained app's database and user stay"
+
+
+def annotate(api: client.ApiClient, namespace: str, name: str, annotations: dict[str, str]) -> None:
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        "cloudron.io", "v1alpha1", namespace, "cloudronapps", name, {"metadata": {"annotations": annotations}}
+    )
+
+
+def test_provisioning_survives_the_operator_being_killed_at_random_moments(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    databases: dict[str, Any] = {"postgresql": {}, "mysql": {}}
+    before = {t: addons.app_uids(t) for t in databases}
+    names = [f"app-{i:02d}" for i in range(20)]
+    first_seen: dict[str, dict[str, str]] = {}
+    stop = threading.Event()
+
+    failures: list[BaseException] = []
+
+    def record_passwords() -> None:
+        """Remember each Secret's password the first time it is seen: it must never change after."""
+        try:
+            while not stop.is_set():
+                for secret in k8s.list_objects(api_client, "v1", "Secret", namespace, "cloudron.io/app"):
+                    for key, value in secret_values(secret).items():
+                        if key.endswith("_PASSWORD"):
+                            first_seen.setdefault(secret["metadata"]["name"], {}).setdefault(key, value)
+                stop.wait(0.1)
+        except BaseException as error:
+            failures.append(error)
+            raise
+
+    watcher = threading.Thread(target=record_passwords, daemon=True)
+    watcher.start()
+    uids = {}
+    for name in names:
+        uids[name] = k8s.create(api_client, app_object(name, namespace, addons, manifest_addons=databases))[
+            "metadata"
+        ]["uid"]
+    chance = random.Random(1234)
+    for _ in range(4):
+        stop.wait(chance.uniform(0.3, 2.5))
+        app_operator.kill()
+        app_operator.start()
+    try:
+        for name in names:
+            wait_until(_addons_ready_check(api_client, namespace, name), WAIT * 2, f"{name} to converge")
+    finally:
+        stop.set()
+        watcher.join()
+    assert not failures, f"the password watcher failed: {failures}"
+
+    for addon_type in databases:
+        created = addons.app_uids(addon_type) - before[addon_type]
+        assert created == set(uids.values()), f"{addon_type}: one database and user per app, none orphaned"
+    for name in names:
+        for addon_type in databases:
+            secret = f"{name}-{addon_type}"
+            now = secret_data(api_client, namespace, secret)
+            password_key = f"CLOUDRON_{addon_type.upper()}_PASSWORD"
+            assert now[password_key] == first_seen[secret][password_key], (
+                f"{secret}: the password never changes"
+            )
+        pg = secret_data(api_client, namespace, f"{name}-postgresql")
+        pg_login(pg).close()
+        mysql_login(secret_data(api_client, namespace, f"{name}-mysql")).close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[DatabaseServer]:
+    """A PostgreSQL server of this test alone, so stopping it disturbs no other test."""
+    directory = Path(tempfile.gettempdir()) / f"cloudron-operator-stop-{uuid.uuid4().hex[:8]}"
+    server = start_server("postgresql", directory)
+    yield server
+    stop_server(server)
+
+
+def test_a_stopped_database_server_affects_only_its_apps_and_they_recover(
+    api_client: client.ApiClient,
+    namespace: str,
+    app_operator: OperatorProcess,
+    addons: AddonSet,
+    own_postgres: DatabaseServer,
+) -> None:
+    with addons_for_test(api_client, namespace, {"postgresql": own_postgres}) as stopping:
+        provisioned_app(api_client, namespace, "on-stopped", stopping, manifest_addons={"postgresql": {}})
+        provisioned_app(api_client, namespace, "elsewhere", addons, manifest_addons={"mysql": {}})
+        unaffected = condition(get_app(api_client, namespace, "elsewhere"), "AddonsReady")
+
+        stop_server(own_postgres, remove_data=False)
+
+        def reported_unreachable() -> bool:
+            addons_condition = condition(get_app(api_client, namespace, "on-stopped"), "AddonsReady")
+            return addons_condition.get("reason") == "AddonUnreachable"
+
+        wait_until(reported_unreachable, WAIT, "the app on the stopped server to report AddonsReady=False")
+        reported = condition(get_app(api_client, namespace, "on-stopped"), "AddonsReady")
+        assert reported["status"] == "False"
+        assert stopping.names["postgresql"] in reported["message"]
+        assert own_postgres.admin_password not in str(get_app(api_client, namespace, "on-stopped"))
+        assert condition(get_app(api_client, namespace, "elsewhere"), "AddonsReady") == unaffected
+
+        restart_server(own_postgres)
+        wait_until(lambda: addons_ready(api_client, namespace, "on-stopped"), 60, "recovery within a minute")
+
+
+def test_an_addon_nobody_serves_or_the_operator_cannot_give_is_named(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    missing = app_object("no-server", namespace, addons, manifest_addons={"postgresql": {}})
+    missing["spec"]["addons"] = {"postgresql": {"addonRef": "no-such-addon"}}
+    k8s.create(api_client, missing)
+    unsupported = app_object("wants-docker", namespace, addons, manifest_addons={"docker": {}})
+    k8s.create(api_client, unsupported)
+
+    def reason(name: str, kind: str) -> str:
+        return str(condition(get_app(api_client, namespace, name), kind).get("reason", ""))
+
+    wait_until(lambda: reason("no-server", "AddonsReady") == "AddonNotFound", WAIT, "AddonNotFound")
+    assert "no-such-addon" in condition(get_app(api_client, namespace, "no-server"), "Ready")["message"]
+    assert k8s.get(api_client, "apps/v1", "Deployment", namespace, "no-server") is None
+    wait_until(lambda: reason("wants-docker", "Ready") == "UnsupportedAddon", WAIT, "UnsupportedAddon")
+    assert "docker" in condition(get_app(api_client, namespace, "wants-docker"), "Ready")["message"]
+    events = k8s.list_objects(api_client, "v1", "Event", namespace)
+    assert any(e.get("reason") == "UnsupportedAddon" and e.get("type") == "Warning" for e in events)
+
+
+def test_two_default_addons_of_one_type_are_reported_on_both(
+    api_client: client.ApiClient,
+    namespace: str,
+    app_operator: OperatorProcess,
+    mariadb_server: DatabaseServer,
+) -> None:
+    with (
+        addons_for_test(api_client, namespace, {"mysql": mariadb_server}) as first,
+        addons_for_test(api_client, namespace, {"mysql": mariadb_server}) as second,
+    ):
+        names = [first.names["mysql"], second.names["mysql"]]
+        for name in names:
+            client.CustomObjectsApi(api_client).patch_cluster_custom_object(
+                "cloudron.io", "v1alpha1", "addons", name, {"spec": {"default": True}}
+            )
+
+        def both_report_it() -> bool:
+            found = [k8s.get(api_client, *ADDON, None, name) or {} for name in names]
+            return all(condition(addon, "Ready").get("reason") == "AmbiguousDefault" for addon in found)
+
+        wait_until(both_report_it, WAIT, "both default Addons to report AmbiguousDefault")
+
+
+def test_a_lost_secret_gets_a_new_password_that_the_server_accepts(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    provisioned_app(api_client, namespace, "forgetful", addons, manifest_addons={"postgresql": {}})
+    old = secret_data(api_client, namespace, "forgetful-postgresql")
+    hash_before = _secrets_hash(api_client, namespace, "forgetful")
+    k8s.delete(api_client, "v1", "Secret", namespace, "forgetful-postgresql")
+
+    def rewritten() -> bool:
+        found = k8s.get(api_client, "v1", "Secret", namespace, "forgetful-postgresql")
+        return found is not None
+
+    wait_until(rewritten, WAIT, "the Secret to be written again")
+    new = secret_data(api_client, namespace, "forgetful-postgresql")
+    assert new["CLOUDRON_POSTGRESQL_PASSWORD"] != old["CLOUDRON_POSTGRESQL_PASSWORD"]
+    wait_until(lambda: _can_login(new), WAIT, "the server to accept the new password")
+    assert not _can_login(old), "the old password no longer works"
+    wait_until(
+        lambda: _secrets_hash(api_client, namespace, "forgetful") != hash_before, WAIT, "the pods to roll"
+    )
+
+
+def _can_login(env: dict[str, str]) -> bool:
+    try:
+        pg_login(env).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def _secrets_hash(api: client.ApiClient, namespace: str, name: str) -> str:
+    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, name)
+    assert deployment is not None
+    return str(deployment["spec"]["template"]["metadata"]["annotations"]["cloudron.io/secrets-hash"])
+
+
+def _gone(api: client.ApiClient, namespace: str, name: str) -> Callable[[], bool]:
+    return lambda: k8s.get(api, *APP, namespace, name) is None
+
+
+def _addons_ready_check(api: client.ApiClient, namespace: str, name: str) -> Callable[[], bool]:
+    return lambda: addons_ready(api, namespace, name)

@@ -1,0 +1,98 @@
+"""Which addons an app gets provisioned, in which Addon, and what it is told when that cannot be."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudron_operator.addon_plan import (
+    AddonProblem,
+    AddonRecord,
+    addon_options,
+    choose_addon,
+    provisioned_addons,
+    unsupported_addons,
+)
+from cloudron_operator.manifest import Manifest
+from cloudron_operator.models import AddonType, CloudronAppSpec
+from tests.builder_cases import BASE_MANIFEST, manifest_of, spec
+
+pytestmark = pytest.mark.unit
+
+
+def record(name: str, addon_type: str, *, default: bool = False) -> AddonRecord:
+    return AddonRecord.from_object(name, {"type": addon_type, "default": default})
+
+
+def with_addons(addons: dict[str, object], **fields: object) -> tuple[CloudronAppSpec, Manifest]:
+    app_spec = spec({**BASE_MANIFEST, "addons": addons}, **fields)
+    return app_spec, manifest_of(app_spec)
+
+
+def test_database_and_redis_addons_are_provisioned_in_a_fixed_order() -> None:
+    _, manifest = with_addons({"redis": {}, "localstorage": {}, "mysql": {}, "postgresql": {}})
+    assert provisioned_addons(manifest) == (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS)
+
+
+def test_built_in_addons_need_no_server_and_are_supported() -> None:
+    app_spec, manifest = with_addons({"localstorage": {}, "tls": {}, "postgresql": {}})
+    assert unsupported_addons(manifest, app_spec) == ()
+
+
+def test_addons_the_operator_cannot_give_are_named() -> None:
+    app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}})
+    assert unsupported_addons(manifest, app_spec) == ("docker", "scheduler", "sendmail")
+
+
+def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:
+    manifest_addons = {"sendmail": {"optional": True}, "ldap": {}, "oidc": {"loginRedirectUri": "/cb"}}
+    app_spec, manifest = with_addons(manifest_addons, sso=False)
+    assert unsupported_addons(manifest, app_spec) == ()
+    sso_on, manifest_on = with_addons(manifest_addons)
+    assert unsupported_addons(manifest_on, sso_on) == ("ldap", "oidc")
+
+
+def test_the_manifest_options_of_an_addon_are_kept() -> None:
+    _, manifest = with_addons({"mysql": {"multipleDatabases": True}})
+    assert addon_options(manifest, AddonType.MYSQL) == {"multipleDatabases": True}
+    assert addon_options(manifest, AddonType.POSTGRESQL) == {}
+
+
+def test_the_default_addon_of_the_type_is_chosen() -> None:
+    app_spec = spec()
+    addons = [record("pg-old", "postgresql"), record("pg-main", "postgresql", default=True)]
+    addons.append(record("maria", "mysql", default=True))
+    assert choose_addon(AddonType.POSTGRESQL, app_spec, addons).name == "pg-main"
+
+
+def test_the_addon_the_app_names_wins_over_the_default() -> None:
+    app_spec = spec(addons={"postgresql": {"addonRef": "pg-old"}})
+    addons = [record("pg-old", "postgresql"), record("pg-main", "postgresql", default=True)]
+    assert choose_addon(AddonType.POSTGRESQL, app_spec, addons).name == "pg-old"
+
+
+@pytest.mark.parametrize(
+    ("selection", "addons", "reason", "hint"),
+    [
+        ({}, [record("pg", "postgresql")], "NoDefaultAddon", "spec.default: true"),
+        (
+            {},
+            [record("a", "postgresql", default=True), record("b", "postgresql", default=True)],
+            "AmbiguousDefaultAddon",
+            "a, b",
+        ),
+        ({"postgresql": {"addonRef": "gone"}}, [], "AddonNotFound", "no Addon named gone"),
+        (
+            {"postgresql": {"addonRef": "maria"}},
+            [record("maria", "mysql")],
+            "AddonTypeMismatch",
+            "of type mysql",
+        ),
+    ],
+)
+def test_a_missing_or_unclear_addon_tells_what_to_fix(
+    selection: dict[str, object], addons: list[AddonRecord], reason: str, hint: str
+) -> None:
+    with pytest.raises(AddonProblem) as problem:
+        choose_addon(AddonType.POSTGRESQL, spec(addons=selection), addons)
+    assert problem.value.reason == reason
+    assert hint in str(problem.value)
