@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from collections.abc import Sequence
 
 from cloudron_operator.config import ConfigError, load_config
 from cloudron_operator.manifest_cli import check_files
+
+PEERING_PRIORITIES = 2**31 - 1
 
 
 def _run_operator() -> int:
@@ -15,20 +18,29 @@ def _run_operator() -> int:
     import kopf  # noqa: PLC0415
 
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
+    from cloudron_operator.metrics import Metrics  # noqa: PLC0415
 
     try:
         config = load_config()
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    kopf.configure(verbose=False)
+    # log_prefix: each line about an object starts with [namespace/name], or it names no app at all.
+    kopf.configure(verbose=config.log_level == "debug", quiet=config.log_level == "warning", log_prefix=True)
+    settings = kopf.OperatorSettings()
+    settings.peering.lifetime = config.peering_lifetime_seconds
     kopf.run(
-        registry=build_registry(config),
+        registry=build_registry(config, metrics := Metrics()),
+        settings=settings,
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,
-        standalone=True,
+        # With peering, every replica gets its own random priority: the highest one acts and the others
+        # pause until its keep-alive lapses. Equal priorities would pause them all (kopf's rule).
+        standalone=not config.peering,
+        peering_name=config.peering or None,
+        priority=secrets.randbelow(PEERING_PRIORITIES) + 1 if config.peering else None,
         liveness_endpoint=f"http://{config.health_address}/healthz",
-        memo=kopf.Memo(config=config),
+        memo=kopf.Memo(config=config, metrics=metrics),
     )
     return 0
 

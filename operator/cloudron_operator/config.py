@@ -23,6 +23,10 @@ class OperatorConfig(BaseModel):
         default="0.0.0.0:8080",
         description="host:port of the liveness endpoint (/healthz).",
     )
+    metrics_address: str = Field(
+        default="0.0.0.0:9090",
+        description="host:port of the Prometheus endpoint (/metrics); empty turns it off.",
+    )
     max_workers: int = Field(default=8, ge=1, le=256, description="Threads for the blocking handlers.")
     resync_seconds: float = Field(
         default=300.0, gt=0, description="How often every app is reconciled again to repair drift."
@@ -49,6 +53,25 @@ class OperatorConfig(BaseModel):
             "Labels of the ingress controller's namespace; apps accept HTTP only from there "
             "(env: comma-separated key=value pairs)."
         ),
+    )
+
+    peering: str = Field(
+        default="",
+        description=(
+            "Name of the kopf peering object the replicas share (a KopfPeering in each watched namespace, "
+            "or a ClusterKopfPeering when watching all): only the replica with the highest (random) "
+            "priority acts. Empty runs standalone, for exactly one replica."
+        ),
+    )
+    peering_lifetime_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="How long a replica's peering keep-alive counts: a killed active replica is replaced "
+        "after at most this long.",
+    )
+    log_level: Literal["debug", "info", "warning"] = Field(
+        default="info", description="Log level of the operator and of kopf."
     )
 
     @field_validator("namespaces", mode="before")

@@ -104,7 +104,7 @@ def _ensure_operator(env: LocalEnv) -> None:
     operator = OperatorProcess(env.cluster.kubeconfig, _operator_log(env))
     operator.start()
     state.write_text(json.dumps({"pid": operator.pid, "health_port": operator.health_port}))
-    say(f"operator: running (pid {operator.pid})")
+    say(f"operator: running (pid {operator.pid}), metrics at {operator.metrics_url}")
 
 
 def _stop_operator(env: LocalEnv) -> None:

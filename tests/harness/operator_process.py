@@ -24,11 +24,16 @@ class OperatorProcess:
         self.log = log
         self.extra_env = dict(env or {})
         self.health_port = health_port or free_port()
+        self.metrics_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def health_url(self) -> str:
         return health_url(self.health_port)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
 
     @property
     def pid(self) -> int:
@@ -43,6 +48,7 @@ class OperatorProcess:
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "CLOUDRON_OPERATOR_HEALTH_ADDRESS": f"{LOOPBACK}:{self.health_port}",
+            "CLOUDRON_OPERATOR_METRICS_ADDRESS": f"{LOOPBACK}:{self.metrics_port}",
             **self.extra_env,
         }
         with self.log.open("ab") as out:

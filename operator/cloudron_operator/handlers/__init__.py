@@ -6,11 +6,12 @@ import kopf
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers import addons, apps, lifecycle
+from cloudron_operator.metrics import Metrics
 
 
-def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
+def build_registry(config: OperatorConfig, metrics: Metrics) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     lifecycle.register(registry)
-    addons.register(registry, config)
-    apps.register(registry, config)
+    addons.register(registry, config, metrics)
+    apps.register(registry, config, metrics)
     return registry

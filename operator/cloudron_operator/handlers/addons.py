@@ -17,6 +17,7 @@ from cloudron_operator.addon_plan import AddonProblem, AddonRecord
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.addon_access import backend_for, server_access
 from cloudron_operator.k8s import api as k8s
+from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION, GROUP, VERSION, AddonType
 from cloudron_operator.provisioners import BACKENDS, ServerUnreachable
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
@@ -25,14 +26,15 @@ ADDONS = (GROUP, VERSION, "addons")
 APPS = (GROUP, VERSION, "cloudronapps")
 
 
-def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: Metrics) -> None:
     kopf.index(*ADDONS, registry=registry)(addons_by_type)
     kopf.index(*APPS, registry=registry)(apps_by_addon)
+    check = metrics.instrumented("Addon")(check_addon)
     for on in (kopf.on.create, kopf.on.resume):
-        on(*ADDONS, registry=registry)(check_addon)
-    kopf.on.update(*ADDONS, field="spec", registry=registry)(check_addon)
+        on(*ADDONS, registry=registry)(check)
+    kopf.on.update(*ADDONS, field="spec", registry=registry)(check)
     every = config.resync_seconds
-    kopf.timer(*ADDONS, interval=every, initial_delay=every, registry=registry)(check_addon)
+    kopf.timer(*ADDONS, interval=every, initial_delay=every, registry=registry)(check)
 
 
 def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:

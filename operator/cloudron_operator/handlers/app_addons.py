@@ -34,6 +34,7 @@ from cloudron_operator.builders.secrets import (
 )
 from cloudron_operator.handlers.addon_access import backend_for, server_access
 from cloudron_operator.manifest import Manifest
+from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
 from cloudron_operator.provisioners import AppDatabase, ProvisioningFailed, ServerUnreachable
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate
@@ -108,6 +109,7 @@ def provision_addons(
     addons: Iterable[AddonRecord],
     existing_secrets: Mapping[str, Mapping[str, Any]],
     apply_child: ApplyChild,
+    metrics: Metrics,
 ) -> AddonsResult:
     """Provision every addon of the manifest that needs a server; problems are reported, not raised."""
     known = list(addons)
@@ -131,15 +133,16 @@ def provision_addons(
                     apply=apply_child,
                 )
             else:
-                _database(
-                    api,
-                    identity,
-                    manifest=manifest,
-                    addon=addon,
-                    current=current,
-                    outcome=outcome,
-                    apply=apply_child,
-                )
+                with metrics.provisioning(addon_type):
+                    _database(
+                        api,
+                        identity,
+                        manifest=manifest,
+                        addon=addon,
+                        current=current,
+                        outcome=outcome,
+                        apply=apply_child,
+                    )
         except AddonProblem as problem:
             outcome.problem = problem
             if outcome.env is None and current:

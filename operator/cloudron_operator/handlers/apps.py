@@ -15,13 +15,14 @@ import kopf
 from kubernetes import client
 from pydantic import ValidationError
 
-from cloudron_operator import builders
+from cloudron_operator import builders, metrics
 from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import GROUP, VERSION, CloudronAppSpec
 from cloudron_operator.status import (
     FALSE,
@@ -50,14 +51,15 @@ class InvalidApp(Exception):
         self.reason = reason
 
 
-def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: Metrics) -> None:
+    reconcile_app = metrics.instrumented("CloudronApp")(reconcile_handler)
     for on in (kopf.on.create, kopf.on.resume):
-        on(*APPS, registry=registry)(reconcile_handler)
-    kopf.on.update(*APPS, field="spec", registry=registry)(reconcile_handler)
-    kopf.timer(*APPS, interval=config.resync_seconds, initial_delay=config.resync_seconds, registry=registry)(
-        reconcile_handler
-    )
-    kopf.on.delete(*APPS, registry=registry)(delete_handler)
+        on(*APPS, registry=registry)(reconcile_app)
+    kopf.on.update(*APPS, field="spec", registry=registry)(reconcile_app)
+    every = config.resync_seconds
+    kopf.timer(*APPS, interval=every, initial_delay=every, registry=registry)(reconcile_app)
+    kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
+    kopf.on.event(*APPS, registry=registry)(track_phase)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
@@ -68,7 +70,7 @@ def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any)
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
     try:
-        reconcile(api, config, body, logger, _all_addons(kwargs))
+        reconcile(api, config, body, logger=logger, addons=_all_addons(kwargs), app_metrics=metrics.of(memo))
     except InvalidApp as invalid:
         _report_invalid(api, body, invalid)
     except k8s.ApiError as error:
@@ -83,8 +85,10 @@ def reconcile(
     api: client.ApiClient,
     config: OperatorConfig,
     body: kopf.Body,
+    *,
     logger: Logger,
     addons: list[AddonRecord],
+    app_metrics: metrics.Metrics,
 ) -> None:
     spec, manifest = _parse(body)
     if unsupported := unsupported_addons(manifest, spec):
@@ -107,6 +111,7 @@ def reconcile(
         addons=addons,
         existing_secrets=children.existing_secrets(),
         apply_child=children.apply,
+        metrics=app_metrics,
     )
     if addons_result.complete:
         desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
@@ -175,6 +180,14 @@ def _all_addons(handler_kwargs: Mapping[str, Any]) -> list[AddonRecord]:
     """Every Addon, from the index kopf passes as the `addons_by_type` keyword argument."""
     index: kopf.Index[str, AddonRecord] = handler_kwargs["addons_by_type"]
     return [record for addon_type in index for record in index[addon_type]]
+
+
+def track_phase(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Keep the apps-by-phase gauge current from the watch stream: no request of its own."""
+    if type == "DELETED":
+        metrics.of(memo).app_phases.forget(body.meta["uid"])
+    elif phase := body.get("status", {}).get("phase"):
+        metrics.of(memo).app_phases.set(body.meta["uid"], phase)
 
 
 def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:

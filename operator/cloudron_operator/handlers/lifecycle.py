@@ -20,6 +20,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cloudron.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
     memo["api"] = new_api_client()
+    if config.metrics_address:
+        memo["metrics"].serve(config.metrics_address)
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -1,0 +1,68 @@
+"""The operator's Prometheus endpoint, scraped while it serves an app with a database."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
+
+from cloudron_operator.k8s import api as k8s
+from tests.harness.databases import DatabaseServer
+from tests.harness.operator_process import OperatorProcess
+from tests.harness.processes import wait_until
+from tests.integration.addon_support import AddonSet, addons_for_test, addons_ready, app_object
+from tests.integration.apps_support import APP, WAIT
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture
+def postgres_addon(
+    api_client: client.ApiClient, namespace: str, postgres_server: DatabaseServer
+) -> Iterator[AddonSet]:
+    with addons_for_test(api_client, namespace, {"postgresql": postgres_server}) as made:
+        yield made
+
+
+def scrape(operator: OperatorProcess) -> Samples:
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:  # noqa: S310 - loopback http
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_reconciles_phases_and_provisioning_are_counted(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, postgres_addon: AddonSet
+) -> None:
+    k8s.create(api_client, app_object("counted", namespace, postgres_addon, {"postgresql": {}}))
+    wait_until(lambda: addons_ready(api_client, namespace, "counted"), WAIT, "the app's database")
+
+    samples = scrape(app_operator)
+    assert value(samples, "cloudron_operator_reconcile_total", kind="CloudronApp", result="ok") >= 1
+    assert value(samples, "cloudron_operator_reconcile_duration_seconds_count", kind="CloudronApp") >= 1
+    assert value(samples, "cloudron_operator_reconcile_total", kind="Addon", result="ok") >= 1
+    assert value(samples, "cloudron_operator_addon_provision_duration_seconds_count", type="postgresql") >= 1
+
+    def one_app_installing() -> bool:
+        # Installing: the Certificate is never issued in this test.
+        return value(scrape(app_operator), "cloudron_operator_apps", phase="Installing") == 1
+
+    wait_until(one_app_installing, WAIT, "the apps gauge to count the app")
+
+    k8s.delete(api_client, *APP, namespace, "counted")
+
+    def no_app_counted() -> bool:
+        found = scrape(app_operator)
+        return sum(v for (name, _), v in found.items() if name == "cloudron_operator_apps") == 0
+
+    wait_until(no_app_counted, WAIT, "the deleted app to leave the gauge")
