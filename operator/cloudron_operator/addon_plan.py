@@ -13,7 +13,7 @@ from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
 
 # Addons provisioned per app in an Addon of their type.
-PROVISIONED: Final = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS)
+PROVISIONED: Final = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS, AddonType.SENDMAIL)
 # Addons the app's own children serve: the data volume and the mounted certificate.
 BUILT_IN: Final = frozenset({"localstorage", "tls"})
 # Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
@@ -47,16 +47,15 @@ def unsupported_addons(manifest: Manifest, spec: CloudronAppSpec) -> tuple[str, 
     return tuple(
         name
         for name in manifest.addons.names
-        if name not in BUILT_IN
-        and name not in PROVISIONED
-        and not (name in SSO_ADDONS and not spec.sso)
-        and not (name == "sendmail" and _options(manifest, name).get("optional") is True)
+        if name not in BUILT_IN and name not in PROVISIONED and not (name in SSO_ADDONS and not spec.sso)
     )
 
 
 def provisioned_addons(manifest: Manifest) -> tuple[AddonType, ...]:
-    """The manifest's addons provisioned in an Addon, in a fixed order."""
+    """The manifest's addons provisioned in an Addon, in a fixed order (an optional sendmail is not)."""
     names = set(manifest.addons.names)
+    if _options(manifest, "sendmail").get("optional") is True:
+        names.discard("sendmail")
     return tuple(addon_type for addon_type in PROVISIONED if addon_type.value in names)
 
 

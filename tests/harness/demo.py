@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cloudron_operator.models import API_VERSION
@@ -10,9 +13,10 @@ from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess, answers_healthy
-from tests.harness.processes import stop_process_group
+from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group
 
 DEMO = "demo"
+READY_TIMEOUT = "180s"
 SYSTEM_NAMESPACE = "cloudron-system"
 SHARED_SERVERS: tuple[DatabaseKind, ...] = ("postgresql", "mysql")
 
@@ -25,28 +29,42 @@ def demo() -> None:
     for server in servers.values():
         say(f"{server.kind} {server.version} on {server.host}:{server.port}")
     kubectl = env.cluster.kubectl
-    kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO_ROOT / "crds"))
-    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers))
-    _ensure_operator(env)
+    # Our CRDs, and cert-manager's Certificate CRD: the local cluster runs no cert-manager.
+    for crds in (REPO_ROOT / "crds", REPO_ROOT / "tests/data/crds"):
+        kubectl("apply", "--server-side", "-f", str(crds))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+    _ensure_process(env, "stand-ins", _start_stand_ins)
+    smtp_port = json.loads(_state(env, "stand-ins").read_text())["smtp_port"]
+    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port))
+    say("stand-ins: Certificates are marked issued and claims bound, as cert-manager and a provisioner would")
+    _ensure_process(env, "operator", _start_operator)
     examples = REPO_ROOT / "examples"
     kubectl("apply", "--server-side", "-f", str(examples))
-    say("applied the example apps from examples/")
+    say("applied the example apps from examples/; waiting for them to become Ready")
+    try:
+        wait_for = ("--for=condition=Ready", f"--timeout={READY_TIMEOUT}", "--all", "--all-namespaces")
+        kubectl("wait", *wait_for, "cloudronapps")
+    except HarnessError as error:
+        print(kubectl("get", "cloudronapps", "--all-namespaces", "-o", "wide"))
+        raise HarnessError(
+            f"the example apps are not all Ready (log: {_log(env, 'operator')}): {error}"
+        ) from error
     print(kubectl("get", "addons"))
     print(kubectl("get", "cloudronapps", "--all-namespaces"))
-    say(f"operator log: {_operator_log(env)}")
+    say(f"operator log: {_log(env, 'operator')}")
     say(f"explore: export PATH={bin_dir()}:$PATH KUBECONFIG={env.cluster.kubeconfig}")
     say("stop everything: make down")
 
 
 def down() -> None:
     env = LocalEnv.named(DEMO)
-    _stop_operator(env)
+    for process in ("operator", "stand-ins"):
+        _stop_process(env, process)
     env.down()
     say("demo environment removed")
 
 
-def _addon_objects(servers: dict[DatabaseKind, DatabaseServer]) -> str:
+def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int) -> str:
     """A List of the Addons that serve the demo's apps, with the admin Secrets of the shared servers."""
     items: list[dict[str, object]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
@@ -56,6 +74,17 @@ def _addon_objects(servers: dict[DatabaseKind, DatabaseServer]) -> str:
             "kind": "Addon",
             "metadata": {"name": "redis"},
             "spec": {"type": "redis", "default": True},
+        },
+        # The stand-ins' SMTP server: it keeps the apps' mail instead of delivering it.
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Addon",
+            "metadata": {"name": "sendmail"},
+            "spec": {
+                "type": "sendmail",
+                "default": True,
+                "connection": {"host": LOOPBACK, "port": smtp_port},
+            },
         },
     ]
     for kind in SHARED_SERVERS:
@@ -85,33 +114,57 @@ def _addon_objects(servers: dict[DatabaseKind, DatabaseServer]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
-def _operator_state(env: LocalEnv) -> Path:
-    return env.root / "operator.json"
+def _state(env: LocalEnv, process: str) -> Path:
+    return env.root / f"{process}.json"
 
 
-def _operator_log(env: LocalEnv) -> Path:
-    return env.root / "operator.log"
+def _log(env: LocalEnv, process: str) -> Path:
+    return env.root / f"{process}.log"
 
 
-def _ensure_operator(env: LocalEnv) -> None:
-    state = _operator_state(env)
+def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dict[str, int]]) -> None:
+    """Start `process` unless the one recorded in the state file still answers."""
+    state = _state(env, process)
     if state.exists():
         recorded = json.loads(state.read_text())
-        if _healthy(recorded["health_port"]):
-            say(f"operator: already running (pid {recorded['pid']})")
+        if _alive(recorded):
+            say(f"{process}: already running (pid {recorded['pid']})")
             return
         stop_process_group(recorded["pid"])
-    operator = OperatorProcess(env.cluster.kubeconfig, _operator_log(env))
+    recorded = start(env)
+    state.write_text(json.dumps(recorded))
+    say(f"{process}: running (pid {recorded['pid']}), log {_log(env, process)}")
+
+
+def _start_operator(env: LocalEnv) -> dict[str, int]:
+    operator = OperatorProcess(env.cluster.kubeconfig, _log(env, "operator"))
     operator.start()
-    state.write_text(json.dumps({"pid": operator.pid, "health_port": operator.health_port}))
-    say(f"operator: running (pid {operator.pid}), metrics at {operator.metrics_url}")
+    say(f"operator: metrics at {operator.metrics_url}")
+    return {"pid": operator.pid, "health_port": operator.health_port}
 
 
-def _stop_operator(env: LocalEnv) -> None:
-    state = _operator_state(env)
+def _start_stand_ins(env: LocalEnv) -> dict[str, int]:
+    smtp_port = free_port()
+    argv = [sys.executable, "-m", "tests.harness.stand_ins", "--kubeconfig", str(env.cluster.kubeconfig)]
+    process = spawn([*argv, "--smtp-port", str(smtp_port)], _log(env, "stand-ins"))
+    return {"pid": process.pid, "smtp_port": smtp_port}
+
+
+def _stop_process(env: LocalEnv, process: str) -> None:
+    state = _state(env, process)
     if state.exists():
         stop_process_group(json.loads(state.read_text())["pid"])
         state.unlink()
+
+
+def _alive(recorded: dict[str, int]) -> bool:
+    if "health_port" in recorded:
+        return _healthy(recorded["health_port"])
+    try:
+        os.kill(recorded["pid"], 0)
+    except OSError:
+        return False
+    return True
 
 
 def _healthy(port: int) -> bool:

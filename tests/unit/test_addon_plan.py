@@ -29,8 +29,15 @@ def with_addons(addons: dict[str, object], **fields: object) -> tuple[CloudronAp
 
 
 def test_database_and_redis_addons_are_provisioned_in_a_fixed_order() -> None:
-    _, manifest = with_addons({"redis": {}, "localstorage": {}, "mysql": {}, "postgresql": {}})
-    assert provisioned_addons(manifest) == (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS)
+    _, manifest = with_addons(
+        {"sendmail": {}, "redis": {}, "localstorage": {}, "mysql": {}, "postgresql": {}}
+    )
+    assert provisioned_addons(manifest) == (
+        AddonType.POSTGRESQL,
+        AddonType.MYSQL,
+        AddonType.REDIS,
+        AddonType.SENDMAIL,
+    )
 
 
 def test_built_in_addons_need_no_server_and_are_supported() -> None:
@@ -39,14 +46,15 @@ def test_built_in_addons_need_no_server_and_are_supported() -> None:
 
 
 def test_addons_the_operator_cannot_give_are_named() -> None:
-    app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}})
-    assert unsupported_addons(manifest, app_spec) == ("docker", "scheduler", "sendmail")
+    app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}, "mongodb": {}})
+    assert unsupported_addons(manifest, app_spec) == ("docker", "mongodb", "scheduler")
 
 
 def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:
     manifest_addons = {"sendmail": {"optional": True}, "ldap": {}, "oidc": {"loginRedirectUri": "/cb"}}
     app_spec, manifest = with_addons(manifest_addons, sso=False)
     assert unsupported_addons(manifest, app_spec) == ()
+    assert provisioned_addons(manifest) == ()
     sso_on, manifest_on = with_addons(manifest_addons)
     assert unsupported_addons(manifest_on, sso_on) == ("ldap", "oidc")
 

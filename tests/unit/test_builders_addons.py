@@ -22,6 +22,7 @@ from cloudron_operator.builders.secrets import (
     build_addon_secret,
     secret_values,
 )
+from cloudron_operator.builders.sendmail import Relay, sendmail_env
 from tests.builder_cases import BASE_MANIFEST, UID, identity, manifest_of, spec
 
 pytestmark = pytest.mark.unit
@@ -151,3 +152,38 @@ def test_secret_values_decode_what_the_api_server_returns() -> None:
     secret = {"data": {"KEY": base64.b64encode(b"value").decode()}}
     assert secret_values(secret) == {"KEY": "value"}
     assert secret_values(None) == {}
+
+
+RELAY = Relay(host="smtp.mail.svc", port=587, username="relay", password="relay-pass")
+
+
+def test_sendmail_tells_the_app_the_relay_and_its_own_from_address() -> None:
+    app_spec = spec({**BASE_MANIFEST, "addons": {"sendmail": {}}})
+    env = sendmail_env(identity(), app_spec, manifest_of(app_spec), {}, RELAY)
+    assert env == {
+        "CLOUDRON_MAIL_SMTP_SERVER": "smtp.mail.svc",
+        "CLOUDRON_MAIL_SMTP_PORT": "587",
+        "CLOUDRON_MAIL_SMTP_USERNAME": "relay",
+        "CLOUDRON_MAIL_SMTP_PASSWORD": "relay-pass",
+        "CLOUDRON_MAIL_FROM": "wiki.app@wiki.example.com",
+        "CLOUDRON_MAIL_DOMAIN": "wiki.example.com",
+    }
+
+
+def test_sendmail_options_of_the_addon_and_the_manifest() -> None:
+    app_spec = spec({**BASE_MANIFEST, "title": "Wiki", "addons": {"sendmail": {"supportsDisplayName": True}}})
+    relay = Relay.from_addon(
+        {
+            "connection": {"host": "relay", "port": 25},
+            "options": {"smtpsPort": 465, "fromDomain": "example.com"},
+        }
+    )
+    env = sendmail_env(identity(), app_spec, manifest_of(app_spec), {"supportsDisplayName": True}, relay)
+    assert env["CLOUDRON_MAIL_SMTPS_PORT"] == "465"
+    assert env["CLOUDRON_MAIL_FROM"] == "wiki.app@example.com"
+    assert env["CLOUDRON_MAIL_FROM_DISPLAY_NAME"] == "Wiki"
+    assert env["CLOUDRON_MAIL_SMTP_USERNAME"] == env["CLOUDRON_MAIL_SMTP_PASSWORD"] == ""
+
+
+def test_the_relay_password_is_not_in_its_repr() -> None:
+    assert "relay-pass" not in repr(RELAY)

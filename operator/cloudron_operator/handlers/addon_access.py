@@ -9,6 +9,7 @@ from kubernetes import client
 
 from cloudron_operator.addon_plan import AddonProblem, AddonRecord
 from cloudron_operator.builders.secrets import secret_values
+from cloudron_operator.builders.sendmail import Relay
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.provisioners import BACKENDS, DatabaseBackend, ServerAccess
 
@@ -23,12 +24,37 @@ def backend_for(addon: AddonRecord) -> DatabaseBackend:
     return backend
 
 
+def relay(api: client.ApiClient, addon: AddonRecord) -> Relay:
+    """The SMTP relay of a sendmail Addon, with its login when the Addon names a Secret."""
+    connection: Mapping[str, Any] = addon.spec.get("connection") or {}
+    if not connection:
+        raise AddonProblem(
+            "AddonNotReady", f"Addon {addon.name} has no connection: name the relay's host and port"
+        )
+    if not connection.get("adminSecretRef"):
+        return Relay.from_addon(addon.spec)
+    username, password = _login(api, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""))
+    return Relay.from_addon(addon.spec, username, password)
+
+
 def server_access(api: client.ApiClient, addon: AddonRecord) -> ServerAccess:
     """The admin login of a database Addon, read from its Secret; AddonProblem says what is missing."""
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
-    ref: Mapping[str, Any] = connection.get("adminSecretRef") or {}
-    if not connection or not ref:
+    if not connection or not connection.get("adminSecretRef"):
         raise AddonProblem("AddonNotReady", f"Addon {addon.name} has no connection.adminSecretRef")
+    username, password = _login(api, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""))
+    return ServerAccess(
+        host=str(connection["host"]),
+        port=int(connection["port"]),
+        username=username,
+        password=password,
+        options=dict(addon.spec.get("options") or {}),
+    )
+
+
+def _login(api: client.ApiClient, addon: AddonRecord, default_user: str) -> tuple[str, str]:
+    """User name and password from the Addon's Secret: basic-auth keys, or the password under `key`."""
+    ref: Mapping[str, Any] = addon.spec["connection"]["adminSecretRef"]
     where = f"Secret {ref.get('namespace')}/{ref.get('name')} of Addon {addon.name}"
     try:
         secret = k8s.get(api, "v1", "Secret", ref["namespace"], ref["name"])
@@ -43,14 +69,8 @@ def server_access(api: client.ApiClient, addon: AddonRecord) -> ServerAccess:
     password = values.get(key) if key else values.get("password")
     username = values.get("username") if not key else None
     username = username or str(addon.spec.get("options", {}).get("adminUser") or "")
-    username = username or DEFAULT_ADMIN_USERS.get(addon.type, "")
+    username = username or default_user
     if not password or not username:
         missing = f"key {key}" if key else "keys username and password"
         raise AddonProblem("AddonNotReady", f"the {where} lacks {missing}")
-    return ServerAccess(
-        host=str(connection["host"]),
-        port=int(connection["port"]),
-        username=username,
-        password=password,
-        options=dict(addon.spec.get("options") or {}),
-    )
+    return username, password

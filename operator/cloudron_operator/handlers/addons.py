@@ -15,11 +15,12 @@ from kubernetes import client
 
 from cloudron_operator.addon_plan import AddonProblem, AddonRecord
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.addon_access import backend_for, server_access
+from cloudron_operator.handlers.addon_access import backend_for, relay, server_access
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION, GROUP, VERSION, AddonType
 from cloudron_operator.provisioners import BACKENDS, ServerUnreachable
+from cloudron_operator.provisioners.smtp_relay import check_relay
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
 
 ADDONS = (GROUP, VERSION, "addons")
@@ -86,25 +87,27 @@ def _readiness(
     if record.default:
         others = sorted(a.name for a in same_type if a.default and a.name != record.name)
         if others:
-            return ConditionUpdate(
-                "Ready",
-                FALSE,
-                "AmbiguousDefault",
+            message = (
                 f"Addons {', '.join(others)} are also the default for {record.type}: "
-                "keep spec.default: true on one of them",
-            ), None
-    if record.type == AddonType.REDIS:
-        return ConditionUpdate(
-            "Ready", TRUE, "PerAppServers", "each app that asks for redis gets a Redis of its own"
-        ), None
-    if record.type not in BACKENDS:
-        return ConditionUpdate(
-            "Ready", FALSE, "UnsupportedAddon", f"this operator cannot provision {record.type} addons yet"
-        ), None
+                "keep spec.default: true on one of them"
+            )
+            return ConditionUpdate("Ready", FALSE, "AmbiguousDefault", message), None
     try:
-        version = backend_for(record).check(server_access(api, record))
+        message, version = _check_server(api, record)
     except AddonProblem as problem:
         return ConditionUpdate("Ready", FALSE, problem.reason, str(problem)), None
     except ServerUnreachable as error:
         return ConditionUpdate("Ready", FALSE, "Unreachable", str(error)), None
-    return ConditionUpdate("Ready", TRUE, "Connected", f"logged in to {record.type} {version}"), version
+    return ConditionUpdate("Ready", TRUE, "Connected", message), version
+
+
+def _check_server(api: client.ApiClient, record: AddonRecord) -> tuple[str, str | None]:
+    """What a working server answered, and its version if it tells one; raises what is wrong."""
+    if record.type == AddonType.REDIS:
+        return "each app that asks for redis gets a Redis of its own", None
+    if record.type == AddonType.SENDMAIL:
+        return f"the relay answers: {check_relay(relay(api, record))}", None
+    if record.type not in BACKENDS:
+        raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {record.type} addons yet")
+    version = backend_for(record).check(server_access(api, record))
+    return f"logged in to {record.type} {version}", version

@@ -32,7 +32,8 @@ from cloudron_operator.builders.secrets import (
     build_addon_secret,
     secret_values,
 )
-from cloudron_operator.handlers.addon_access import backend_for, server_access
+from cloudron_operator.builders.sendmail import sendmail_env
+from cloudron_operator.handlers.addon_access import backend_for, relay, server_access
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
@@ -122,7 +123,16 @@ def provision_addons(
         try:
             addon = choose_addon(addon_type, spec, known)
             outcome.addon = addon.name
-            if addon_type == AddonType.REDIS:
+            if addon_type == AddonType.SENDMAIL:
+                env = addon_env_names(
+                    sendmail_env(
+                        identity, spec, manifest, addon_options(manifest, addon_type), relay(api, addon)
+                    ),
+                    manifest,
+                )
+                apply_child(build_addon_secret(identity, addon_type, env))
+                outcome.env = env
+            elif addon_type == AddonType.REDIS:
                 result.children += _redis(
                     identity,
                     spec,

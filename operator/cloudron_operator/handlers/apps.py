@@ -7,8 +7,7 @@ One level-based reconcile serves create, update, resume and the resync timer. Ch
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -17,20 +16,23 @@ from pydantic import ValidationError
 
 from cloudron_operator import builders, metrics
 from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
-from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
+from cloudron_operator.handlers.app_addons import deprovision_addons, provision_addons
+from cloudron_operator.handlers.app_status import (
+    INVALID_REASONS,
+    app_conditions,
+    ready_reason,
+    refresh_status,
+    report_invalid,
+    write_status,
+)
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import GROUP, VERSION, CloudronAppSpec
 from cloudron_operator.status import (
     FALSE,
-    UNKNOWN,
     ConditionUpdate,
-    merge_conditions,
-    ready_condition,
-    status_patch,
 )
 
 APPS = (GROUP, VERSION, "cloudronapps")
@@ -72,13 +74,11 @@ def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any)
     try:
         reconcile(api, config, body, logger=logger, addons=_all_addons(kwargs), app_metrics=metrics.of(memo))
     except InvalidApp as invalid:
-        _report_invalid(api, body, invalid)
+        report_invalid(api, body, invalid.reason, str(invalid))
     except k8s.ApiError as error:
         if error.retriable:
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
-        _report_invalid(
-            api, body, InvalidApp("ApplyFailed", f"the API server refused a child: {error.message}")
-        )
+        report_invalid(api, body, "ApplyFailed", f"the API server refused a child: {error.message}")
 
 
 def reconcile(
@@ -171,7 +171,9 @@ def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) ->
             f"(annotate the app {RETAIN_ANNOTATION}=true to delete it and keep them)"
         )
         ready = ConditionUpdate("Ready", FALSE, "DeprovisionFailed", message)
-        _write_status(memo["api"], body, {**body.get("status", {}), "conditions": _conditions(body, [ready])})
+        write_status(
+            memo["api"], body, {**body.get("status", {}), "conditions": app_conditions(body, [ready])}
+        )
         raise kopf.TemporaryError(message, delay=ADDON_RETRY_DELAY)
     logger.info("dropped the databases and users of %s", body.meta["name"])
 
@@ -200,97 +202,11 @@ def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
     app = k8s.get(memo["api"], f"{GROUP}/{VERSION}", "CloudronApp", body.meta["namespace"], owner["name"])
     if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != owner["uid"]:
         return
-    if _ready_reason(app) in INVALID_REASONS:
+    if ready_reason(app) in INVALID_REASONS:
         return  # the spec is what is wrong; the children's state does not change that
+    if not any(c.get("type") == "AddonsReady" for c in app.get("status", {}).get("conditions", [])):
+        return  # the first pass is still running; it writes the whole status when it ends
     refresh_status(memo["api"], app)
-
-
-INVALID_REASONS = frozenset(
-    {
-        "InvalidSpec",
-        "InvalidManifest",
-        "ApplyFailed",
-        "KindNotServed",
-        "UnsupportedAddon",
-        "DeprovisionFailed",
-    }
-)
-
-
-def _ready_reason(app: Mapping[str, Any]) -> str:
-    for condition in app.get("status", {}).get("conditions", []):
-        if condition.get("type") == "Ready":
-            return str(condition.get("reason", ""))
-    return ""
-
-
-def refresh_status(api: client.ApiClient, app: Mapping[str, Any], addons: AddonsResult | None = None) -> None:
-    """Write the app's status from its addons and children's observed state, if anything in it changed.
-
-    Without `addons` (a child changed, no pass ran) the addons' part of the status is kept as it is.
-    """
-    spec = app["spec"]
-    name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
-    child_name = builders.child_name(name)
-    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, child_name)
-    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
-    running = bool(spec.get("running", True))
-    current = app.get("status", {})
-    addons_ready = addons.condition() if addons is not None else _current_condition(current, "AddonsReady")
-    parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
-    ready = ready_condition(parts, "Running", f"https://{spec['domain']} is served")
-    phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
-    desired = {
-        "observedGeneration": app["metadata"]["generation"],
-        "phase": phase,
-        "url": f"https://{spec['domain']}",
-        "conditions": _conditions(app, [ready, *parts]),
-        "addons": addons.status() if addons is not None else current.get("addons", {}),
-    }
-    if ready.status == "True":
-        desired["version"] = str(spec["manifest"].get("version", ""))
-    _write_status(api, app, desired)
-
-
-def _current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
-    found = next((c for c in status.get("conditions", []) if c.get("type") == kind), None)
-    if found is None:
-        return ConditionUpdate(kind, UNKNOWN, "Pending", "not checked yet")
-    return ConditionUpdate(kind, found["status"], found.get("reason", ""), found.get("message", ""))
-
-
-def _report_invalid(api: client.ApiClient, body: kopf.Body, invalid: InvalidApp) -> None:
-    ready = ConditionUpdate("Ready", FALSE, invalid.reason, str(invalid))
-    previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
-    if previous.get("reason") != invalid.reason or previous.get("message") != str(invalid):
-        kopf.warn(body, reason=invalid.reason, message=str(invalid))
-    conditions = _conditions(body, [ready])
-    _write_status(
-        api,
-        body,
-        {"observedGeneration": body["metadata"]["generation"], "phase": "Error", "conditions": conditions},
-    )
-
-
-def _conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:
-    current = app.get("status", {}).get("conditions", [])
-    return merge_conditions(current, updates, app["metadata"]["generation"], datetime.now(UTC))
-
-
-def _write_status(api: client.ApiClient, app: Mapping[str, Any], desired: Mapping[str, Any]) -> None:
-    if not status_patch(app.get("status", {}), desired):
-        return
-    meta = app["metadata"]
-    k8s.apply(
-        api,
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "CloudronApp",
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-            "status": dict(desired),
-        },
-        subresource="status",
-    )
 
 
 def _parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:

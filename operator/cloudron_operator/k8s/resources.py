@@ -14,7 +14,8 @@ class Kind:
 
     def path(self, namespace: str | None, name: str | None = None) -> str:
         root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        scope = f"/namespaces/{namespace}" if self.namespaced else ""
+        # A namespaced kind without a namespace is listed across all namespaces.
+        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
         return f"{root}{scope}/{self.plural}" + (f"/{name}" if name else "")
 
 
@@ -24,6 +25,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("v1", "Secret", "secrets"),
         Kind("v1", "Service", "services"),
         Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+        Kind("v1", "PersistentVolume", "persistentvolumes", namespaced=False),
         Kind("v1", "Event", "events"),
         Kind("apps/v1", "Deployment", "deployments"),
         Kind("networking.k8s.io/v1", "Ingress", "ingresses"),

@@ -1,0 +1,128 @@
+"""A CloudronApp's status: computed from its addons and children, written only when it changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from cloudron_operator import builders
+from cloudron_operator.children import certificate_condition, workload_condition
+from cloudron_operator.handlers.app_addons import AddonsResult
+from cloudron_operator.k8s import api as k8s
+from cloudron_operator.models import GROUP, VERSION
+from cloudron_operator.status import (
+    FALSE,
+    UNKNOWN,
+    ConditionUpdate,
+    merge_conditions,
+    ready_condition,
+    status_patch,
+)
+
+INVALID_REASONS = frozenset(
+    {
+        "InvalidSpec",
+        "InvalidManifest",
+        "ApplyFailed",
+        "KindNotServed",
+        "UnsupportedAddon",
+        "DeprovisionFailed",
+    }
+)
+
+
+def ready_reason(app: Mapping[str, Any]) -> str:
+    for condition in app.get("status", {}).get("conditions", []):
+        if condition.get("type") == "Ready":
+            return str(condition.get("reason", ""))
+    return ""
+
+
+def refresh_status(api: client.ApiClient, app: Mapping[str, Any], addons: AddonsResult | None = None) -> None:
+    """Write the app's status from its addons and children's observed state, if anything in it changed.
+
+    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it, and
+    the write is conditional on `app` being current: a pass that wrote since knows better.
+    """
+    spec = app["spec"]
+    name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
+    child_name = builders.child_name(name)
+    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, child_name)
+    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
+    running = bool(spec.get("running", True))
+    current = app.get("status", {})
+    addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
+    parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
+    ready = ready_condition(parts, "Running", f"https://{spec['domain']} is served")
+    phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
+    desired = {
+        "observedGeneration": app["metadata"]["generation"],
+        "phase": phase,
+        "url": f"https://{spec['domain']}",
+        "conditions": app_conditions(app, [ready, *parts]),
+        "addons": addons.status() if addons is not None else current.get("addons", {}),
+    }
+    if ready.status == "True":
+        desired["version"] = str(spec["manifest"].get("version", ""))
+    write_status(api, app, desired, only_if_current=addons is None)
+
+
+def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
+    found = next((c for c in status.get("conditions", []) if c.get("type") == kind), None)
+    if found is None:
+        return ConditionUpdate(kind, UNKNOWN, "Pending", "not checked yet")
+    return ConditionUpdate(kind, found["status"], found.get("reason", ""), found.get("message", ""))
+
+
+def report_invalid(api: client.ApiClient, body: kopf.Body, reason: str, message: str) -> None:
+    """Ready=False with what the user must fix; the Warning Event only when that changed."""
+    ready = ConditionUpdate("Ready", FALSE, reason, message)
+    previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
+    if previous.get("reason") != reason or previous.get("message") != message:
+        kopf.warn(body, reason=reason, message=message)
+    conditions = app_conditions(body, [ready])
+    write_status(
+        api,
+        body,
+        {"observedGeneration": body["metadata"]["generation"], "phase": "Error", "conditions": conditions},
+    )
+
+
+def app_conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:
+    current = app.get("status", {}).get("conditions", [])
+    return merge_conditions(current, updates, app["metadata"]["generation"], datetime.now(UTC))
+
+
+def write_status(
+    api: client.ApiClient,
+    app: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    *,
+    only_if_current: bool = False,
+) -> None:
+    """Apply `desired` as the whole status we own, unless it is what `app` has already.
+
+    `only_if_current` sends `app`'s resourceVersion as a precondition: if anything wrote the app
+    since it was read, the API server refuses (409) and nothing is written.
+    """
+    if not status_patch(app.get("status", {}), desired):
+        return
+    meta = app["metadata"]
+    metadata = {"name": meta["name"], "namespace": meta["namespace"]}
+    if only_if_current:
+        metadata["resourceVersion"] = meta["resourceVersion"]
+    obj = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CloudronApp",
+        "metadata": metadata,
+        "status": dict(desired),
+    }
+    try:
+        k8s.apply(api, obj, subresource="status")
+    except k8s.ApiError as error:
+        if not (only_if_current and error.status == 409):
+            raise
