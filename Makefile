@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/cloudron-operator
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds
+.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds helm-lint
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -39,5 +39,9 @@ lint:  ## ruff and mypy --strict
 	@$(PYTHON) -m ruff format --check operator tests
 	@$(PYTHON) -m mypy
 
-crds:  ## regenerate crds/ from the models
+helm-lint:  ## lint the Helm chart and render it with default and namespaced values
+	@$(BIN)/helm lint --strict helm/cloudron-operator
+	@$(PYTHON) -m pytest -q tests/unit/test_chart_render.py
+
+crds:  ## regenerate crds/ and the chart's copy from the models
 	@$(PYTHON) -m cloudron_operator.crdgen

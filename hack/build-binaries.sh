@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the local cluster's control plane from Go modules into a cache outside the repository:
-#   $CLOUDRON_OPERATOR_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl}
+#   $CLOUDRON_OPERATOR_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
+#   and the checkers in hack/tools (kind-config-check, argocd-health)
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,7 +79,38 @@ build_kwok() {
   mark kwokctl "$KWOK_VERSION"
 }
 
-for part in "${@:-etcd kwok kubernetes}"; do
+build_helm() {
+  if built_at helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; return; fi
+  log "helm $HELM_VERSION: building"
+  local major=${HELM_VERSION%%.*}   # v4: the module path is helm.sh/helm/v4
+  # As upstream's Makefile: the version ldflag, so `helm version` reports the pinned release.
+  GOBIN=$BIN go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION -X helm.sh/helm/$major/internal/version.gitTreeState=clean" \
+    "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
+  mark helm "$HELM_VERSION"
+}
+
+# tool_stamp DIR: the version of a tool under hack/tools, a hash of its sources (tests/harness/tools.py
+# computes the same), so that editing a tool rebuilds it.
+tool_stamp() {
+  (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+}
+
+# Small checkers of our own (hack/tools/*, each its own Go module): kind's config validation, and
+# Argo CD's Lua runtime for the CloudronApp health check.
+build_tools() {
+  local dir name stamp
+  for dir in "$HACK_DIR"/tools/*/; do
+    name=$(basename "$dir")
+    stamp=$(tool_stamp "$dir")
+    if built_at "$name" "$stamp"; then log "$name: cached"; continue; fi
+    log "$name: building"
+    (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$BIN/$name" .)
+    mark "$name" "$stamp"
+  done
+}
+
+for part in "${@:-etcd kwok kubernetes helm tools}"; do
   for p in $part; do "build_$p"; done
 done
 log "binaries in $BIN"

@@ -1,7 +1,9 @@
 """Write the CRDs in crds/ from the models, or check that the files there are current.
 
-python -m cloudron_operator.crdgen [--output-dir crds]          # (re)write the files
-python -m cloudron_operator.crdgen [--output-dir crds] --check  # exit 1 naming stale files
+python -m cloudron_operator.crdgen [--output-dir DIR]...          # (re)write the files
+python -m cloudron_operator.crdgen [--output-dir DIR]... --check  # exit 1 naming stale files
+
+The default directories are crds/ and the Helm chart's copy, helm/cloudron-operator/crds/.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import yaml
 from cloudron_operator.crd.resources import KINDS, Kind, custom_resource_definition
 
 HEADER = "# Generated from cloudron_operator.models by `python -m cloudron_operator.crdgen`. Do not edit.\n"
-DEFAULT_OUTPUT_DIR = Path("crds")
+DEFAULT_OUTPUT_DIRS = (Path("crds"), Path("helm/cloudron-operator/crds"))
 
 
 def render(kind: Kind) -> str:
@@ -60,16 +62,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cloudron_operator.crdgen", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="default: ./crds")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        action="append",
+        help="repeatable; default: ./crds and ./helm/cloudron-operator/crds",
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     args = parser.parse_args(argv)
+    directories: list[Path] = args.output_dir or list(DEFAULT_OUTPUT_DIRS)
     if args.check:
-        stale = stale_files(args.output_dir)
+        stale = [path for directory in directories for path in stale_files(directory)]
         for path in stale:
             print(f"stale: {path} (run `make crds`)", file=sys.stderr)
         return 1 if stale else 0
-    for path in write(args.output_dir):
-        print(f"wrote {path}")
+    for directory in directories:
+        for path in write(directory):
+            print(f"wrote {path}")
     return 0
 
 

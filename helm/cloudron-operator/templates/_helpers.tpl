@@ -1,0 +1,106 @@
+{{/* Names. */}}
+{{- define "cloudron-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cloudron-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cloudron-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cloudron-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cloudron-operator.peeringName" -}}
+{{- default (include "cloudron-operator.fullname" .) .Values.peering.name -}}
+{{- end -}}
+
+{{- define "cloudron-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cloudron-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cloudron-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "cloudron-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/*
+RBAC rules, one set per scope. Each rule says why the operator needs it; nothing uses `*`, and no
+rule grants escalate, bind or impersonate. The verbs follow what the operator sends: server-side
+apply is a PATCH that creates a missing object (so also `create`), children are listed by label,
+pruned with DELETE, and kopf watches and patches (finalizer, progress annotations) what it serves.
+*/}}
+
+{{/* Namespaced: what the operator does in a namespace whose CloudronApps it serves. */}}
+{{- define "cloudron-operator.appNamespaceRules" -}}
+# kopf watches the apps and patches their finalizer and progress annotations; handlers read them.
+- apiGroups: [cloudron.io]
+  resources: [cloudronapps]
+  verbs: [get, list, watch, patch, update]
+# The operator writes only status (server-side apply on the status subresource).
+- apiGroups: [cloudron.io]
+  resources: [cloudronapps/status]
+  verbs: [get, patch, update]
+# The app's children: Services, the data PVC, the addon credential Secrets.
+- apiGroups: [""]
+  resources: [services, persistentvolumeclaims, secrets]
+  verbs: [get, list, watch, create, patch, update, delete]
+# The app's workload, and the per-app servers of addons such as Redis.
+- apiGroups: [apps]
+  resources: [deployments, statefulsets]
+  verbs: [get, list, watch, create, patch, update, delete]
+# The app's Ingresses and its NetworkPolicy.
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses, networkpolicies]
+  verbs: [get, list, watch, create, patch, update, delete]
+# The app's TLS certificate, issued by cert-manager.
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [get, list, watch, create, patch, update, delete]
+# Events on the apps: what was created, and why an app is not Ready.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* Cluster-scoped: needed whatever namespaces are served. */}}
+{{- define "cloudron-operator.clusterRules" -}}
+# Addons are cluster-scoped: kopf watches them, patches its finalizer; the operator reads them.
+- apiGroups: [cloudron.io]
+  resources: [addons]
+  verbs: [get, list, watch, patch, update]
+# The operator reports whether it can log in to each Addon's server.
+- apiGroups: [cloudron.io]
+  resources: [addons/status]
+  verbs: [patch]
+# kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- end -}}
+
+{{/* kopf peering: list/watch the peering objects, get and patch (keep-alives) only ours. */}}
+{{- define "cloudron-operator.peeringRules" -}}
+{{- $plural := index . 0 -}}
+{{- $name := index . 1 -}}
+# kopf peering: the replicas see each other's keep-alives...
+- apiGroups: [kopf.dev]
+  resources: [{{ $plural }}]
+  verbs: [list, watch]
+# ...and write their own into this release's peering object only.
+- apiGroups: [kopf.dev]
+  resources: [{{ $plural }}]
+  resourceNames: [{{ $name | quote }}]
+  verbs: [get, patch]
+{{- end -}}

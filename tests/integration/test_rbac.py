@@ -1,0 +1,255 @@
+"""The chart's RBAC is enough, and no more: the operator runs as the chart's ServiceAccount (a real
+token from the TokenRequest API) with the chart's Roles for one watched namespace, takes an app
+through its whole life and checks Addons, and is refused what it has no business doing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from cloudron_operator.k8s import api as k8s
+from tests.harness.databases import DatabaseServer
+from tests.harness.localenv import LocalEnv
+from tests.harness.operator_process import OperatorProcess
+from tests.harness.processes import wait_until
+from tests.integration.apps_support import WAIT, condition, example, get_app, issue_certificate
+from tests.integration.chart_support import (
+    install_chart_crds,
+    installed,
+    operator_env,
+    render,
+    service_account_kubeconfig,
+)
+
+ADDON = ("cloudron.io/v1alpha1", "Addon")
+# Lines of the operator's log that would mean the chart forgot a permission.
+FORBIDDEN_MARKERS = ("403", "Forbidden", "forbidden", "Not enough permissions")
+
+
+@pytest.fixture(scope="module")
+def chart_crds(cluster: LocalEnv) -> None:
+    install_chart_crds(cluster)
+
+
+def _new_namespace(api: client.ApiClient, name: str) -> str:
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    return name
+
+
+@pytest.fixture
+def operator_namespace(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
+    """Where the chart is installed: the operator's ServiceAccount and the Addons' admin Secrets."""
+    yield _new_namespace(api_client, f"{namespace}-sys")
+    client.CoreV1Api(api_client).delete_namespace(f"{namespace}-sys")
+
+
+@pytest.fixture
+def unwatched(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
+    """A namespace the operator does not serve, with a Secret in it."""
+    name = _new_namespace(api_client, f"{namespace}-other")
+    client.CoreV1Api(api_client).create_namespaced_secret(
+        name,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="private"), string_data={"password": "not-yours"}),
+    )
+    yield name
+    client.CoreV1Api(api_client).delete_namespace(name)
+
+
+@pytest.fixture
+def chart_operator(
+    *,
+    chart_crds: None,
+    cluster: LocalEnv,
+    api_client: client.ApiClient,
+    namespace: str,
+    operator_namespace: str,
+    tmp_path: Path,
+) -> Iterator[tuple[OperatorProcess, client.ApiClient]]:
+    """The chart installed for the test's namespace (all but the Deployment), and the operator run as
+    the Deployment would run it: its environment, its ServiceAccount. Yields the process and a client
+    authenticated as that ServiceAccount."""
+    release = f"rbac-{secrets.token_hex(3)}"
+    objects = render(release, operator_namespace, "--set", f"watchNamespaces={{{namespace}}}")
+    with installed(cluster, objects):
+        kubeconfig = service_account_kubeconfig(
+            api_client, operator_namespace, f"{release}-cloudron-operator", tmp_path / "operator.kubeconfig"
+        )
+        env = {**operator_env(objects), "CLOUDRON_OPERATOR_RESYNC_SECONDS": "3"}
+        process = OperatorProcess(kubeconfig, tmp_path / "operator.log", env=env)
+        process.start()
+        operator_api = config.new_client_from_config(config_file=str(kubeconfig))
+        try:
+            yield process, operator_api
+        finally:
+            operator_api.close()
+            process.stop()
+    forbidden = [
+        line
+        for line in process.log.read_text(errors="replace").splitlines()
+        if any(marker in line for marker in FORBIDDEN_MARKERS)
+    ]
+    assert not forbidden, "the operator was refused something:\n" + "\n".join(forbidden[:20])
+
+
+CHILDREN = (
+    ("apps/v1", "Deployment", "znc"),
+    ("v1", "Service", "znc"),
+    ("v1", "Service", "znc-ports"),
+    ("networking.k8s.io/v1", "Ingress", "znc"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "znc"),
+    ("v1", "PersistentVolumeClaim", "znc-data"),
+    ("cert-manager.io/v1", "Certificate", "znc-tls"),
+)
+
+
+def test_an_app_lives_and_dies_under_the_charts_rbac(
+    api_client: client.ApiClient,
+    namespace: str,
+    chart_operator: tuple[OperatorProcess, client.ApiClient],
+    data_volume: None,
+) -> None:
+    k8s.create(api_client, example("znc", namespace))
+    wait_until(
+        lambda: all(k8s.get(api_client, v, k, namespace, n) is not None for v, k, n in CHILDREN),
+        WAIT,
+        "the operator, as its ServiceAccount, to create every child",
+    )
+    issue_certificate(api_client, namespace, "znc-tls")
+    wait_until(
+        lambda: condition(get_app(api_client, namespace, "znc"), "Ready").get("status") == "True",
+        WAIT,
+        "the app to become Ready",
+    )
+    events = k8s.list_objects(api_client, "v1", "Event", namespace)
+    assert any(e.get("reason") == "Created" for e in events), "the operator posted Events"
+
+    k8s.delete(api_client, "cloudron.io/v1alpha1", "CloudronApp", namespace, "znc")
+    wait_until(
+        lambda: k8s.get(api_client, "cloudron.io/v1alpha1", "CloudronApp", namespace, "znc") is None,
+        WAIT,
+        "the operator to release its finalizer and the app to go",
+    )
+    wait_until(
+        lambda: all(k8s.get(api_client, v, k, namespace, n) is None for v, k, n in CHILDREN),
+        WAIT,
+        "garbage collection of the children",
+    )
+
+
+def _allowed(api: client.ApiClient, verb: str, resource: str, namespace: str = "", group: str = "") -> bool:
+    resource, _, subresource = resource.partition("/")
+    review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+        client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb,
+                    group=group,
+                    resource=resource,
+                    subresource=subresource or None,
+                    namespace=namespace or None,
+                )
+            )
+        )
+    )
+    return bool(review.status.allowed)
+
+
+def test_the_operator_may_do_its_job_and_nothing_else(
+    namespace: str,
+    operator_namespace: str,
+    unwatched: str,
+    chart_operator: tuple[OperatorProcess, client.ApiClient],
+) -> None:
+    _, api = chart_operator
+    may = {
+        # (verb, resource, namespace, group)
+        ("patch", "deployments", namespace, "apps"),
+        ("create", "secrets", namespace, ""),
+        ("delete", "ingresses", namespace, "networking.k8s.io"),
+        ("patch", "cloudronapps/status", namespace, "cloudron.io"),
+        ("watch", "addons", "", "cloudron.io"),
+        ("patch", "addons/status", "", "cloudron.io"),
+        ("get", "secrets", operator_namespace, ""),  # the Addons' admin Secrets
+    }
+    may_not = {
+        ("get", "secrets", unwatched, ""),
+        ("list", "secrets", "", ""),  # every namespace
+        ("list", "secrets", operator_namespace, ""),  # only named Secrets there, no listing
+        ("create", "deployments", unwatched, "apps"),
+        ("get", "cloudronapps", unwatched, "cloudron.io"),
+        ("create", "clusterroles", "", "rbac.authorization.k8s.io"),
+        ("create", "rolebindings", namespace, "rbac.authorization.k8s.io"),
+        ("escalate", "roles", namespace, "rbac.authorization.k8s.io"),
+        ("bind", "clusterroles", "", "rbac.authorization.k8s.io"),
+        ("impersonate", "serviceaccounts", namespace, ""),
+        ("create", "pods", namespace, ""),
+        ("create", "pods/exec", namespace, ""),
+        ("get", "namespaces", namespace, ""),
+        ("delete", "customresourcedefinitions", "", "apiextensions.k8s.io"),
+        ("create", "addons", "", "cloudron.io"),
+        ("delete", "addons", "", "cloudron.io"),
+    }
+    assert {check for check in may if not _allowed(api, *check)} == set()
+    assert {check for check in may_not if _allowed(api, *check)} == set()
+
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(api).read_namespaced_secret("private", unwatched)
+    assert refused.value.status == 403
+
+
+def _addon(name: str, server: DatabaseServer, secret_namespace: str) -> dict[str, Any]:
+    connection = {
+        "host": server.host,
+        "port": server.port,
+        "adminSecretRef": {"name": f"{name}-admin", "namespace": secret_namespace},
+    }
+    return {
+        "apiVersion": ADDON[0],
+        "kind": "Addon",
+        "metadata": {"name": name},
+        "spec": {"type": "postgresql", "default": False, "connection": connection},
+    }
+
+
+def _admin_secret(name: str, namespace: str, server: DatabaseServer) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{name}-admin", "namespace": namespace},
+        "stringData": {"username": server.admin_user, "password": server.admin_password},
+    }
+
+
+def test_addons_read_their_admin_secret_only_from_the_operators_namespace(
+    api_client: client.ApiClient,
+    operator_namespace: str,
+    unwatched: str,
+    postgres_server: DatabaseServer,
+    chart_operator: tuple[OperatorProcess, client.ApiClient],
+) -> None:
+    suffix = secrets.token_hex(3)
+    usable, out_of_reach = f"pg-rbac-{suffix}", f"pg-elsewhere-{suffix}"
+    k8s.create(api_client, _admin_secret(usable, operator_namespace, postgres_server))
+    k8s.create(api_client, _admin_secret(out_of_reach, unwatched, postgres_server))
+    try:
+        k8s.create(api_client, _addon(usable, postgres_server, operator_namespace))
+        k8s.create(api_client, _addon(out_of_reach, postgres_server, unwatched))
+
+        def ready(name: str) -> dict[str, Any]:
+            addon = k8s.get(api_client, *ADDON, None, name) or {}
+            return condition(addon, "Ready")
+
+        wait_until(lambda: ready(usable).get("status") == "True", WAIT, f"Addon {usable} to become Ready")
+        wait_until(
+            lambda: ready(out_of_reach).get("status") == "False", WAIT, f"Addon {out_of_reach} to fail"
+        )
+        assert "may not read" in ready(out_of_reach)["message"]
+    finally:
+        for name in (usable, out_of_reach):
+            k8s.delete(api_client, *ADDON, None, name)

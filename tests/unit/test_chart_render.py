@@ -1,0 +1,252 @@
+"""The chart through the real helm binary: lint, and what `helm template` renders for default and
+non-default values (the objects themselves are checked by the API server in
+tests/integration/test_helm.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+import yaml
+
+from cloudron_operator.config import ENV_PREFIX, OperatorConfig, load_config
+from tests.harness.processes import HarnessError, run
+from tests.harness.tools import CHART, helm, helm_template
+from tests.paths import REPO
+
+KubeObject = dict[str, Any]
+NAMESPACED: tuple[str, ...] = ("--set", "watchNamespaces={team-a,team-b}", "--set", "replicas=2")
+NAMESPACED += ("--set", "ingressClass=nginx")
+FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
+
+
+def render(*args: str) -> list[KubeObject]:
+    return [doc for doc in yaml.safe_load_all(helm_template(*args)) if doc]
+
+
+def only(objects: Iterable[KubeObject], kind: str) -> list[KubeObject]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def deployment_env(objects: Iterable[KubeObject]) -> dict[str, str]:
+    (deployment,) = only(objects, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def operator_config(objects: Iterable[KubeObject]) -> OperatorConfig:
+    env = {k: v for k, v in deployment_env(objects).items() if k.startswith(ENV_PREFIX)}
+    return load_config(env)
+
+
+def test_lint_passes_with_default_and_non_default_values() -> None:
+    run([str(helm()), "lint", "--strict", str(CHART)])
+    run([str(helm()), "lint", "--strict", str(CHART), *NAMESPACED])
+
+
+def test_default_values_render_a_cluster_wide_operator() -> None:
+    objects = render()
+    assert sorted(obj["kind"] for obj in objects) == [
+        "ClusterKopfPeering",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
+    config = operator_config(objects)
+    assert config.namespaces == ()
+    assert config.peering == "cloudron-cloudron-operator"
+    assert config.health_address == "0.0.0.0:8080"
+    assert config == OperatorConfig(
+        health_address="0.0.0.0:8080", metrics_address="0.0.0.0:9090", peering="cloudron-cloudron-operator"
+    )
+
+
+def test_the_metrics_service_reaches_the_operators_metrics_port() -> None:
+    objects = render()
+    (service,) = only(objects, "Service")
+    (deployment,) = only(objects, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert ports["metrics"] == 9090
+    assert not only(render("--set", "metrics.enabled=false"), "Service")
+
+
+def test_non_default_values_render_a_namespaced_operator() -> None:
+    objects = render(*NAMESPACED)
+    (deployment,) = only(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    config = operator_config(objects)
+    assert config.namespaces == ("team-a", "team-b")
+    assert config.ingress_class == "nginx"
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in only(objects, "Role")}
+    assert roles == {
+        ("team-a", "cloudron-cloudron-operator"),
+        ("team-b", "cloudron-cloudron-operator"),
+        ("cloudron-system", "cloudron-cloudron-operator-addon-secrets"),
+        ("default", "cloudron-cloudron-operator-addon-events"),
+    }
+    bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in only(objects, "RoleBinding")}
+    assert bindings == roles
+    peerings = {p["metadata"]["namespace"] for p in only(objects, "KopfPeering")}
+    assert peerings == {"team-a", "team-b"}
+    assert not only(objects, "ClusterKopfPeering")
+
+
+def test_every_setting_of_the_operator_has_a_value() -> None:
+    """Each OperatorConfig field is passed as its CLOUDRON_OPERATOR_* variable, and read back as set."""
+    objects = render(
+        *NAMESPACED,
+        *("--set", "clusterIssuer=internal-ca", "--set", "portServiceType=NodePort"),
+        *("--set", "apiOrigin=https://my.example.com", "--set", "proxyIP=10.0.0.1"),
+        *("--set", "ingressNamespaceLabels.tier=edge", "--set", "logLevel=debug"),
+        *("--set", "resyncSeconds=60", "--set", "maxWorkers=4", "--set", "health.port=9000"),
+        *("--set", "peering.name=ops", "--set", "peering.lifetimeSeconds=20", "--set", "metrics.port=9100"),
+    )
+    env = deployment_env(objects)
+    assert {f"{ENV_PREFIX}{name.upper()}" for name in OperatorConfig.model_fields} <= set(env)
+    assert operator_config(objects) == OperatorConfig(
+        namespaces=("team-a", "team-b"),
+        health_address="0.0.0.0:9000",
+        metrics_address="0.0.0.0:9100",
+        max_workers=4,
+        resync_seconds=60,
+        ingress_class="nginx",
+        cluster_issuer="internal-ca",
+        port_service_type="NodePort",
+        api_origin="https://my.example.com",
+        proxy_ip="10.0.0.1",
+        ingress_namespace_labels={"kubernetes.io/metadata.name": "ingress-nginx", "tier": "edge"},
+        peering="ops",
+        peering_lifetime_seconds=20,
+        log_level="debug",
+    )
+
+
+@pytest.mark.parametrize("values", [(), NAMESPACED], ids=["cluster-wide", "namespaced"])
+def test_the_pod_is_locked_down_and_probed_on_healthz(values: tuple[str, ...]) -> None:
+    (deployment,) = only(render(*values), "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["runAsNonRoot"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["limits"]["memory"]
+    port = next(p for p in container["ports"] if p["name"] == "health")["containerPort"]
+    assert deployment_env([deployment])["CLOUDRON_OPERATOR_HEALTH_ADDRESS"] == f"0.0.0.0:{port}"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    identity = next(e for e in container["env"] if e["name"] == "POD_ID")
+    assert identity["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def _rules(objects: Iterable[KubeObject]) -> list[tuple[KubeObject, dict[str, Any]]]:
+    return [(obj, rule) for obj in objects if obj["kind"] in ("Role", "ClusterRole") for rule in obj["rules"]]
+
+
+@pytest.mark.parametrize("values", [(), NAMESPACED], ids=["cluster-wide", "namespaced"])
+def test_rbac_names_every_verb_and_resource_and_grants_no_escalation(values: tuple[str, ...]) -> None:
+    for role, rule in _rules(render(*values)):
+        where = f"{role['kind']} {role['metadata']['name']}: {rule}"
+        for field in ("apiGroups", "resources", "verbs"):
+            assert rule[field] and "*" not in rule[field], where
+        assert not FORBIDDEN_VERBS & set(rule["verbs"]), where
+        assert "rbac.authorization.k8s.io" not in rule["apiGroups"], where
+        assert "nonResourceURLs" not in rule, where
+
+
+def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
+    objects = render(*NAMESPACED)
+    (cluster_role,) = only(objects, "ClusterRole")
+    cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert cluster_resources == {"addons", "addons/status", "customresourcedefinitions", "namespaces"}
+    namespaces = next(rule for rule in cluster_role["rules"] if rule["resources"] == ["namespaces"])
+    assert namespaces["verbs"] == ["list", "watch"]
+    (secrets_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "cloudron-system"]
+    assert secrets_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    (events_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "default"]
+    assert events_role["rules"] == [
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}
+    ]
+
+
+def test_peering_writes_only_the_releases_own_peering_object() -> None:
+    for values, plural in (((), "clusterkopfpeerings"), (NAMESPACED, "kopfpeerings")):
+        rules = [rule for _, rule in _rules(render(*values)) if rule["apiGroups"] == ["kopf.dev"]]
+        writes = [rule for rule in rules if "patch" in rule["verbs"]]
+        assert writes and all(rule["resourceNames"] == ["cloudron-cloudron-operator"] for rule in writes)
+        assert {r for rule in rules for r in rule["resources"]} == {plural}
+
+
+def test_metrics_can_be_turned_off() -> None:
+    objects = render("--set", "metrics.enabled=false")
+    assert operator_config(objects).metrics_address == ""
+    (deployment,) = only(objects, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert [p["name"] for p in container["ports"]] == ["health"]
+
+
+def test_without_peering_there_is_no_peering_object_and_no_second_pod_during_updates() -> None:
+    objects = render("--set", "peering.enabled=false")
+    assert not only(objects, "ClusterKopfPeering")
+    (deployment,) = only(objects, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert operator_config(objects).peering == ""
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        (("--set", "replicas=2", "--set", "peering.enabled=false"), "/peering/enabled"),
+        (("--set", "portServiceType=ClusterIP"), "/portServiceType"),
+        (("--set", "watchNamespace=team-a"), "watchNamespace"),
+        (("--set", "logLevel=trace"), "/logLevel"),
+        (("--set", "serviceAccount.create=false"), "/serviceAccount"),
+    ],
+)
+def test_the_schema_refuses_unsafe_or_misspelt_values(values: tuple[str, ...], error: str) -> None:
+    with pytest.raises(HarnessError, match=error):
+        helm_template(*values)
+
+
+def test_the_install_guides_release_is_the_service_account_that_addons_trusts() -> None:
+    """docs/install.md installs release cloudron-operator in cloudron-system with a few --set values;
+    addons/00-namespace.yaml lets exactly that ServiceAccount read the servers' admin Secrets."""
+    guide = (REPO / "docs" / "install.md").read_text()
+    command = re.search(r"helm install cloudron-operator helm/cloudron-operator(.*?)\n\n", guide, re.DOTALL)
+    assert command, "docs/install.md has the helm install command"
+    sets = re.findall(r"--set (\S+)", command.group(1))
+    assert "--namespace cloudron-system" in command.group(1)
+    objects = [
+        doc
+        for doc in yaml.safe_load_all(
+            helm_template(*[arg for s in sets for arg in ("--set", s)], release="cloudron-operator")
+        )
+        if doc
+    ]
+    (account,) = only(objects, "ServiceAccount")
+    granted = [
+        subject
+        for doc in yaml.safe_load_all((REPO / "addons" / "00-namespace.yaml").read_text())
+        if doc and doc["kind"] == "RoleBinding"
+        for subject in doc["subjects"]
+        if doc["roleRef"]["name"] == "cloudron-operator-admin-secrets"
+    ]
+    assert granted == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "cloudron-system"}
+    ]
+    assert account["metadata"]["namespace"] == "cloudron-system"
