@@ -86,7 +86,13 @@ def mysql_login(env: dict[str, str]) -> pymysql.connections.Connection:
 def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
 ) -> None:
-    uid = provisioned_app(api_client, namespace, "wiki", addons)
+    created = k8s.create(api_client, app_object("wiki", namespace, addons))
+    spec_writers_at_creation = _spec_writers(created)
+    assert spec_writers_at_creation, "the creator owns the spec"
+    wait_until(
+        lambda: addons_ready(api_client, namespace, "wiki"), WAIT, "the app's addons to be provisioned"
+    )
+    uid = created["metadata"]["uid"]
 
     postgresql = secret_data(api_client, namespace, "wiki-postgresql")
     mysql = secret_data(api_client, namespace, "wiki-mysql")
@@ -139,6 +145,8 @@ def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(
         return ready and addon["status"].get("appCount") == 1 and bool(addon["status"].get("serverVersion"))
 
     wait_until(addon_reports_the_app, WAIT, "the Addon to report Ready, its version and one app")
+    # GitOps tools own the spec: the operator writes status, its finalizer and annotations only.
+    assert _spec_writers(get_app(api_client, namespace, "wiki")) == spec_writers_at_creation
 
 
 def test_one_apps_credentials_cannot_reach_another_apps_database(
@@ -257,13 +265,25 @@ def test_provisioning_survives_the_operator_being_killed_at_random_moments(
         mysql_login(secret_data(api_client, namespace, f"{name}-mysql")).close()
 
 
+class StoppableServer:
+    """A PostgreSQL server of one test alone, so stopping it disturbs no other test."""
+
+    def __init__(self) -> None:
+        directory = Path(tempfile.gettempdir()) / f"cloudron-operator-stop-{uuid.uuid4().hex[:8]}"
+        self.server = start_server("postgresql", directory)
+
+    def stop(self) -> None:
+        stop_server(self.server, remove_data=False)
+
+    def start_again(self) -> None:
+        self.server = restart_server(self.server)  # a new process: remember it, to stop it at the end
+
+
 @pytest.fixture
-def own_postgres() -> Iterator[DatabaseServer]:
-    """A PostgreSQL server of this test alone, so stopping it disturbs no other test."""
-    directory = Path(tempfile.gettempdir()) / f"cloudron-operator-stop-{uuid.uuid4().hex[:8]}"
-    server = start_server("postgresql", directory)
-    yield server
-    stop_server(server)
+def own_postgres() -> Iterator[StoppableServer]:
+    own = StoppableServer()
+    yield own
+    stop_server(own.server)
 
 
 def test_a_stopped_database_server_affects_only_its_apps_and_they_recover(
@@ -271,14 +291,14 @@ def test_a_stopped_database_server_affects_only_its_apps_and_they_recover(
     namespace: str,
     app_operator: OperatorProcess,
     addons: AddonSet,
-    own_postgres: DatabaseServer,
+    own_postgres: StoppableServer,
 ) -> None:
-    with addons_for_test(api_client, namespace, {"postgresql": own_postgres}) as stopping:
+    with addons_for_test(api_client, namespace, {"postgresql": own_postgres.server}) as stopping:
         provisioned_app(api_client, namespace, "on-stopped", stopping, manifest_addons={"postgresql": {}})
         provisioned_app(api_client, namespace, "elsewhere", addons, manifest_addons={"mysql": {}})
         unaffected = condition(get_app(api_client, namespace, "elsewhere"), "AddonsReady")
 
-        stop_server(own_postgres, remove_data=False)
+        own_postgres.stop()
 
         def reported_unreachable() -> bool:
             addons_condition = condition(get_app(api_client, namespace, "on-stopped"), "AddonsReady")
@@ -288,10 +308,10 @@ def test_a_stopped_database_server_affects_only_its_apps_and_they_recover(
         reported = condition(get_app(api_client, namespace, "on-stopped"), "AddonsReady")
         assert reported["status"] == "False"
         assert stopping.names["postgresql"] in reported["message"]
-        assert own_postgres.admin_password not in str(get_app(api_client, namespace, "on-stopped"))
+        assert own_postgres.server.admin_password not in str(get_app(api_client, namespace, "on-stopped"))
         assert condition(get_app(api_client, namespace, "elsewhere"), "AddonsReady") == unaffected
 
-        restart_server(own_postgres)
+        own_postgres.start_again()
         wait_until(lambda: addons_ready(api_client, namespace, "on-stopped"), 60, "recovery within a minute")
 
 
@@ -381,3 +401,40 @@ def _gone(api: client.ApiClient, namespace: str, name: str) -> Callable[[], bool
 
 def _addons_ready_check(api: client.ApiClient, namespace: str, name: str) -> Callable[[], bool]:
     return lambda: addons_ready(api, namespace, name)
+
+
+def test_a_drop_that_cannot_complete_says_why_and_is_retried(
+    api_client: client.ApiClient,
+    namespace: str,
+    app_operator: OperatorProcess,
+    own_postgres: StoppableServer,
+) -> None:
+    with addons_for_test(api_client, namespace, {"postgresql": own_postgres.server}) as stopping:
+        uid = provisioned_app(
+            api_client, namespace, "undeletable", stopping, manifest_addons={"postgresql": {}}
+        )
+        own_postgres.stop()
+        k8s.delete(api_client, *APP, namespace, "undeletable")
+
+        def blocked() -> bool:
+            return condition(get_app(api_client, namespace, "undeletable"), "Ready").get("reason") == (
+                "DeprovisionFailed"
+            )
+
+        wait_until(blocked, WAIT, "the app to say why it cannot be deleted yet")
+        message = condition(get_app(api_client, namespace, "undeletable"), "Ready")["message"]
+        assert stopping.names["postgresql"] in message
+        assert "cloudron.io/retain-databases" in message, "the way out is named"
+
+        own_postgres.start_again()
+        wait_until(_gone(api_client, namespace, "undeletable"), 60, "the retried drop to let the app go")
+        assert uid not in stopping.app_uids("postgresql")
+
+
+def _spec_writers(app: dict[str, Any]) -> set[str]:
+    """Field managers that own any field of the spec."""
+    return {
+        entry["manager"]
+        for entry in app["metadata"].get("managedFields", [])
+        if "f:spec" in (entry.get("fieldsV1") or {})
+    }
