@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +45,7 @@ class SmtpSink:
         if self.username is not None:
             auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
         self._controller = Controller(self, hostname=LOOPBACK, port=self.port, **auth)
-        with warnings.catch_warnings():
-            # Plain-text AUTH on loopback, as apps in a cluster reach an in-cluster relay.
-            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            self._controller.start()
+        self._controller.start()
         return self
 
     def stop(self) -> None:
