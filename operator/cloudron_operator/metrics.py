@@ -8,10 +8,8 @@ by its qualified name in the progress it stores on objects, so a wrapper must no
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections import Counter as Tally
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, ParamSpec, TypeVar
 
@@ -26,26 +24,19 @@ R = TypeVar("R")
 
 
 class AppPhases(Collector):
-    """The phase each app's status last got from this operator, counted at scrape time."""
+    """CloudronApps by status.phase, counted at scrape time from kopf's index of the apps' phases."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._phases: dict[str, str] = {}
+        self._index: Mapping[str, Collection[str]] = {}
 
-    def set(self, uid: str, phase: str) -> None:
-        with self._lock:
-            self._phases[uid] = phase
-
-    def forget(self, uid: str) -> None:
-        with self._lock:
-            self._phases.pop(uid, None)
+    def attach(self, index: Mapping[str, Collection[str]]) -> None:
+        """Count from `index` (phase -> apps), which kopf keeps current from its watch."""
+        self._index = index
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self._lock:
-            counts = Tally(self._phases.values())
         family = GaugeMetricFamily(f"{PREFIX}_apps", "CloudronApps by status.phase", labels=["phase"])
         for phase in ("Pending", "Installing", "Running", "Stopped", "Error"):
-            family.add_metric([phase], counts.get(phase, 0))
+            family.add_metric([phase], len(self._index.get(phase, ())))
         yield family
 
 

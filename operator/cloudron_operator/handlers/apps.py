@@ -61,7 +61,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     every = config.resync_seconds
     kopf.timer(*APPS, interval=every, initial_delay=every, registry=registry)(reconcile_app)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
-    kopf.on.event(*APPS, registry=registry)(track_phase)
+    kopf.index(*APPS, registry=registry)(apps_by_phase)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
@@ -184,12 +184,10 @@ def _all_addons(handler_kwargs: Mapping[str, Any]) -> list[AddonRecord]:
     return [record for addon_type in index for record in index[addon_type]]
 
 
-def track_phase(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """Keep the apps-by-phase gauge current from the watch stream: no request of its own."""
-    if type == "DELETED":
-        metrics.of(memo).app_phases.forget(body.meta["uid"])
-    elif phase := body.get("status", {}).get("phase"):
-        metrics.of(memo).app_phases.set(body.meta["uid"], phase)
+def apps_by_phase(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
+    """Index: status.phase -> UIDs of the apps in it; the metrics count from it, kopf keeps it current."""
+    phase = status.get("phase")
+    return {str(phase): uid} if phase else {}
 
 
 def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:

@@ -11,7 +11,7 @@ from cloudron_operator.config import OperatorConfig
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 
 
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     config: OperatorConfig = memo["config"]
     settings.execution.executor = concurrent.futures.ThreadPoolExecutor(max_workers=config.max_workers)
     settings.posting.reporting_component = FIELD_MANAGER
@@ -20,6 +20,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cloudron.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
     memo["api"] = new_api_client()
+    # kopf hands its indexes to start-up handlers too: the apps-by-phase gauge reads this one.
+    memo["metrics"].app_phases.attach(kwargs["apps_by_phase"])
     if config.metrics_address:
         memo["metrics"].serve(config.metrics_address)
 
