@@ -21,7 +21,15 @@ from tests.paths import REPO
 
 GITOPS = REPO / "docs" / "gitops.md"
 KEY = "resource.customizations.health.cloudron.io_CloudronApp"
-STUCK = ("InvalidSpec", "InvalidManifest", "ApplyFailed", "KindNotServed", "AddonFailed")
+STUCK = (
+    "InvalidSpec",
+    "InvalidManifest",
+    "ApplyFailed",
+    "KindNotServed",
+    "AddonFailed",
+    "UnsupportedAddon",
+    "DeprovisionFailed",
+)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
