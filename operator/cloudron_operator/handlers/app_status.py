@@ -42,17 +42,31 @@ def ready_reason(app: Mapping[str, Any]) -> str:
     return ""
 
 
-def refresh_status(api: client.ApiClient, app: Mapping[str, Any], addons: AddonsResult | None = None) -> None:
+def refresh_status(
+    api: client.ApiClient,
+    app: Mapping[str, Any],
+    addons: AddonsResult | None = None,
+    known_child: Mapping[str, Any] | None = None,
+) -> None:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
     Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it, and
     the write is conditional on `app` being current: a pass that wrote since knows better.
+    `known_child` is a child as its watch event just showed it, which need not be read again.
     """
     spec = app["spec"]
     name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
-    child_name = builders.child_name(name)
-    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, child_name)
-    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
+    known_kind = known_child.get("kind") if known_child is not None else None
+    deployment = (
+        known_child
+        if known_kind == "Deployment"
+        else k8s.get(api, "apps/v1", "Deployment", namespace, builders.child_name(name))
+    )
+    certificate = (
+        known_child
+        if known_kind == "Certificate"
+        else k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
+    )
     running = bool(spec.get("running", True))
     current = app.get("status", {})
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")

@@ -19,13 +19,12 @@ from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.app_addons import deprovision_addons, provision_addons
 from cloudron_operator.handlers.app_status import (
-    INVALID_REASONS,
     app_conditions,
-    ready_reason,
     refresh_status,
     report_invalid,
     write_status,
 )
+from cloudron_operator.handlers.child_events import child_changed, children_seen_by_apps
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
@@ -62,6 +61,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     kopf.timer(*APPS, interval=every, initial_delay=every, registry=registry)(reconcile_app)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
     kopf.index(*APPS, registry=registry)(apps_by_phase)
+    kopf.index(*APPS, registry=registry)(children_seen_by_apps)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
@@ -188,23 +188,6 @@ def apps_by_phase(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, st
     """Index: status.phase -> UIDs of the apps in it; the metrics count from it, kopf keeps it current."""
     phase = status.get("phase")
     return {str(phase): uid} if phase else {}
-
-
-def child_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-    """A Deployment or Certificate of an app changed: recompute that app's status."""
-    owner = next(
-        (ref for ref in body.meta.get("ownerReferences", []) if ref.get("kind") == "CloudronApp"), None
-    )
-    if owner is None:
-        return
-    app = k8s.get(memo["api"], f"{GROUP}/{VERSION}", "CloudronApp", body.meta["namespace"], owner["name"])
-    if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != owner["uid"]:
-        return
-    if ready_reason(app) in INVALID_REASONS:
-        return  # the spec is what is wrong; the children's state does not change that
-    if not any(c.get("type") == "AddonsReady" for c in app.get("status", {}).get("conditions", [])):
-        return  # the first pass is still running; it writes the whole status when it ends
-    refresh_status(memo["api"], app)
 
 
 def _parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
