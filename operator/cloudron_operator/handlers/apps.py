@@ -103,21 +103,24 @@ def reconcile(
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
     children = _Children(api, body, logger, _existing_children(api, identity))
-    addons_result = provision_addons(
-        api,
-        identity=identity,
-        spec=spec,
-        manifest=manifest,
-        addons=addons,
-        existing_secrets=children.existing_secrets(),
-        apply_child=children.apply,
-        metrics=app_metrics,
-    )
-    if addons_result.complete:
-        desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
-        for obj in [*desired, *addons_result.children]:
-            children.apply(obj)
-        children.prune()
+    try:
+        addons_result = provision_addons(
+            api,
+            identity=identity,
+            spec=spec,
+            manifest=manifest,
+            addons=addons,
+            existing_secrets=children.existing_secrets(),
+            apply_child=children.apply,
+            metrics=app_metrics,
+        )
+        if addons_result.complete:
+            desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
+            for obj in [*desired, *addons_result.children]:
+                children.apply(obj)
+            children.prune()
+    finally:
+        children.report()  # what was changed, also when the pass stopped half-way
     refresh_status(api, body, addons_result)
     if addons_result.retriable:
         raise kopf.TemporaryError(
@@ -136,6 +139,7 @@ class _Children:
         existing: dict[tuple[str, str], k8s.KubeObject],
     ) -> None:
         self.api, self.body, self.logger, self.existing = api, body, logger, existing
+        self.changes: dict[str, list[str]] = {}  # Created/Updated/Deleted -> "Kind name"
 
     def existing_secrets(self) -> dict[str, k8s.KubeObject]:
         return {name: obj for (kind, name), obj in self.existing.items() if kind == "Secret"}
@@ -146,7 +150,7 @@ class _Children:
         after = _apply_child(self.api, obj, before)
         if before is None or before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
             verb = "Created" if before is None else "Updated"
-            kopf.info(self.body, reason=verb, message=f"{verb} {obj['kind']} {obj['metadata']['name']}")
+            self.changes.setdefault(verb, []).append(f"{obj['kind']} {obj['metadata']['name']}")
             self.logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
 
     def prune(self) -> None:
@@ -155,7 +159,13 @@ class _Children:
             if kind == "PersistentVolumeClaim":
                 continue  # data is only removed with the app itself, by garbage collection
             k8s.delete(self.api, stale["apiVersion"], kind, namespace, name)
-            kopf.info(self.body, reason="Deleted", message=f"Deleted {kind} {name}: no longer desired")
+            self.changes.setdefault("Deleted", []).append(f"{kind} {name}")
+            self.logger.info("deleted %s %s: no longer desired", kind, name)
+
+    def report(self) -> None:
+        """One Event per kind of change in this pass, naming every object it touched."""
+        for verb, objects in self.changes.items():
+            kopf.info(self.body, reason=verb, message=f"{verb} {', '.join(objects)}")
 
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
