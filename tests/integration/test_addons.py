@@ -198,6 +198,12 @@ def test_deleting_an_app_drops_its_database_and_user_unless_retained(
         assert dropped not in remaining, f"{addon_type}: the deleted app's database and user are dropped"
         assert kept in remaining, f"{addon_type}: the retained app's database and user stay"
 
+    def no_app_counted() -> bool:
+        addon = k8s.get(api_client, *ADDON, None, addons.names["postgresql"]) or {}
+        return addon.get("status", {}).get("appCount") == 0
+
+    wait_until(no_app_counted, WAIT, "the Addon's appCount to follow the deletions")
+
 
 def annotate(api: client.ApiClient, namespace: str, name: str, annotations: dict[str, str]) -> None:
     client.CustomObjectsApi(api).patch_namespaced_custom_object(

@@ -6,6 +6,7 @@ and the apps by the Addon each is provisioned in.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,32 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     kopf.on.update(*ADDONS, field="spec", registry=registry)(check)
     every = config.resync_seconds
     kopf.timer(*ADDONS, interval=every, initial_delay=every, registry=registry)(check)
+    kopf.daemon(*ADDONS, registry=registry)(keep_app_count)
+
+
+APP_COUNT_SECONDS = 5.0
+
+
+async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+    """Keep status.appCount in step with the apps, a few seconds after they change, between checks.
+
+    Counting is free (an index); the server check runs only at the resync interval, so without
+    this the count would lag by up to that long and be written while everything else is at rest.
+    An async daemon: it holds no worker thread, and kopf logs nothing per round.
+    """
+    apps: kopf.Index[str, str] = kwargs["apps_by_addon"]
+    name = body.meta["name"]
+    while not stopped:
+        count = len(apps.get(name, ()))
+        status = dict(body.status)  # a live view: kopf updates it from the watch
+        if status.get("conditions") and status.get("appCount") != count:
+            await asyncio.to_thread(
+                k8s.apply,
+                memo["api"],
+                _status_object(name, {**status, "appCount": count}),
+                subresource="status",
+            )
+        await stopped.wait(APP_COUNT_SECONDS)
 
 
 def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:
