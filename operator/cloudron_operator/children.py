@@ -19,9 +19,9 @@ def workload_condition(deployment: Mapping[str, Any] | None, running: bool) -> C
     updated, ready = int(status.get("updatedReplicas", 0)), int(status.get("readyReplicas", 0))
     if current and updated >= wanted and ready >= wanted:
         return ConditionUpdate("WorkloadAvailable", TRUE, "PodsReady", f"{ready}/{wanted} pods ready")
-    return ConditionUpdate(
-        "WorkloadAvailable", FALSE, "PodsNotReady", f"{ready}/{wanted} pods ready, {updated} up to date"
-    )
+    # The message changes only with the ready count: every other step of a rollout would be
+    # another status write for each app, with nothing a user acts on.
+    return ConditionUpdate("WorkloadAvailable", FALSE, "PodsNotReady", f"{ready}/{wanted} pods ready")
 
 
 def certificate_condition(certificate: Mapping[str, Any] | None) -> ConditionUpdate:
