@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/cloudron-operator
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds helm-lint
+.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds helm-lint bench bench-smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -35,9 +35,15 @@ test-integration: deps  ## only the tests against the local cluster and database
 	@$(PYTHON) -m pytest -m integration tests
 
 lint:  ## ruff and mypy --strict
-	@$(PYTHON) -m ruff check operator tests
-	@$(PYTHON) -m ruff format --check operator tests
+	@$(PYTHON) -m ruff check operator tests bench
+	@$(PYTHON) -m ruff format --check operator tests bench
 	@$(PYTHON) -m mypy
+
+bench: deps  ## how fast and cheaply N = 50, 200, 1000 apps converge; appends to bench/results/ (~25 min)
+	@$(PYTHON) -m bench.converge
+
+bench-smoke: deps  ## the benchmark with 5 apps and a short idle window: it must still converge (CI)
+	@$(PYTHON) -m bench.converge --apps 5 --idle-seconds 10 --timeout 240 --no-save --env bench-smoke
 
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
 	@$(BIN)/helm lint --strict helm/cloudron-operator

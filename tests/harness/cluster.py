@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,23 @@ class LocalCluster:
     def exists(self) -> bool:
         return self.kubeconfig.exists()
 
-    def create(self) -> None:
-        """Create the cluster and its simulated nodes, and wait until the nodes are Ready."""
+    @property
+    def audit_log(self) -> Path:
+        """Where the API server writes its audit log when the cluster was created with kubeAuditPolicy."""
+        return self.directory / "logs" / "audit.log"
+
+    def create(
+        self, *, options: Mapping[str, object] | None = None, apiserver_args: Mapping[str, str] | None = None
+    ) -> None:
+        """Create the cluster and its simulated nodes, and wait until the nodes are Ready.
+
+        `options` are more KwokctlConfiguration options, e.g. {"kubeAuditPolicy": path} (the API
+        server then writes `audit_log`); `apiserver_args` are more kube-apiserver flags, e.g.
+        {"service-cluster-ip-range": "10.96.0.0/16"}.
+        """
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / f"{self.name}.kwokctl.yaml"
-        config.write_text(json.dumps(_kwokctl_configuration(), indent=2))
+        config.write_text(json.dumps(_kwokctl_configuration(options, apiserver_args), indent=2))
         self._kwokctl("create", "cluster", "--config", str(config), "--wait", f"{int(START_TIMEOUT)}s")
         self._kwokctl("scale", "node", "--replicas", str(NODE_COUNT))
         self.wait_ready()
@@ -54,6 +67,13 @@ class LocalCluster:
 
     def stop(self) -> None:
         self._kwokctl("stop", "cluster")
+
+    def scale_nodes(self, replicas: int, *params: str) -> None:
+        """Scale the simulated nodes to `replicas`; `params` are kwokctl `--param` jq expressions.
+
+        For example ".allocatable.pods = 1000" for new nodes: kwokctl's default node takes 110 pods.
+        """
+        self._kwokctl("scale", "node", "--replicas", str(replicas), *(f"--param={p}" for p in params))
 
     def delete(self) -> None:
         if self.exists():
@@ -94,11 +114,16 @@ class LocalCluster:
         return run([str(binary("kwokctl")), "--name", self.name, *args], env=env)
 
 
-def _kwokctl_configuration() -> dict[str, object]:
+def _kwokctl_configuration(
+    options: Mapping[str, object] | None = None, apiserver_args: Mapping[str, str] | None = None
+) -> dict[str, object]:
     """kwokctl options: binary runtime, our binaries, loopback only, authorization and admission on."""
+    extra_args = [{"key": key, "value": value} for key, value in (apiserver_args or {}).items()]
+    patches = [{"name": "kube-apiserver", "extraArgs": extra_args}] if extra_args else []
     return {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
+        **({"componentsPatches": patches} if patches else {}),
         "options": {
             "runtime": "binary",
             "bindAddress": LOOPBACK,
@@ -111,5 +136,6 @@ def _kwokctl_configuration() -> dict[str, object]:
             "kubectlBinary": str(binary("kubectl")),
             "kwokControllerBinary": str(binary("kwok")),
             "etcdBinary": str(binary("etcd")),
+            **(options or {}),
         },
     }

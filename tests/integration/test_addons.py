@@ -200,7 +200,7 @@ def test_deleting_an_app_drops_its_database_and_user_unless_retained(
 
     def no_app_counted() -> bool:
         addon = k8s.get(api_client, *ADDON, None, addons.names["postgresql"]) or {}
-        return addon.get("status", {}).get("appCount") == 0
+        return bool(addon.get("status", {}).get("appCount") == 0)
 
     wait_until(no_app_counted, WAIT, "the Addon's appCount to follow the deletions")
 

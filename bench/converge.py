@@ -1,0 +1,200 @@
+"""`python -m bench.converge --apps N [--apps M ...]`: how the operator converges N apps at once.
+
+Per N, on a fresh cluster of the bench's own environment (LocalEnv "bench") with the harness's real
+PostgreSQL server: the API server's ceiling for the same objects from a plain client, the operator's
+time to all Ready and its requests per app (counted from the API server's audit log), what it does
+at rest, and how it catches up after a SIGKILL. Prints a Markdown table, appends it to
+bench/results/<date>.md, and exits 1 when apps do not converge. Method: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.harness.localenv import LocalEnv
+from tests.harness.operator_process import OperatorProcess
+from tests.paths import REPO
+
+from bench import apps as bench_apps
+from bench import snapshot
+from bench.audit import AuditLog
+from bench.environment import APPS_NAMESPACE, ENV_NAME, create_volumes, prepare
+from bench.phases import Settings, at_rest, converge, measure_ceiling, restart, say, watching
+from bench.procstats import processes_named
+from bench.report import Run, table
+from cloudron_operator.config import OperatorConfig, load_config
+
+DEFAULT_APPS = (50, 200, 1000)
+RESULTS_DIR = REPO / "bench" / "results"
+NOT_READY_SHOWN = 10
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.converge", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--apps", type=int, action="append", help="apps to apply at once; repeatable (default: 50, 200, 1000)"
+    )
+    parser.add_argument("--idle-seconds", type=float, default=300.0, help="at-rest window (default 300)")
+    parser.add_argument(
+        "--quiet-seconds", type=float, default=5.0, help="restart: no request for this long = caught up (5)"
+    )
+    parser.add_argument("--timeout", type=float, default=1800.0, help="limit of each wait, seconds (1800)")
+    parser.add_argument("--client-workers", type=int, default=4, help="threads of the bench's clients (4)")
+    parser.add_argument("--max-workers", type=int, help="CLOUDRON_OPERATOR_MAX_WORKERS (operator default)")
+    parser.add_argument("--resync-seconds", type=float, help="CLOUDRON_OPERATOR_RESYNC_SECONDS (default)")
+    parser.add_argument(
+        "--operator-ref",
+        help="measure the operator (and CRDs) of this git ref, e.g. HEAD (default: working tree)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        choices=("wall", "cpu"),
+        help="record the operator with py-spy: every thread (wall) or the GIL holder (cpu)",
+    )
+    parser.add_argument(
+        "--no-qps-limits",
+        action="store_true",
+        help="run controller-manager, scheduler and kwok without their client rate limits",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the last cluster and servers running")
+    parser.add_argument(
+        "--env", default=ENV_NAME, help=f"name of the local environment to create and remove ({ENV_NAME})"
+    )
+    parser.add_argument("--no-save", action="store_true", help="print only; do not append to bench/results")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    counts: list[int] = args.apps or list(DEFAULT_APPS)
+    operator_env = {"CLOUDRON_OPERATOR_NAMESPACES": APPS_NAMESPACE}
+    if args.max_workers is not None:
+        operator_env["CLOUDRON_OPERATOR_MAX_WORKERS"] = str(args.max_workers)
+    if args.resync_seconds is not None:
+        operator_env["CLOUDRON_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
+    work_dir = Path(tempfile.mkdtemp(prefix="cloudron-bench-"))
+    # The operator runs from a copy taken now: edits to the working tree during a long run do not mix in.
+    code = snapshot.take(work_dir / "src", args.operator_ref)
+    operator_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(code.pythonpath), os.environ.get("PYTHONPATH")])
+    )
+    settings = Settings(
+        args.idle_seconds,
+        args.quiet_seconds,
+        args.timeout,
+        args.client_workers,
+        work_dir,
+        args.py_spy,
+        qps_limits=not args.no_qps_limits,
+    )
+    started = datetime.now(UTC)
+    header = _context(argv, settings, load_config({**os.environ, **operator_env}), code)
+    env = LocalEnv.named(args.env)
+    runs: list[Run] = []
+    try:
+        for n in counts:
+            runs.append(_run(env, n, settings, operator_env, code.crds))
+    finally:
+        if not args.keep:
+            env.down()
+    text = _render(started, header, runs)
+    print("\n" + text, flush=True)
+    if not args.no_save:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        results = RESULTS_DIR / f"{started:%Y-%m-%d}.md"
+        prefix = "" if results.exists() else f"# Benchmark results of {started:%Y-%m-%d}\n\n"
+        with results.open("a") as out:
+            out.write(prefix + text + "\n\n")
+        say(f"appended to {results.relative_to(REPO)}")
+    failed = [run for run in runs if run.failed]
+    if failed:
+        print(f"error: {len(failed)} run(s) did not converge or catch up: see the table", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str], crds: Path) -> Run:
+    run = Run(n, load_average=os.getloadavg()[0])
+    operator: OperatorProcess | None = None
+    bench = None
+    try:
+        say(f"N={n}: a fresh cluster")
+        bench = prepare(env, n, crds, qps_limits=settings.qps_limits)
+        run.other_clusters = len(processes_named("kube-apiserver")) - 1
+        run.ceiling = measure_ceiling(bench, n, settings)
+        api = bench.admin_client()
+        names = [bench_apps.app_name(i) for i in range(n)]
+        create_volumes(
+            api, APPS_NAMESPACE, [bench_apps.data_claim(name) for name in names], settings.client_workers
+        )
+        api.close()
+        operator = OperatorProcess(
+            bench.operator_kubeconfig, settings.work_dir / f"operator-{n}.log", operator_env
+        )
+        audit = AuditLog(bench.audit_log)
+        with watching(bench, names) as timeline:
+            say(f"N={n}: applying {n} apps")
+            run.convergence = converge(bench, operator, audit, timeline, settings)
+            if run.convergence.all_ready_seconds is None:
+                return run
+            ready_after = run.convergence.all_ready_seconds
+            say(f"N={n}: all Ready after {ready_after:.1f}s; at rest for {settings.idle_seconds:.0f}s")
+            run.rest = at_rest(operator, audit, timeline, run.convergence.ended_at, settings)
+            say(f"N={n}: SIGKILL and restart")
+            run.restart = restart(operator, audit, timeline, settings)
+    except Exception as error:  # noqa: BLE001 - the table still shows what was measured; the run fails
+        traceback.print_exc()
+        run.errors.append(f"{type(error).__name__}: {error}".splitlines()[0])
+    finally:
+        if operator is not None:
+            operator.stop()
+        if bench is not None and bench.audit_log.exists():
+            shutil.copy(bench.audit_log, settings.work_dir / f"audit-{n}.log")
+    return run
+
+
+def _context(
+    argv: Sequence[str] | None, settings: Settings, config: OperatorConfig, code: snapshot.Snapshot
+) -> list[str]:
+    command = " ".join(["python -m bench.converge", *(sys.argv[1:] if argv is None else argv)])
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return [
+        f"`{command}`",
+        f"- machine: {os.cpu_count()} CPUs, {memory:.0f} GiB RAM, shared (see the load row)",
+        f"- operator: {code.description} (code digest {code.digest}); resync {config.resync_seconds:.0f} s, "
+        f"max workers {config.max_workers}, watching namespace {APPS_NAMESPACE}, "
+        "as its own ServiceAccount (cluster-admin)",
+        "- apps: manifestVersion 2, localstorage on every app (a pre-bound PersistentVolume), postgresql on "
+        "half (the harness's PostgreSQL server), one replica each; the bench marks Certificates issued",
+        f"- cluster: controller-manager, scheduler and kwok {'with' if settings.qps_limits else 'without'} "
+        "their client rate limits (QPS)",
+        f"- bench: {settings.client_workers} client threads; at rest {settings.idle_seconds:.0f} s; restart "
+        f"quiet period {settings.quiet_seconds:.0f} s; logs, audit logs and profiles in {settings.work_dir}",
+    ]
+
+
+def _render(started: datetime, header: list[str], runs: list[Run]) -> str:
+    lines = [f"## {started:%Y-%m-%d %H:%M} UTC", "", *header, "", table(runs)]
+    for run in runs:
+        for error in run.errors:
+            lines.append(f"\n**N = {run.apps} failed**: {error}")
+        if run.convergence is not None and run.convergence.not_ready:
+            shown = run.convergence.not_ready[:NOT_READY_SHOWN]
+            lines.append(f"\nN = {run.apps}, not Ready: " + "; ".join(shown))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    started_at = time.monotonic()
+    exit_code = main()
+    say(f"done in {time.monotonic() - started_at:.0f}s")
+    sys.exit(exit_code)
