@@ -46,27 +46,18 @@ def refresh_status(
     api: client.ApiClient,
     app: Mapping[str, Any],
     addons: AddonsResult | None = None,
-    known_child: Mapping[str, Any] | None = None,
-) -> None:
+) -> bool:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
     Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it, and
     the write is conditional on `app` being current: a pass that wrote since knows better.
-    `known_child` is a child as its watch event just showed it, which need not be read again.
+    The children are read here, never taken from a watch event: events of one object can be
+    handled out of order, and an older one would undo what a newer one showed.
     """
     spec = app["spec"]
     name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
-    known_kind = known_child.get("kind") if known_child is not None else None
-    deployment = (
-        known_child
-        if known_kind == "Deployment"
-        else k8s.get(api, "apps/v1", "Deployment", namespace, builders.child_name(name))
-    )
-    certificate = (
-        known_child
-        if known_kind == "Certificate"
-        else k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
-    )
+    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, builders.child_name(name))
+    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
     running = bool(spec.get("running", True))
     current = app.get("status", {})
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
@@ -82,7 +73,7 @@ def refresh_status(
     }
     if ready.status == "True":
         desired["version"] = str(spec["manifest"].get("version", ""))
-    write_status(api, app, desired, only_if_current=addons is None)
+    return write_status(api, app, desired, only_if_current=addons is None)
 
 
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
@@ -117,14 +108,14 @@ def write_status(
     desired: Mapping[str, Any],
     *,
     only_if_current: bool = False,
-) -> None:
+) -> bool:
     """Apply `desired` as the whole status we own, unless it is what `app` has already.
 
     `only_if_current` sends `app`'s resourceVersion as a precondition: if anything wrote the app
-    since it was read, the API server refuses (409) and nothing is written.
+    since it was read, the API server refuses (409), nothing is written and the answer is False.
     """
     if not status_patch(app.get("status", {}), desired):
-        return
+        return True
     meta = app["metadata"]
     metadata = {"name": meta["name"], "namespace": meta["namespace"]}
     if only_if_current:
@@ -140,3 +131,5 @@ def write_status(
     except k8s.ApiError as error:
         if not (only_if_current and error.status == 409):
             raise
+        return False
+    return True

@@ -6,8 +6,10 @@ an index of what each app's status says of its children lets those pass without 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import kopf
@@ -32,7 +34,7 @@ def children_seen_by_apps(
     return {(namespace, name): ChildrenSeen(spec.get("running", True) is not False, recorded)}
 
 
-def child_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+async def child_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     """A Deployment or Certificate of an app changed: recompute that app's status, if it must change.
 
     The app's status is compared with the condition this child gives *before* anything is read:
@@ -55,14 +57,31 @@ def child_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         condition.message,
     ):
         return
-    app = k8s.get(memo["api"], f"{GROUP}/{VERSION}", "CloudronApp", namespace, owner["name"])
+    # kopf does not retry event handlers, so this one waits itself, without holding a thread:
+    # for the app's first pass to write its status, or after a write that lost a race (409).
+    for delay in RETRY_DELAYS:
+        if await asyncio.to_thread(_refresh, memo["api"], namespace, owner) is _Outcome.DONE:
+            return
+        await asyncio.sleep(delay)
+
+
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class _Outcome(Enum):
+    DONE = "done"
+    RETRY = "retry"
+
+
+def _refresh(api: Any, namespace: str, owner: Mapping[str, Any]) -> _Outcome:
+    app = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", namespace, owner["name"])
     if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != owner["uid"]:
-        return
+        return _Outcome.DONE
     if ready_reason(app) in INVALID_REASONS:
-        return  # the spec is what is wrong; the children's state does not change that
+        return _Outcome.DONE  # the spec is what is wrong; the children's state does not change that
     if not any(c.get("type") == "AddonsReady" for c in app.get("status", {}).get("conditions", [])):
-        return  # the first pass is still running; it writes the whole status when it ends
-    refresh_status(memo["api"], app, known_child=body)
+        return _Outcome.RETRY  # the first pass is still running
+    return _Outcome.DONE if refresh_status(api, app) else _Outcome.RETRY
 
 
 CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")
