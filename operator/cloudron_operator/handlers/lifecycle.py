@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 from typing import Any
 
 import kopf
 
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
+
+CONSISTENCY_TIMEOUT_SECONDS = 60.0
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
@@ -19,7 +23,15 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     # Handler progress lives in annotations, not in status: status belongs to our conditions.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cloudron.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
-    memo["api"] = new_api_client()
+    # After writing its annotations, kopf waits this long for the watch to bring that version back
+    # before it trusts an older event (our status write, sent just before). Its default, 5 s, is
+    # shorter than the watch lags when hundreds of apps arrive at once: kopf then took the older
+    # event, without its own annotations, for a new object and ran the create pass a second time.
+    settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
+    # One connection per thread that calls the API: kopf's handlers, and the child-event refreshes
+    # in asyncio's default executor (min(32, CPUs + 4) threads).
+    memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
+    memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     # kopf hands its indexes to start-up handlers too: the apps-by-phase gauge reads this one.
     memo["metrics"].app_phases.attach(kwargs["apps_by_phase"])
     if config.metrics_address:

@@ -35,13 +35,18 @@ class ApiError(Exception):
         return self.status in (0, 409, 429) or self.status >= 500
 
 
-def new_api_client() -> client.ApiClient:
-    """In a pod: its ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config."""
+def new_api_client(connections: int = 10) -> client.ApiClient:
+    """In a pod: its ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config.
+
+    `connections`: how many threads may use the client at once. Past that, urllib3 opens a new
+    connection per request and throws it away after, with a warning each time.
+    """
     settings = client.Configuration()
     try:
         config.load_incluster_config(client_configuration=settings)
     except config.ConfigException:
         config.load_kube_config(client_configuration=settings)
+    settings.connection_pool_maxsize = connections
     return client.ApiClient(settings)
 
 
