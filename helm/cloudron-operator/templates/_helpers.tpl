@@ -39,7 +39,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 RBAC rules, one set per scope. Each rule says why the operator needs it; nothing uses `*`, and no
 rule grants escalate, bind or impersonate. The verbs follow what the operator sends: server-side
 apply is a PATCH that creates a missing object (so also `create`), children are listed by label,
-pruned with DELETE, and kopf watches and patches (finalizer, progress annotations) what it serves.
+pruned with DELETE, and kopf watches and patches (finalizer, progress annotations) what it serves;
+nothing is replaced with PUT, so no rule grants `update`.
 */}}
 
 {{/* Namespaced: what the operator does in a namespace whose CloudronApps it serves. */}}
@@ -47,27 +48,27 @@ pruned with DELETE, and kopf watches and patches (finalizer, progress annotation
 # kopf watches the apps and patches their finalizer and progress annotations; handlers read them.
 - apiGroups: [cloudron.io]
   resources: [cloudronapps]
-  verbs: [get, list, watch, patch, update]
+  verbs: [get, list, watch, patch]
 # The operator writes only status (server-side apply on the status subresource).
 - apiGroups: [cloudron.io]
   resources: [cloudronapps/status]
-  verbs: [get, patch, update]
+  verbs: [get, patch]
 # The app's children: Services, the data PVC, the addon credential Secrets.
 - apiGroups: [""]
   resources: [services, persistentvolumeclaims, secrets]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # The app's workload, and the per-app servers of addons such as Redis.
 - apiGroups: [apps]
-  resources: [deployments, statefulsets]
-  verbs: [get, list, watch, create, patch, update, delete]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch, delete]
 # The app's Ingresses and its NetworkPolicy.
 - apiGroups: [networking.k8s.io]
   resources: [ingresses, networkpolicies]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # The app's TLS certificate, issued by cert-manager.
 - apiGroups: [cert-manager.io]
   resources: [certificates]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # Events on the apps: what was created, and why an app is not Ready.
 - apiGroups: [""]
   resources: [events]
@@ -79,7 +80,7 @@ pruned with DELETE, and kopf watches and patches (finalizer, progress annotation
 # Addons are cluster-scoped: kopf watches them, patches its finalizer; the operator reads them.
 - apiGroups: [cloudron.io]
   resources: [addons]
-  verbs: [get, list, watch, patch, update]
+  verbs: [get, list, watch, patch]
 # The operator reports whether it can log in to each Addon's server.
 - apiGroups: [cloudron.io]
   resources: [addons/status]
