@@ -49,8 +49,9 @@ def refresh_status(
 ) -> bool:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
-    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it, and
-    the write is conditional on `app` being current: a pass that wrote since knows better.
+    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it. The
+    write is conditional on `app` being current (False if it was not): whatever wrote since knows
+    better, and the caller reads the app again.
     The children are read here, never taken from a watch event: events of one object can be
     handled out of order, and an older one would undo what a newer one showed.
     """
@@ -73,7 +74,7 @@ def refresh_status(
     }
     if ready.status == "True":
         desired["version"] = str(spec["manifest"].get("version", ""))
-    return write_status(api, app, desired, only_if_current=addons is None)
+    return write_status(api, app, desired, only_if_current=True)
 
 
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:

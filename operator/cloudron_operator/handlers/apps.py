@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from cloudron_operator import builders, metrics
 from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.app_addons import deprovision_addons, provision_addons
+from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.handlers.app_status import (
     app_conditions,
     refresh_status,
@@ -121,11 +121,34 @@ def reconcile(
             children.prune()
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
-    refresh_status(api, body, addons_result)
+    _write_pass_status(api, body, addons_result)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
         )
+
+
+STATUS_ATTEMPTS = 5
+
+
+def _write_pass_status(api: client.ApiClient, body: kopf.Body, addons: AddonsResult) -> None:
+    """The pass's status, merged into the status as stored now, not as kopf's copy of the app has it.
+
+    Under load kopf's copy can be minutes old: merging into it would reset transition times and
+    undo what child events wrote meanwhile. The write is conditional on the stored version.
+    """
+    for _ in range(STATUS_ATTEMPTS):
+        stored = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", body.meta["namespace"], body.meta["name"])
+        if stored is None or stored["metadata"]["uid"] != body.meta["uid"]:
+            return
+        reconciled = {
+            **dict(body),
+            "metadata": {**dict(body.meta), "resourceVersion": stored["metadata"]["resourceVersion"]},
+            "status": stored.get("status", {}),
+        }
+        if refresh_status(api, reconciled, addons):
+            return
+    raise kopf.TemporaryError("the app's status kept changing while this pass wrote it", delay=RETRY_DELAY)
 
 
 class _Children:
