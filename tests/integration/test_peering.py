@@ -117,6 +117,7 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_is_killed(
     )
     took = time.monotonic() - killed_at
     print(f"{follower} took over {took:.1f}s after {leader} was killed (keep-alive lifetime {LIFETIME}s)")
-    assert handled(replicas[follower], "second")
+    # The children exist a moment before the pass that made them ends and kopf logs it.
+    wait_until(lambda: handled(replicas[follower], "second"), WAIT, f"{follower} to log its handler")
     assert active(replicas[follower])
     assert took < LIFETIME + 20, f"the takeover took {took:.0f}s for a keep-alive lifetime of {LIFETIME}s"
