@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import kopf
@@ -34,18 +33,17 @@ def children_seen_by_apps(
     **_: Any,
 ) -> dict[AppKey, ChildrenSeen]:
     """Index: (namespace, app) -> what the app's status says of its Deployment and Certificate."""
-    conditions = {c.get("type"): c for c in status.get("conditions", [])}
     recorded = {
-        kind: (c.get("status"), c.get("reason"), c.get("message"))
-        for kind, c in conditions.items()
-        if kind in CHILD_CONDITIONS
+        c["type"]: (c.get("status"), c.get("reason"), c.get("message"))
+        for c in status.get("conditions", [])
+        if c.get("type") in CHILD_CONDITIONS
     }
     seen = ChildrenSeen(
         uid=uid,
         running=spec.get("running", True) is not False,
         conditions=recorded,
-        first_pass_done="AddonsReady" in conditions,
-        invalid=conditions.get("Ready", {}).get("reason") in INVALID_REASONS,
+        first_pass_done=_first_pass_done(status),
+        invalid=ready_reason({"status": status}) in INVALID_REASONS,
     )
     return {(namespace, name): seen}
 
@@ -126,26 +124,27 @@ async def _refresh(api: Any, key: AppKey, uid: str, index: kopf.Index[AppKey, Ch
         # without a request, but only once kopf processed the app's later events, which waits while
         # another pass of the app runs: from INDEX_TRIES on, the app is read instead.
         ready_to_refresh = (seen is not None and seen.first_pass_done) or attempt >= INDEX_TRIES
-        if ready_to_refresh and await asyncio.to_thread(_refresh_now, api, key, uid) is _Outcome.DONE:
+        if ready_to_refresh and await asyncio.to_thread(_refresh_now, api, key, uid):
             return
         await asyncio.sleep(delay)
 
 
-class _Outcome(Enum):
-    DONE = "done"
-    RETRY = "retry"
-
-
-def _refresh_now(api: Any, key: AppKey, uid: str) -> _Outcome:
+def _refresh_now(api: Any, key: AppKey, uid: str) -> bool:
+    """Refresh the app's status from its children now; False if it must be tried again later."""
     namespace, name = key
     app = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", namespace, name)
     if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != uid:
-        return _Outcome.DONE
+        return True
     if ready_reason(app) in INVALID_REASONS:
-        return _Outcome.DONE
-    if not any(c.get("type") == "AddonsReady" for c in app.get("status", {}).get("conditions", [])):
-        return _Outcome.RETRY
-    return _Outcome.DONE if refresh_status(api, app) else _Outcome.RETRY
+        return True
+    if not _first_pass_done(app.get("status", {})):
+        return False
+    return refresh_status(api, app)
+
+
+def _first_pass_done(status: Mapping[str, Any]) -> bool:
+    """The app's first pass wrote its whole status, AddonsReady included, when it ended."""
+    return any(c.get("type") == "AddonsReady" for c in status.get("conditions", []))
 
 
 CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")
