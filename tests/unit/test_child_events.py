@@ -1,8 +1,13 @@
-"""The bookkeeping that keeps child events cheap: one refresh per app at a time, and the index."""
+"""The bookkeeping that keeps child events cheap: one refresh per app at a time, the newest app known."""
 
 from __future__ import annotations
 
-from cloudron_operator.handlers.child_events import AppRefreshes, ChildrenSeen, children_seen_by_apps
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudron_operator.handlers.app_status import desired_status
+from cloudron_operator.handlers.child_events import AppRefreshes
+from cloudron_operator.handlers.known_apps import AppSeen, RecordedApps, app_seen
 
 APP = ("apps", "wiki")
 OTHER = ("apps", "chat")
@@ -26,9 +31,15 @@ def test_refreshes_of_different_apps_do_not_wait_for_each_other() -> None:
     assert not refreshes.another_round(OTHER)
 
 
-def _seen(status: dict[str, object], spec: dict[str, object] | None = None) -> ChildrenSeen:
-    entry = children_seen_by_apps(namespace="apps", name="wiki", uid="u1", spec=spec or {}, status=status)
-    return entry[APP]
+def _app(
+    status: dict[str, Any], spec: dict[str, Any] | None = None, version: str = "10", uid: str = "u1"
+) -> dict[str, Any]:
+    metadata = {"namespace": "apps", "name": "wiki", "uid": uid, "resourceVersion": version}
+    return {"metadata": metadata, "spec": spec or {}, "status": status}
+
+
+def _seen(status: dict[str, Any], spec: dict[str, Any] | None = None) -> AppSeen:
+    return app_seen(_app(status, spec))
 
 
 def test_the_index_tells_a_first_pass_still_running_from_one_that_wrote_the_status() -> None:
@@ -53,3 +64,80 @@ def test_the_index_marks_an_app_whose_spec_must_be_fixed() -> None:
     waiting = _seen({"conditions": [{"type": "Ready", "status": "False", "reason": "AddonsNotReady"}]})
     assert invalid.invalid
     assert not waiting.invalid
+
+
+WORKLOAD_TRUE = {"conditions": [{"type": "WorkloadAvailable", "status": "True", "reason": "PodsReady"}]}
+WORKLOAD_FALSE = {"conditions": [{"type": "WorkloadAvailable", "status": "False", "reason": "PodsNotReady"}]}
+
+
+def test_the_newer_of_the_index_and_what_this_process_stored_is_believed() -> None:
+    stored = RecordedApps()
+    stored.record(_app(WORKLOAD_TRUE, version="20"))
+    lagging_index = app_seen(_app(WORKLOAD_FALSE, version="12"))
+    newer_index = app_seen(_app(WORKLOAD_FALSE, version="25"))
+    assert stored.newest(APP, lagging_index) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+    assert stored.newest(APP, newer_index) == newer_index
+    assert stored.newest(APP, None) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+    assert stored.newest(OTHER, lagging_index) == lagging_index  # nothing stored for it
+
+
+def test_an_older_read_does_not_replace_a_newer_write() -> None:
+    stored = RecordedApps()
+    stored.record(_app(WORKLOAD_TRUE, version="20"))
+    stored.record(_app(WORKLOAD_FALSE, version="9"))  # a read that was sent before the write
+    assert stored.newest(APP, None) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+
+
+def test_versions_that_are_not_integers_are_not_compared_and_the_index_wins() -> None:
+    stored = RecordedApps()
+    stored.record(_app(WORKLOAD_TRUE, version="b"))
+    index = app_seen(_app(WORKLOAD_FALSE, version="a"))
+    assert stored.newest(APP, index) == index
+
+
+def test_an_app_made_again_under_the_same_name_replaces_the_old_record() -> None:
+    stored = RecordedApps()
+    stored.record(_app(WORKLOAD_TRUE, version="50", uid="old"))
+    recreated = app_seen(_app(WORKLOAD_FALSE, version="60", uid="new"))
+    assert stored.newest(APP, recreated) == recreated  # the old app's record is not believed
+    stored.record(_app(WORKLOAD_FALSE, version="60", uid="new"))
+    assert stored.newest(APP, None) == recreated
+    stored.forget(APP)
+    assert stored.newest(APP, None) is None
+
+
+def test_a_known_app_computes_the_same_status_as_the_whole_app() -> None:
+    """A refresh starts from the reduced app kept in memory: it must lack nothing the status needs."""
+    whole = _app(
+        {
+            "phase": "Installing",
+            "addons": {"postgresql": {"addon": "pg", "secret": "wiki-postgresql"}},
+            "conditions": [
+                {"type": "AddonsReady", "status": "True", "reason": "Provisioned", "message": "ok"},
+                {"type": "WorkloadAvailable", "status": "False", "reason": "PodsNotReady", "message": "0/1"},
+            ],
+        },
+        spec={
+            "domain": "wiki.example.com",
+            "image": "registry.example.com/wiki:2",
+            "running": True,
+            "manifest": {"version": "2.1.0", "httpPort": 8000, "addons": {"postgresql": {}}},
+        },
+    )
+    whole["metadata"] |= {
+        "generation": 3,
+        "annotations": {"note": "x"},
+        "finalizers": ["cloudron.io/finalizer"],
+    }
+    deployment = {
+        "metadata": {"generation": 1},
+        "spec": {"replicas": 1},
+        "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
+    }
+    certificate = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    reduced = app_seen(whole).app
+    assert "image" not in reduced["spec"] and "annotations" not in reduced["metadata"]
+    expected = desired_status(whole, deployment, certificate, None, now)
+    assert desired_status(reduced, deployment, certificate, None, now) == expected
+    assert expected["version"] == "2.1.0" and expected["phase"] == "Running"

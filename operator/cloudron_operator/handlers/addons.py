@@ -65,12 +65,12 @@ async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any
         await stopped.wait(APP_COUNT_SECONDS)
 
 
-def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:
+async def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:
     """Index: Addon type -> the Addons of that type."""
     return {str(spec.get("type", "")): AddonRecord.from_object(name, spec)}
 
 
-def apps_by_addon(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
+async def apps_by_addon(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
     """Index: Addon name -> UIDs of the apps whose addons are provisioned in it."""
     entries = (status.get("addons") or {}).values()
     return {entry["addon"]: uid for entry in entries if isinstance(entry, Mapping) and entry.get("addon")}

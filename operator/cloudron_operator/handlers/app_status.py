@@ -12,6 +12,7 @@ from kubernetes import client
 from cloudron_operator import builders
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.handlers.app_addons import AddonsResult
+from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.status import (
@@ -45,20 +46,43 @@ def ready_reason(app: Mapping[str, Any]) -> str:
 def refresh_status(
     api: client.ApiClient,
     app: Mapping[str, Any],
+    children: ChildStates,
     addons: AddonsResult | None = None,
-) -> bool:
+) -> Mapping[str, Any] | None:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
     Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it. The
-    write is conditional on `app` being current (False if it was not): whatever wrote since knows
-    better, and the caller reads the app again.
-    The children are read here, never taken from a watch event: events of one object can be
-    handled out of order, and an older one would undo what a newer one showed.
+    write is conditional on `app` being current (None if it was not): whatever wrote since knows
+    better, and the caller reads the app again. Otherwise the answer is the app as stored now.
+    The children are taken as this process last saw them (`children`), read only if it never did.
     """
-    spec = app["spec"]
     name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
-    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, builders.child_name(name))
-    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, builders.tls_name(name))
+    deployment_name, certificate_name = builders.child_name(name), builders.tls_name(name)
+    deployment = children.get(
+        namespace,
+        "Deployment",
+        deployment_name,
+        lambda: k8s.get(api, "apps/v1", "Deployment", namespace, deployment_name),
+    )
+    certificate = children.get(
+        namespace,
+        "Certificate",
+        certificate_name,
+        lambda: k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, certificate_name),
+    )
+    desired = desired_status(app, deployment, certificate, addons, datetime.now(UTC))
+    return write_status(api, app, desired, only_if_current=True)
+
+
+def desired_status(
+    app: Mapping[str, Any],
+    deployment: Mapping[str, Any] | None,
+    certificate: Mapping[str, Any] | None,
+    addons: AddonsResult | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The status of `app` (its metadata, spec and status as `known_apps` keeps them) now."""
+    spec = app["spec"]
     running = bool(spec.get("running", True))
     current = app.get("status", {})
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
@@ -69,12 +93,14 @@ def refresh_status(
         "observedGeneration": app["metadata"]["generation"],
         "phase": phase,
         "url": f"https://{spec['domain']}",
-        "conditions": app_conditions(app, [ready, *parts]),
+        "conditions": merge_conditions(
+            current.get("conditions", []), [ready, *parts], app["metadata"]["generation"], now
+        ),
         "addons": addons.status() if addons is not None else current.get("addons", {}),
     }
     if ready.status == "True":
         desired["version"] = str(spec["manifest"].get("version", ""))
-    return write_status(api, app, desired, only_if_current=True)
+    return desired
 
 
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
@@ -84,14 +110,16 @@ def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
     return ConditionUpdate(kind, found["status"], found.get("reason", ""), found.get("message", ""))
 
 
-def report_invalid(api: client.ApiClient, body: kopf.Body, reason: str, message: str) -> None:
+def report_invalid(
+    api: client.ApiClient, body: kopf.Body, reason: str, message: str
+) -> Mapping[str, Any] | None:
     """Ready=False with what the user must fix; the Warning Event only when that changed."""
     ready = ConditionUpdate("Ready", FALSE, reason, message)
     previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
     if previous.get("reason") != reason or previous.get("message") != message:
         kopf.warn(body, reason=reason, message=message)
     conditions = app_conditions(body, [ready])
-    write_status(
+    return write_status(
         api,
         body,
         {"observedGeneration": body["metadata"]["generation"], "phase": "Error", "conditions": conditions},
@@ -109,14 +137,15 @@ def write_status(
     desired: Mapping[str, Any],
     *,
     only_if_current: bool = False,
-) -> bool:
+) -> Mapping[str, Any] | None:
     """Apply `desired` as the whole status we own, unless it is what `app` has already.
 
+    The answer is the app as stored after the call: `app` itself if nothing was written.
     `only_if_current` sends `app`'s resourceVersion as a precondition: if anything wrote the app
-    since it was read, the API server refuses (409), nothing is written and the answer is False.
+    since it was read, the API server refuses (409), nothing is written and the answer is None.
     """
     if not status_patch(app.get("status", {}), desired):
-        return True
+        return app
     meta = app["metadata"]
     metadata = {"name": meta["name"], "namespace": meta["namespace"]}
     if only_if_current:
@@ -128,9 +157,8 @@ def write_status(
         "status": dict(desired),
     }
     try:
-        k8s.apply(api, obj, subresource="status")
+        return k8s.apply(api, obj, subresource="status")
     except k8s.ApiError as error:
         if not (only_if_current and error.status == 409):
             raise
-        return False
-    return True
+        return None

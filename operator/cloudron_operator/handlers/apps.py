@@ -24,7 +24,9 @@ from cloudron_operator.handlers.app_status import (
     report_invalid,
     write_status,
 )
-from cloudron_operator.handlers.child_events import child_changed, children_seen_by_apps
+from cloudron_operator.handlers.child_events import child_changed
+from cloudron_operator.handlers.child_states import ChildStates
+from cloudron_operator.handlers.known_apps import RecordedApps, app_seen, apps_seen
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
@@ -60,8 +62,11 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     every = config.resync_seconds
     kopf.timer(*APPS, interval=every, initial_delay=every, registry=registry)(reconcile_app)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
+    # Indexers are coroutines, run in the event loop: kopf runs plain functions in the handlers'
+    # threads, where each event of an app waited behind every queued pass (minutes at a thousand
+    # apps) and kopf, tired of waiting, took an old version for the current one.
     kopf.index(*APPS, registry=registry)(apps_by_phase)
-    kopf.index(*APPS, registry=registry)(children_seen_by_apps)
+    kopf.index(*APPS, registry=registry)(apps_seen)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
@@ -71,14 +76,30 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
+    recorded: RecordedApps = memo["recorded_apps"]
     try:
-        reconcile(api, config, body, logger=logger, addons=_all_addons(kwargs), app_metrics=metrics.of(memo))
+        reconcile(
+            api,
+            config,
+            body,
+            logger=logger,
+            addons=_all_addons(kwargs),
+            app_metrics=metrics.of(memo),
+            recorded=recorded,
+            child_states=memo["child_states"],
+        )
     except InvalidApp as invalid:
-        report_invalid(api, body, invalid.reason, str(invalid))
+        _record(recorded, report_invalid(api, body, invalid.reason, str(invalid)))
     except k8s.ApiError as error:
         if error.retriable:
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
-        report_invalid(api, body, "ApplyFailed", f"the API server refused a child: {error.message}")
+        message = f"the API server refused a child: {error.message}"
+        _record(recorded, report_invalid(api, body, "ApplyFailed", message))
+
+
+def _record(recorded: RecordedApps, app: Mapping[str, Any] | None) -> None:
+    if app is not None:
+        recorded.record(app)
 
 
 def reconcile(
@@ -89,6 +110,8 @@ def reconcile(
     logger: Logger,
     addons: list[AddonRecord],
     app_metrics: metrics.Metrics,
+    recorded: RecordedApps,
+    child_states: ChildStates,
 ) -> None:
     spec, manifest = _parse(body)
     if unsupported := unsupported_addons(manifest, spec):
@@ -102,7 +125,7 @@ def reconcile(
         builders.check_spec(spec, manifest)  # before any database is made for it
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
-    children = _Children(api, body, logger, _existing_children(api, identity))
+    children = _Children(api, body, logger, _existing_children(api, identity), child_states)
     try:
         addons_result = provision_addons(
             api,
@@ -121,7 +144,7 @@ def reconcile(
             children.prune()
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
-    _write_pass_status(api, body, addons_result)
+    _write_pass_status(api, body, addons_result, recorded, child_states)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
@@ -131,23 +154,37 @@ def reconcile(
 STATUS_ATTEMPTS = 5
 
 
-def _write_pass_status(api: client.ApiClient, body: kopf.Body, addons: AddonsResult) -> None:
-    """The pass's status, merged into the status as stored now, not as kopf's copy of the app has it.
+def _write_pass_status(
+    api: client.ApiClient,
+    body: kopf.Body,
+    addons: AddonsResult,
+    recorded: RecordedApps,
+    children: ChildStates,
+) -> None:
+    """The pass's status, merged into the newest status known, not into kopf's copy of the app.
 
     Under load kopf's copy can be minutes old: merging into it would reset transition times and
-    undo what child events wrote meanwhile. The write is conditional on the stored version.
+    undo what child events wrote meanwhile. The write is conditional on the version merged into:
+    if that was not the stored one, the app is read and the pass's status merged into that.
     """
+    key = (body.meta["namespace"], body.meta["name"])
+    newest = recorded.newest(key, app_seen(body))
+    known = newest.app if newest is not None and newest.uid == body.meta["uid"] else None
     for _ in range(STATUS_ATTEMPTS):
-        stored = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", body.meta["namespace"], body.meta["name"])
-        if stored is None or stored["metadata"]["uid"] != body.meta["uid"]:
-            return
+        if known is None:
+            known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
+            if known is None or known["metadata"]["uid"] != body.meta["uid"]:
+                return
         reconciled = {
             **dict(body),
-            "metadata": {**dict(body.meta), "resourceVersion": stored["metadata"]["resourceVersion"]},
-            "status": stored.get("status", {}),
+            "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
+            "status": known.get("status", {}),
         }
-        if refresh_status(api, reconciled, addons):
+        written = refresh_status(api, reconciled, children, addons)
+        if written is not None:
+            recorded.record(written)
             return
+        known = None
     raise kopf.TemporaryError("the app's status kept changing while this pass wrote it", delay=RETRY_DELAY)
 
 
@@ -160,8 +197,10 @@ class _Children:
         body: kopf.Body,
         logger: Logger,
         existing: dict[tuple[str, str], k8s.KubeObject],
+        states: ChildStates,
     ) -> None:
         self.api, self.body, self.logger, self.existing = api, body, logger, existing
+        self.states = states  # what the app's status is computed from: kept from the answers
         self.changes: dict[str, list[str]] = {}  # Created/Updated/Deleted -> "Kind name"
 
     def existing_secrets(self) -> dict[str, k8s.KubeObject]:
@@ -171,6 +210,7 @@ class _Children:
         key = (obj["kind"], obj["metadata"]["name"])
         before = self.existing.pop(key, None)
         after = _apply_child(self.api, obj, before)
+        self.states.record({**after, "kind": obj["kind"]})
         if before is None or before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
             verb = "Created" if before is None else "Updated"
             self.changes.setdefault(verb, []).append(f"{obj['kind']} {obj['metadata']['name']}")
@@ -193,6 +233,7 @@ class _Children:
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
+    memo["recorded_apps"].forget((body.meta["namespace"], body.meta["name"]))
     if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return
@@ -217,7 +258,7 @@ def _all_addons(handler_kwargs: Mapping[str, Any]) -> list[AddonRecord]:
     return [record for addon_type in index for record in index[addon_type]]
 
 
-def apps_by_phase(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
+async def apps_by_phase(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
     """Index: status.phase -> UIDs of the apps in it; the metrics count from it, kopf keeps it current."""
     phase = status.get("phase")
     return {str(phase): uid} if phase else {}

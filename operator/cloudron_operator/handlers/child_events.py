@@ -1,15 +1,16 @@
 """Child events: a Deployment or Certificate of an app changed, so may the app's status.
 
 Most events change nothing the app reports (a replica count on the way, a resync of the child):
-an index of what each app's status says of its children lets those pass without a request. The
-others refresh the app's status, one refresh per app at a time.
+what each app's status says of its children lets those pass without a request. That is known from
+kopf's index of the apps and from the statuses this process itself read and wrote, whichever is
+newer: under load kopf's watch of the apps runs minutes behind the writes. The other events refresh
+the app's status, one refresh per app at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -17,51 +18,33 @@ import kopf
 from cloudron_operator import builders
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.handlers.app_status import INVALID_REASONS, ready_reason, refresh_status
+from cloudron_operator.handlers.child_states import ChildStates
+from cloudron_operator.handlers.known_apps import AppKey, AppSeen, RecordedApps, first_pass_done
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.status import ConditionUpdate
 
-AppKey = tuple[str | None, str]  # (namespace, name) of a CloudronApp
 
-
-def children_seen_by_apps(
-    namespace: str | None,
-    name: str,
-    uid: str,
-    spec: Mapping[str, Any],
-    status: Mapping[str, Any],
-    **_: Any,
-) -> dict[AppKey, ChildrenSeen]:
-    """Index: (namespace, app) -> what the app's status says of its Deployment and Certificate."""
-    recorded = {
-        c["type"]: (c.get("status"), c.get("reason"), c.get("message"))
-        for c in status.get("conditions", [])
-        if c.get("type") in CHILD_CONDITIONS
-    }
-    seen = ChildrenSeen(
-        uid=uid,
-        running=spec.get("running", True) is not False,
-        conditions=recorded,
-        first_pass_done=_first_pass_done(status),
-        invalid=ready_reason({"status": status}) in INVALID_REASONS,
-    )
-    return {(namespace, name): seen}
-
-
-async def child_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: Any) -> None:
     """A Deployment or Certificate of an app changed: recompute that app's status, if it must change.
 
     The app's status is compared with the condition this child gives *before* anything is read:
     most child events (a replica count, a resync of the child) change nothing the app reports.
     """
+    children: ChildStates = memo["child_states"]
+    if type == "DELETED":
+        children.forget(body.meta["namespace"], body["kind"], body.meta["name"])
+    else:
+        children.record(body)
     owner = next(
         (ref for ref in body.meta.get("ownerReferences", []) if ref.get("kind") == "CloudronApp"), None
     )
     if owner is None:
         return
     key = (body.meta["namespace"], owner["name"])
-    index: kopf.Index[AppKey, ChildrenSeen] = kwargs["children_seen_by_apps"]
-    seen = _seen(index, key)
+    index: kopf.Index[AppKey, AppSeen] = kwargs["apps_seen"]
+    recorded: RecordedApps = memo["recorded_apps"]
+    seen = _newest(index, recorded, key)
     condition = _condition_of_child(body, owner["name"], seen.running if seen is not None else True)
     if condition is None:
         return  # another child of the app, such as its Redis: not part of its status
@@ -75,7 +58,9 @@ async def child_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         return  # the refresh under way reads the children once more before it ends
     try:
         while True:
-            await _refresh(memo["api"], key, owner["uid"], index)
+            await _refresh(
+                memo["api"], key, uid=owner["uid"], index=index, recorded=recorded, children=children
+            )
             if not refreshes.another_round(key):
                 return
     finally:
@@ -114,53 +99,66 @@ class AppRefreshes:
         self._another.pop(key, None)
 
 
-async def _refresh(api: Any, key: AppKey, uid: str, index: kopf.Index[AppKey, ChildrenSeen]) -> None:
+async def _refresh(
+    api: Any,
+    key: AppKey,
+    *,
+    uid: str,
+    index: kopf.Index[AppKey, AppSeen],
+    recorded: RecordedApps,
+    children: ChildStates,
+) -> None:
     for attempt, delay in enumerate(RETRY_DELAYS):
-        seen = _seen(index, key)
+        seen = _newest(index, recorded, key)
         if seen is not None and (seen.uid != uid or seen.invalid):
             return  # another app of the same name now, or an app whose spec must be fixed first
-        # Until its first pass wrote the status, that pass reads the children itself; it may have
-        # read them just before this event, so the refresh waits for its write. The index shows it
-        # without a request, but only once kopf processed the app's later events, which waits while
-        # another pass of the app runs: from INDEX_TRIES on, the app is read instead.
-        ready_to_refresh = (seen is not None and seen.first_pass_done) or attempt >= INDEX_TRIES
-        if ready_to_refresh and await asyncio.to_thread(_refresh_now, api, key, uid):
-            return
+        # Until its first pass wrote the status, a refresh would write it without the addons' part,
+        # and the pass may have taken the children's state just before this event: the refresh
+        # waits for the pass's write. The pass records it in this process; kopf's index shows it
+        # too once kopf processed the app's later events. From INDEX_TRIES on (another replica
+        # wrote it, say), the app is read instead.
+        known = seen if seen is not None and seen.first_pass_done else None
+        if known is not None or attempt >= INDEX_TRIES:
+            refresh = _RefreshNow(api, key, uid, recorded, children)
+            if await asyncio.to_thread(refresh.run, known):
+                return
         await asyncio.sleep(delay)
 
 
-def _refresh_now(api: Any, key: AppKey, uid: str) -> bool:
-    """Refresh the app's status from its children now; False if it must be tried again later."""
-    namespace, name = key
-    app = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", namespace, name)
-    if app is None or app["metadata"].get("deletionTimestamp") or app["metadata"]["uid"] != uid:
-        return True
-    if ready_reason(app) in INVALID_REASONS:
-        return True
-    if not _first_pass_done(app.get("status", {})):
+class _RefreshNow:
+    """Refresh one app's status from its children, in a thread: it may read and write the app."""
+
+    def __init__(
+        self, api: Any, key: AppKey, uid: str, recorded: RecordedApps, children: ChildStates
+    ) -> None:
+        self.api, self.key, self.uid, self.recorded, self.children = api, key, uid, recorded, children
+
+    def run(self, known: AppSeen | None) -> bool:
+        """Start from `known` (no read) or from a read; False if it must be tried again later."""
+        app = known.app if known is not None else None
+        for _ in range(2):  # a known version that turned out old: once more, from a read
+            if app is None:
+                app = self._read()
+                if app is None:
+                    return True
+            if app["metadata"].get("deletionTimestamp") or ready_reason(app) in INVALID_REASONS:
+                return True
+            if not first_pass_done(app.get("status", {})):
+                return False
+            written = refresh_status(self.api, app, self.children)
+            if written is not None:
+                self.recorded.record(written)
+                return True
+            app = None
         return False
-    return refresh_status(api, app)
 
-
-def _first_pass_done(status: Mapping[str, Any]) -> bool:
-    """The app's first pass wrote its whole status, AddonsReady included, when it ended."""
-    return any(c.get("type") == "AddonsReady" for c in status.get("conditions", []))
-
-
-CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")
-
-
-@dataclass(frozen=True)
-class ChildrenSeen:
-    uid: str
-    running: bool
-    conditions: Mapping[str, tuple[Any, Any, Any]]  # type -> (status, reason, message)
-    first_pass_done: bool  # its status has AddonsReady: the first pass wrote it whole
-    invalid: bool  # Ready=False for a reason in the spec, which no child changes
-
-
-def _seen(index: kopf.Index[AppKey, ChildrenSeen], key: AppKey) -> ChildrenSeen | None:
-    return next(iter(index.get(key, ())), None)
+    def _read(self) -> Mapping[str, Any] | None:
+        namespace, name = self.key
+        app = k8s.get(self.api, f"{GROUP}/{VERSION}", "CloudronApp", namespace, name)
+        if app is None or app["metadata"]["uid"] != self.uid:
+            return None
+        self.recorded.record(app)
+        return app
 
 
 def _condition_of_child(child: Mapping[str, Any], app_name: str, running: bool) -> ConditionUpdate | None:
@@ -171,3 +169,7 @@ def _condition_of_child(child: Mapping[str, Any], app_name: str, running: bool) 
     if child.get("kind") == "Certificate" and name == builders.tls_name(app_name):
         return certificate_condition(child)
     return None
+
+
+def _newest(index: kopf.Index[AppKey, AppSeen], recorded: RecordedApps, key: AppKey) -> AppSeen | None:
+    return recorded.newest(key, next(iter(index.get(key, ())), None))

@@ -10,6 +10,8 @@ import kopf
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.child_events import AppRefreshes
+from cloudron_operator.handlers.child_states import ChildStates
+from cloudron_operator.handlers.known_apps import RecordedApps
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
@@ -32,6 +34,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     # in asyncio's default executor (min(32, CPUs + 4) threads).
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
+    memo["recorded_apps"] = RecordedApps()
+    memo["child_states"] = ChildStates()
     # kopf hands its indexes to start-up handlers too: the apps-by-phase gauge reads this one.
     memo["metrics"].app_phases.attach(kwargs["apps_by_phase"])
     if config.metrics_address:
