@@ -8,14 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from cloudron_operator.config import ConfigError, load_config
-from cloudron_operator.malloc_arenas import limit_malloc_arenas
 from cloudron_operator.manifest_cli import check_files
 
 PEERING_PRIORITIES = 2**31 - 1
 
 
 def _run_operator() -> int:
-    limit_malloc_arenas()  # before kopf starts its threads
     # Imported here so that `manifest check` does not load kopf and the whole operator.
     import kopf  # noqa: PLC0415
 
