@@ -64,7 +64,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
     # Indexers are coroutines, run in the event loop: kopf runs plain functions in the handlers'
     # threads, where each event of an app waited behind every queued pass (minutes at a thousand
-    # apps) and kopf, tired of waiting, took an old version for the current one.
+    # apps); past its consistency timeout kopf then took the version before its own annotation
+    # patch for the current one and ran the create pass again.
     kopf.index(*APPS, registry=registry)(apps_by_phase)
     kopf.index(*APPS, registry=registry)(apps_seen)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):

@@ -2,9 +2,9 @@
 
 Most events change nothing the app reports (a replica count on the way, a resync of the child):
 what each app's status says of its children lets those pass without a request. That is known from
-kopf's index of the apps and from the statuses this process itself read and wrote, whichever is
-newer: under load kopf's watch of the apps runs minutes behind the writes. The other events refresh
-the app's status, one refresh per app at a time.
+kopf's index of the apps and from the versions this process itself read and wrote, whichever is
+newer (`known_apps`). The other events refresh the app's status from the children's states kept
+in memory (`child_states`), one refresh per app at a time.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: 
         return
     refreshes: AppRefreshes = memo["app_refreshes"]
     if not refreshes.begin(key):
-        return  # the refresh under way reads the children once more before it ends
+        return  # the refresh under way takes one more round, with this child's state, before it ends
     try:
         while True:
             await _refresh(

@@ -15,6 +15,7 @@ from cloudron_operator.handlers.known_apps import RecordedApps
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
+LIST_CHUNK_SIZE = 100
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
@@ -30,6 +31,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     # shorter than the watch lags when hundreds of apps arrive at once: kopf then took the older
     # event, without its own annotations, for a new object and ran the create pass a second time.
     settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
+    # kopf's first listing of each kind comes in pages, parsed one at a time: with a thousand apps
+    # their Deployments are about 5 MB of JSON, parsed at once without pages.
+    settings.watching.chunk_size = LIST_CHUNK_SIZE
     # One connection per thread that calls the API: kopf's handlers, and the child-event refreshes
     # in asyncio's default executor (min(32, CPUs + 4) threads).
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
