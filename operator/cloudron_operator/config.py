@@ -29,7 +29,10 @@ class OperatorConfig(BaseModel):
     )
     max_workers: int = Field(default=8, ge=1, le=256, description="Threads for the blocking handlers.")
     resync_seconds: float = Field(
-        default=300.0, gt=0, description="How often every app is reconciled again to repair drift."
+        default=300.0,
+        gt=0,
+        description="How often every app is reconciled again to repair drift, counted from its last "
+        "full pass (a resync due less than half this after one is skipped).",
     )
     ingress_class: str | None = Field(
         default=None, description="ingressClassName of the apps' Ingresses; unset uses the cluster default."

@@ -81,11 +81,7 @@ def resource_versions(api: client.ApiClient, namespace: str, app: str) -> dict[s
 def timer_runs(operator: OperatorProcess, namespace: str, app: str) -> int:
     """How often the resync timer reconciled the app since the operator last started (from its log)."""
     log = operator.log.read_text(errors="replace").rsplit(STARTING_MARKER, 1)[-1]
-    return sum(
-        1
-        for line in log.splitlines()
-        if f"[{namespace}/{app}]" in line and "Timer 'reconcile_handler'" in line
-    )
+    return sum(1 for line in log.splitlines() if f"[{namespace}/{app}]" in line and "Timer 'resync'" in line)
 
 
 def wait_for_resyncs(

@@ -7,6 +7,7 @@ One level-based reconcile serves create, update, resume and the resync timer. Ch
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,7 +61,17 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
         on(*APPS, registry=registry)(reconcile_app)
     kopf.on.update(*APPS, field="spec", registry=registry)(reconcile_app)
     every = config.resync_seconds
-    kopf.timer(*APPS, interval=every, initial_delay=every, registry=registry)(reconcile_app)
+
+    def resync_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        """The resync timer: a full pass, unless the app's last one ended less than half an interval ago.
+
+        kopf's timer counts from when it first saw the app, not from its last pass: at a thousand
+        apps the create passes queue for minutes, and a resync right after one would double them.
+        """
+        if resync_due(memo["last_passes"].since(body.meta["uid"]), every):
+            reconcile_app(body=body, memo=memo, **kwargs)
+
+    kopf.timer(*APPS, id="resync", interval=every, initial_delay=every, registry=registry)(resync_handler)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
     # Indexers are coroutines, run in the event loop: kopf runs plain functions in the handlers'
     # threads, where each event of an app waited behind every queued pass (minutes at a thousand
@@ -74,7 +85,35 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
         )(child_changed)
 
 
+def resync_due(since_last_pass: float | None, resync_seconds: float) -> bool:
+    return since_last_pass is None or since_last_pass >= resync_seconds / 2
+
+
+class LastPasses:
+    """When each app's last full pass in this process ended, by uid (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self._ended: dict[str, float] = {}
+
+    def ended(self, uid: str) -> None:
+        self._ended[uid] = time.monotonic()
+
+    def since(self, uid: str) -> float | None:
+        ended = self._ended.get(uid)
+        return None if ended is None else time.monotonic() - ended
+
+    def forget(self, uid: str) -> None:
+        self._ended.pop(uid, None)
+
+
 def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
+    try:
+        _reconcile_handler(body, memo, logger, **kwargs)
+    finally:
+        memo["last_passes"].ended(body.meta["uid"])
+
+
+def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
     recorded: RecordedApps = memo["recorded_apps"]
@@ -235,6 +274,7 @@ class _Children:
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
     memo["recorded_apps"].forget((body.meta["namespace"], body.meta["name"]))
+    memo["last_passes"].forget(body.meta["uid"])
     if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return

@@ -119,46 +119,45 @@ async def _refresh(
         # wrote it, say), the app is read instead.
         known = seen if seen is not None and seen.first_pass_done else None
         if known is not None or attempt >= INDEX_TRIES:
-            refresh = _RefreshNow(api, key, uid, recorded, children)
-            if await asyncio.to_thread(refresh.run, known):
+            refreshed = await asyncio.to_thread(
+                refresh_app_status, api, key, uid=uid, known=known, recorded=recorded, children=children
+            )
+            if refreshed:
                 return
         await asyncio.sleep(delay)
 
 
-class _RefreshNow:
-    """Refresh one app's status from its children, in a thread: it may read and write the app."""
+def refresh_app_status(
+    api: Any,
+    key: AppKey,
+    *,
+    uid: str,
+    known: AppSeen | None,
+    recorded: RecordedApps,
+    children: ChildStates,
+) -> bool:
+    """Refresh the app's status from its children's states, in a thread; False to try again later.
 
-    def __init__(
-        self, api: Any, key: AppKey, uid: str, recorded: RecordedApps, children: ChildStates
-    ) -> None:
-        self.api, self.key, self.uid, self.recorded, self.children = api, key, uid, recorded, children
-
-    def run(self, known: AppSeen | None) -> bool:
-        """Start from `known` (no read) or from a read; False if it must be tried again later."""
-        app = known.app if known is not None else None
-        for _ in range(2):  # a known version that turned out old: once more, from a read
-            if app is None:
-                app = self._read()
-                if app is None:
-                    return True
-            if app["metadata"].get("deletionTimestamp") or ready_reason(app) in INVALID_REASONS:
+    Starts from `known` without a read, or from a read when there is none or it turned out old
+    (the conditional write refused).
+    """
+    app = known.app if known is not None else None
+    for _ in range(2):
+        if app is None:
+            app = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
+            if app is None or app["metadata"]["uid"] != uid:
                 return True
-            if not first_pass_done(app.get("status", {})):
-                return False
-            written = refresh_status(self.api, app, self.children)
-            if written is not None:
-                self.recorded.record(written)
-                return True
-            app = None
-        return False
-
-    def _read(self) -> Mapping[str, Any] | None:
-        namespace, name = self.key
-        app = k8s.get(self.api, f"{GROUP}/{VERSION}", "CloudronApp", namespace, name)
-        if app is None or app["metadata"]["uid"] != self.uid:
-            return None
-        self.recorded.record(app)
-        return app
+            recorded.record(app)
+        if app["metadata"].get("deletionTimestamp") or ready_reason(app) in INVALID_REASONS:
+            return True
+        if not first_pass_done(app.get("status", {})):
+            return False
+        written = refresh_status(api, app, children)
+        if written is not None:
+            recorded.record(written)
+            return True
+        app = None
+    return False
 
 
 def _condition_of_child(child: Mapping[str, Any], app_name: str, running: bool) -> ConditionUpdate | None:

@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import RecordedApps
@@ -40,6 +41,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["recorded_apps"] = RecordedApps()
     memo["child_states"] = ChildStates()
+    memo["last_passes"] = LastPasses()
     # kopf hands its indexes to start-up handlers too: the apps-by-phase gauge reads this one.
     memo["metrics"].app_phases.attach(kwargs["apps_by_phase"])
     if config.metrics_address:
