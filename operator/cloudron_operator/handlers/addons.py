@@ -57,7 +57,7 @@ async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any
         count = len(apps.get(name, ()))
         status = dict(body.status)  # a live view: kopf updates it from the watch
         stored_count = status.get("appCount")
-        if written is not None and _older(body.meta.get("resourceVersion"), written[0]):
+        if written is not None and k8s.older_version(body.meta.get("resourceVersion"), written[0]):
             stored_count = written[1]  # the watch has not brought our own write back yet
         if status.get("conditions") and stored_count != count:
             answer = await asyncio.to_thread(
@@ -68,14 +68,6 @@ async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any
             )
             written = (str(answer["metadata"]["resourceVersion"]), count)
         await stopped.wait(APP_COUNT_SECONDS)
-
-
-def _older(version: str | None, than: str) -> bool:
-    """resourceVersions are etcd revisions, integers that grow; others are taken as not older."""
-    try:
-        return int(version or "") < int(than)
-    except ValueError:
-        return False
 
 
 async def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:

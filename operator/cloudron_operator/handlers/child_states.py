@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cloudron_operator.k8s.api import older_version
+
 ChildKey = tuple[str, str, str]  # (namespace, kind, name)
 CHILD_KINDS = frozenset({"Deployment", "Certificate"})
 
@@ -88,12 +90,8 @@ def _reduced(child: Mapping[str, Any]) -> dict[str, Any]:
 def _older(candidate: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
     """`candidate` is an earlier version of the object `known` is (not another object of its name).
 
-    resourceVersions are the API server's etcd revisions, integers that grow; one that is not an
-    integer is taken as the newer, as watch events come in order.
+    Versions that cannot be compared count as newer: watch events come in order.
     """
     if candidate["metadata"]["uid"] != known["metadata"]["uid"]:
         return False
-    try:
-        return int(candidate["metadata"]["resourceVersion"]) < int(known["metadata"]["resourceVersion"])
-    except ValueError:
-        return False
+    return older_version(candidate["metadata"]["resourceVersion"], known["metadata"]["resourceVersion"])

@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from cloudron_operator.handlers.app_status import INVALID_REASONS, ready_reason
+from cloudron_operator.k8s.api import older_version
 
 AppKey = tuple[str | None, str]  # (namespace, name) of a CloudronApp
 CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")
@@ -111,12 +112,6 @@ class RecordedApps:
 def _newer(candidate: AppSeen, than: AppSeen) -> bool:
     """`candidate` is a later version of the same app than `than`.
 
-    resourceVersions are opaque to clients by contract; the API server's are etcd revisions,
-    integers that grow. Anything else is not compared, and kopf's version is trusted instead.
+    Versions that cannot be compared are not: kopf's version is trusted instead.
     """
-    if candidate.uid != than.uid:
-        return False
-    try:
-        return int(candidate.resource_version) > int(than.resource_version)
-    except ValueError:
-        return False
+    return candidate.uid == than.uid and older_version(than.resource_version, candidate.resource_version)

@@ -95,6 +95,18 @@ def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def older_version(version: str | None, than: str | None) -> bool:
+    """resourceVersion `version` is older than `than`; False when the two cannot be compared.
+
+    resourceVersions are opaque to clients by contract; the API server's are etcd revisions,
+    integers that grow, and only those are compared.
+    """
+    try:
+        return int(version or "") < int(than or "")
+    except ValueError:
+        return False
+
+
 def get(
     api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str
 ) -> KubeObject | None:
