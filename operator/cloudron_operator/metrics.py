@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, ParamSpec, TypeVar
 
@@ -24,19 +24,20 @@ R = TypeVar("R")
 
 
 class AppPhases(Collector):
-    """CloudronApps by status.phase, counted at scrape time from kopf's index of the apps' phases."""
+    """CloudronApps by status.phase, counted at scrape time from the apps the operator knows."""
 
     def __init__(self) -> None:
-        self._index: Mapping[str, Collection[str]] = {}
+        self._count: Callable[[], Mapping[str, int]] = dict
 
-    def attach(self, index: Mapping[str, Collection[str]]) -> None:
-        """Count from `index` (phase -> apps), which kopf keeps current from its watch."""
-        self._index = index
+    def attach(self, count: Callable[[], Mapping[str, int]]) -> None:
+        """Count with `count` (phase -> how many apps), at every scrape."""
+        self._count = count
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(f"{PREFIX}_apps", "CloudronApps by status.phase", labels=["phase"])
+        counts = self._count()
         for phase in ("Pending", "Installing", "Running", "Stopped", "Error"):
-            family.add_metric([phase], len(self._index.get(phase, ())))
+            family.add_metric([phase], counts.get(phase, 0))
         yield family
 
 

@@ -205,6 +205,41 @@ def test_deleting_an_app_drops_its_database_and_user_unless_retained(
     wait_until(no_app_counted, WAIT, "the Addon's appCount to follow the deletions")
 
 
+def test_a_restarted_operator_counts_the_apps_an_addon_serves_from_its_first_check(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    """The Addon's first check after a restart runs as soon as the Addon is seen, before the watch of
+    the apps has brought them: the operator must know them already, not write a count of 0 first."""
+    provisioned_app(api_client, namespace, "wiki", addons, manifest_addons={"postgresql": {}})
+    name = addons.names["postgresql"]
+
+    def counts_the_app() -> bool:
+        addon = k8s.get(api_client, *ADDON, None, name) or {}
+        return bool(addon.get("status", {}).get("appCount") == 1)
+
+    wait_until(counts_the_app, WAIT, "the Addon to count the app")
+    counted = (k8s.get(api_client, *ADDON, None, name) or {})["metadata"]["resourceVersion"]
+
+    app_operator.kill()
+    log_before = len(app_operator.log.read_text(errors="replace"))
+    app_operator.start()
+
+    def checked_after_restart(times: int) -> Callable[[], bool]:
+        def checked() -> bool:
+            since = app_operator.log.read_text(errors="replace")[log_before:]
+            lines = [line for line in since.splitlines() if f"[{name}]" in line]
+            resumed = any("Resuming is processed" in line for line in lines)
+            return resumed and sum("Timer" in line and "succeeded" in line for line in lines) >= times
+
+        return checked
+
+    # The resume's check, then two resync checks: the app-count daemon has run between them.
+    wait_until(checked_after_restart(2), WAIT, "the Addon's checks after the restart")
+    addon = k8s.get(api_client, *ADDON, None, name) or {}
+    assert addon["status"]["appCount"] == 1
+    assert addon["metadata"]["resourceVersion"] == counted, "the restart rewrote the Addon's status"
+
+
 def annotate(api: client.ApiClient, namespace: str, name: str, annotations: dict[str, str]) -> None:
     client.CustomObjectsApi(api).patch_namespaced_custom_object(
         "cloudron.io", "v1alpha1", namespace, "cloudronapps", name, {"metadata": {"annotations": annotations}}

@@ -13,7 +13,7 @@ from kubernetes import client
 
 from cloudron_operator.handlers.child_events import refresh_app_status
 from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import RecordedApps, app_seen
+from cloudron_operator.handlers.known_apps import KnownApps, app_seen
 from cloudron_operator.k8s import api as k8s
 from tests.integration.apps_support import condition, example, get_app
 
@@ -85,14 +85,14 @@ def test_a_refresh_from_an_old_version_merges_into_the_stored_one(
     name, uid = created["metadata"]["name"], created["metadata"]["uid"]
     old = _write_status(api_client, created, "provisioned: first pass")
     stored = _write_status(api_client, created, "provisioned: a later pass")  # written since `old`
-    recorded = RecordedApps()
+    known = KnownApps()
 
     refreshed = refresh_app_status(
         api_client,
         (namespace, name),
         uid=uid,
         known=app_seen(old),
-        recorded=recorded,
+        apps=known,
         children=_ready_children(namespace, name),
     )
 
@@ -103,7 +103,7 @@ def test_a_refresh_from_an_old_version_merges_into_the_stored_one(
     assert condition(app, "WorkloadAvailable")["status"] == "True"
     assert condition(app, "CertificateReady")["reason"] == "Issued"
     assert condition(app, "AddonsReady")["message"] == "provisioned: a later pass"  # not the old copy's
-    newest = recorded.newest((namespace, name), None)
+    newest = known.newest((namespace, name))
     assert newest is not None and newest.resource_version == app["metadata"]["resourceVersion"]
 
 
@@ -114,13 +114,13 @@ def test_a_refresh_that_changes_nothing_writes_nothing(
     name, uid = created["metadata"]["name"], created["metadata"]["uid"]
     _write_status(api_client, created, "provisioned")
     children = _ready_children(namespace, name)
-    recorded = RecordedApps()
+    known = KnownApps()
     key = (namespace, name)
-    assert refresh_app_status(api_client, key, uid=uid, known=None, recorded=recorded, children=children)
+    assert refresh_app_status(api_client, key, uid=uid, known=None, apps=known, children=children)
     settled = get_app(api_client, namespace, name)
 
     again = refresh_app_status(
-        api_client, key, uid=uid, known=recorded.newest(key, None), recorded=recorded, children=children
+        api_client, key, uid=uid, known=known.newest(key), apps=known, children=children
     )
 
     assert again

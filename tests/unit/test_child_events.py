@@ -7,7 +7,7 @@ from typing import Any
 
 from cloudron_operator.handlers.app_status import desired_status
 from cloudron_operator.handlers.child_events import AppRefreshes
-from cloudron_operator.handlers.known_apps import AppSeen, RecordedApps, app_seen
+from cloudron_operator.handlers.known_apps import AppSeen, KnownApps, app_seen
 
 APP = ("apps", "wiki")
 OTHER = ("apps", "chat")
@@ -42,7 +42,7 @@ def _seen(status: dict[str, Any], spec: dict[str, Any] | None = None) -> AppSeen
     return app_seen(_app(status, spec))
 
 
-def test_the_index_tells_a_first_pass_still_running_from_one_that_wrote_the_status() -> None:
+def test_a_known_app_tells_a_first_pass_still_running_from_one_that_wrote_the_status() -> None:
     running = _seen({})
     written = _seen(
         {
@@ -59,7 +59,7 @@ def test_the_index_tells_a_first_pass_still_running_from_one_that_wrote_the_stat
     assert not written.running
 
 
-def test_the_index_marks_an_app_whose_spec_must_be_fixed() -> None:
+def test_a_known_app_marks_an_app_whose_spec_must_be_fixed() -> None:
     invalid = _seen({"conditions": [{"type": "Ready", "status": "False", "reason": "InvalidSpec"}]})
     waiting = _seen({"conditions": [{"type": "Ready", "status": "False", "reason": "AddonsNotReady"}]})
     assert invalid.invalid
@@ -70,40 +70,71 @@ WORKLOAD_TRUE = {"conditions": [{"type": "WorkloadAvailable", "status": "True", 
 WORKLOAD_FALSE = {"conditions": [{"type": "WorkloadAvailable", "status": "False", "reason": "PodsNotReady"}]}
 
 
-def test_the_newer_of_the_index_and_what_this_process_stored_is_believed() -> None:
-    stored = RecordedApps()
-    stored.record(_app(WORKLOAD_TRUE, version="20"))
-    lagging_index = app_seen(_app(WORKLOAD_FALSE, version="12"))
-    newer_index = app_seen(_app(WORKLOAD_FALSE, version="25"))
-    assert stored.newest(APP, lagging_index) == app_seen(_app(WORKLOAD_TRUE, version="20"))
-    assert stored.newest(APP, newer_index) == newer_index
-    assert stored.newest(APP, None) == app_seen(_app(WORKLOAD_TRUE, version="20"))
-    assert stored.newest(OTHER, lagging_index) == lagging_index  # nothing stored for it
+def test_the_newer_of_kopfs_copy_and_what_this_process_knows_is_believed() -> None:
+    known = KnownApps()
+    known.record(_app(WORKLOAD_TRUE, version="20"))
+    lagging_copy = app_seen(_app(WORKLOAD_FALSE, version="12"))
+    newer_copy = app_seen(_app(WORKLOAD_FALSE, version="25"))
+    assert known.newest(APP, lagging_copy) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+    assert known.newest(APP, newer_copy) == newer_copy
+    assert known.newest(APP) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+    assert known.newest(OTHER, lagging_copy) == lagging_copy  # nothing known of it
 
 
-def test_an_older_read_does_not_replace_a_newer_write() -> None:
-    stored = RecordedApps()
-    stored.record(_app(WORKLOAD_TRUE, version="20"))
-    stored.record(_app(WORKLOAD_FALSE, version="9"))  # a read that was sent before the write
-    assert stored.newest(APP, None) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+def test_an_older_version_does_not_replace_a_newer_one() -> None:
+    known = KnownApps()
+    known.record(_app(WORKLOAD_TRUE, version="20"))  # this process's own write
+    known.record(_app(WORKLOAD_FALSE, version="9"))  # a watch event still on its way meanwhile
+    assert known.newest(APP) == app_seen(_app(WORKLOAD_TRUE, version="20"))
+    known.record(_app(WORKLOAD_FALSE, version="21"))
+    assert known.newest(APP) == app_seen(_app(WORKLOAD_FALSE, version="21"))
 
 
-def test_versions_that_are_not_integers_are_not_compared_and_the_index_wins() -> None:
-    stored = RecordedApps()
-    stored.record(_app(WORKLOAD_TRUE, version="b"))
-    index = app_seen(_app(WORKLOAD_FALSE, version="a"))
-    assert stored.newest(APP, index) == index
+def test_versions_that_are_not_integers_are_not_compared_and_the_later_one_wins() -> None:
+    known = KnownApps()
+    known.record(_app(WORKLOAD_TRUE, version="b"))
+    known.record(_app(WORKLOAD_FALSE, version="a"))
+    assert known.newest(APP) == app_seen(_app(WORKLOAD_FALSE, version="a"))
+    copy = app_seen(_app(WORKLOAD_TRUE, version="c"))
+    assert known.newest(APP, copy) == copy
 
 
-def test_an_app_made_again_under_the_same_name_replaces_the_old_record() -> None:
-    stored = RecordedApps()
-    stored.record(_app(WORKLOAD_TRUE, version="50", uid="old"))
+def test_an_app_made_again_under_the_same_name_replaces_the_old_one() -> None:
+    known = KnownApps()
+    known.record(_app(WORKLOAD_TRUE, version="50", uid="old"))
     recreated = app_seen(_app(WORKLOAD_FALSE, version="60", uid="new"))
-    assert stored.newest(APP, recreated) == recreated  # the old app's record is not believed
-    stored.record(_app(WORKLOAD_FALSE, version="60", uid="new"))
-    assert stored.newest(APP, None) == recreated
-    stored.forget(APP)
-    assert stored.newest(APP, None) is None
+    assert known.newest(APP, recreated) == recreated  # the old app is not believed
+    known.record(_app(WORKLOAD_FALSE, version="60", uid="new"))
+    assert known.newest(APP) == recreated
+    known.forget(APP, uid="old")  # the old app's deletion, seen late, is not the new app's
+    assert known.newest(APP) == recreated
+    known.forget(APP, uid="new")
+    assert known.newest(APP) is None
+
+
+def _named(name: str, status: dict[str, Any]) -> dict[str, Any]:
+    app = _app(status, uid=f"uid-{name}")
+    app["metadata"]["name"] = name
+    return app
+
+
+def test_known_apps_are_counted_by_phase_and_by_the_addon_serving_them() -> None:
+    known = KnownApps()
+    pg = {"postgresql": {"addon": "pg", "secret": "s"}}
+    known.load(
+        [
+            _named("a", {"phase": "Running", "addons": pg}),
+            _named("b", {"phase": "Running", "addons": {**pg, "redis": {"addon": "redis"}}}),
+            _named("c", {"phase": "Installing", "addons": {"mysql": {"addon": "mariadb"}}}),
+            _named("d", {}),  # not seen by a pass yet: no phase, no addons
+        ]
+    )
+    assert known.phases() == {"Running": 2, "Installing": 1}
+    assert (known.serving("pg"), known.serving("redis"), known.serving("mariadb")) == (2, 1, 1)
+    assert known.serving("other") == 0
+    known.forget(("apps", "b"))
+    assert known.serving("pg") == 1
+    assert known.phases() == {"Running": 1, "Installing": 1}
 
 
 def test_a_known_app_computes_the_same_status_as_the_whole_app() -> None:

@@ -1,7 +1,7 @@
 """Addon: check the server it names, report Ready, its version and how many apps it serves.
 
-Two kopf indexes keep what the app handlers need without extra requests: the Addons by type,
-and the apps by the Addon each is provisioned in.
+A kopf index keeps the Addons by type for the app handlers; how many apps each Addon serves is
+counted from the apps this process knows (`known_apps`), without a request.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kubernetes import client
 from cloudron_operator.addon_plan import AddonProblem, AddonRecord
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.addon_access import backend_for, relay, server_access
+from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION, GROUP, VERSION, AddonType
@@ -25,12 +26,10 @@ from cloudron_operator.provisioners.smtp_relay import check_relay
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
 
 ADDONS = (GROUP, VERSION, "addons")
-APPS = (GROUP, VERSION, "cloudronapps")
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: Metrics) -> None:
     kopf.index(*ADDONS, registry=registry)(addons_by_type)
-    kopf.index(*APPS, registry=registry)(apps_by_addon)
     check = metrics.instrumented("Addon")(check_addon)
     for on in (kopf.on.create, kopf.on.resume):
         on(*ADDONS, registry=registry)(check)
@@ -43,18 +42,18 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 APP_COUNT_SECONDS = 5.0
 
 
-async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **_: Any) -> None:
     """Keep status.appCount in step with the apps, a few seconds after they change, between checks.
 
-    Counting is free (an index); the server check runs only at the resync interval, so without
+    Counting is free (the apps in memory); the server check runs only at the resync interval, so without
     this the count would lag by up to that long and be written while everything else is at rest.
     An async daemon: it holds no worker thread, and kopf logs nothing per round.
     """
-    apps: kopf.Index[str, str] = kwargs["apps_by_addon"]
+    apps: KnownApps = memo["known_apps"]
     name = body.meta["name"]
     written: tuple[str, int] | None = None  # resourceVersion and appCount of this daemon's last write
     while not stopped:
-        count = len(apps.get(name, ()))
+        count = apps.serving(name)
         status = dict(body.status)  # a live view: kopf updates it from the watch
         stored_count = status.get("appCount")
         if written is not None and k8s.older_version(body.meta.get("resourceVersion"), written[0]):
@@ -75,16 +74,9 @@ async def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[s
     return {str(spec.get("type", "")): AddonRecord.from_object(name, spec)}
 
 
-async def apps_by_addon(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
-    """Index: Addon name -> UIDs of the apps whose addons are provisioned in it."""
-    entries = (status.get("addons") or {}).values()
-    return {entry["addon"]: uid for entry in entries if isinstance(entry, Mapping) and entry.get("addon")}
-
-
 def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     # kopf passes its indexes as keyword arguments named after the index functions.
     addons_by_type: kopf.Index[str, AddonRecord] = kwargs["addons_by_type"]
-    apps_by_addon: kopf.Index[str, str] = kwargs["apps_by_addon"]
     api: client.ApiClient = memo["api"]
     record = AddonRecord.from_object(body.meta["name"], body.spec)
     ready, version = _readiness(api, record, list(addons_by_type.get(record.type, [])))
@@ -93,7 +85,7 @@ def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         "conditions": merge_conditions(
             body.status.get("conditions", []), [ready], body.meta["generation"], datetime.now(UTC)
         ),
-        "appCount": len(list(apps_by_addon.get(record.name, []))),
+        "appCount": memo["known_apps"].serving(record.name),
     }
     if version is not None:
         desired["serverVersion"] = version

@@ -27,7 +27,7 @@ from cloudron_operator.handlers.app_status import (
 )
 from cloudron_operator.handlers.child_events import child_changed
 from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import RecordedApps, app_seen, apps_seen
+from cloudron_operator.handlers.known_apps import KnownApps, app_event, app_seen
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
@@ -73,12 +73,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 
     kopf.timer(*APPS, id="resync", interval=every, initial_delay=every, registry=registry)(resync_handler)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
-    # Indexers are coroutines, run in the event loop: kopf runs plain functions in the handlers'
-    # threads, where each event of an app waited behind every queued pass (minutes at a thousand
-    # apps); past its consistency timeout kopf then took the version before its own annotation
-    # patch for the current one and ran the create pass again.
-    kopf.index(*APPS, registry=registry)(apps_by_phase)
-    kopf.index(*APPS, registry=registry)(apps_seen)
+    # Coroutines, run in the event loop: kopf runs plain functions in the handlers' threads, where
+    # each event of an app would wait behind every queued pass (minutes at a thousand apps).
+    kopf.on.event(*APPS, registry=registry)(app_event)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
             group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
@@ -116,7 +113,7 @@ def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any)
 def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
-    recorded: RecordedApps = memo["recorded_apps"]
+    known: KnownApps = memo["known_apps"]
     try:
         reconcile(
             api,
@@ -125,21 +122,21 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             logger=logger,
             addons=_all_addons(kwargs),
             app_metrics=metrics.of(memo),
-            recorded=recorded,
+            known=known,
             child_states=memo["child_states"],
         )
     except InvalidApp as invalid:
-        _record(recorded, report_invalid(api, body, invalid.reason, str(invalid)))
+        _record(known, report_invalid(api, body, invalid.reason, str(invalid)))
     except k8s.ApiError as error:
         if error.retriable:
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
         message = f"the API server refused a child: {error.message}"
-        _record(recorded, report_invalid(api, body, "ApplyFailed", message))
+        _record(known, report_invalid(api, body, "ApplyFailed", message))
 
 
-def _record(recorded: RecordedApps, app: Mapping[str, Any] | None) -> None:
+def _record(known: KnownApps, app: Mapping[str, Any] | None) -> None:
     if app is not None:
-        recorded.record(app)
+        known.record(app)
 
 
 def reconcile(
@@ -150,7 +147,7 @@ def reconcile(
     logger: Logger,
     addons: list[AddonRecord],
     app_metrics: metrics.Metrics,
-    recorded: RecordedApps,
+    known: KnownApps,
     child_states: ChildStates,
 ) -> None:
     spec, manifest = _parse(body)
@@ -184,7 +181,7 @@ def reconcile(
             children.prune()
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
-    _write_pass_status(api, body, addons_result, recorded, child_states)
+    _write_pass_status(api, body, addons_result, known, child_states)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
@@ -198,7 +195,7 @@ def _write_pass_status(
     api: client.ApiClient,
     body: kopf.Body,
     addons: AddonsResult,
-    recorded: RecordedApps,
+    apps: KnownApps,
     children: ChildStates,
 ) -> None:
     """The pass's status, merged into the newest status known, not into kopf's copy of the app.
@@ -208,7 +205,7 @@ def _write_pass_status(
     if that was not the stored one, the app is read and the pass's status merged into that.
     """
     key = (body.meta["namespace"], body.meta["name"])
-    newest = recorded.newest(key, app_seen(body))
+    newest = apps.newest(key, app_seen(body))
     known = newest.app if newest is not None and newest.uid == body.meta["uid"] else None
     for _ in range(STATUS_ATTEMPTS):
         if known is None:
@@ -222,7 +219,7 @@ def _write_pass_status(
         }
         written = refresh_status(api, reconciled, children, addons)
         if written is not None:
-            recorded.record(written)
+            apps.record(written)
             return
         known = None
     raise kopf.TemporaryError("the app's status kept changing while this pass wrote it", delay=RETRY_DELAY)
@@ -273,7 +270,6 @@ class _Children:
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
-    memo["recorded_apps"].forget((body.meta["namespace"], body.meta["name"]))
     memo["last_passes"].forget(body.meta["uid"])
     if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
@@ -297,12 +293,6 @@ def _all_addons(handler_kwargs: Mapping[str, Any]) -> list[AddonRecord]:
     """Every Addon, from the index kopf passes as the `addons_by_type` keyword argument."""
     index: kopf.Index[str, AddonRecord] = handler_kwargs["addons_by_type"]
     return [record for addon_type in index for record in index[addon_type]]
-
-
-async def apps_by_phase(uid: str, status: Mapping[str, Any], **_: Any) -> dict[str, str]:
-    """Index: status.phase -> UIDs of the apps in it; the metrics count from it, kopf keeps it current."""
-    phase = status.get("phase")
-    return {str(phase): uid} if phase else {}
 
 
 def _parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:

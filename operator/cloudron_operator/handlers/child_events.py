@@ -2,9 +2,9 @@
 
 Most events change nothing the app reports (a replica count on the way, a resync of the child):
 what each app's status says of its children lets those pass without a request. That is known from
-kopf's index of the apps and from the versions this process itself read and wrote, whichever is
-newer (`known_apps`). The other events refresh the app's status from the children's states kept
-in memory (`child_states`), one refresh per app at a time.
+the apps this process has seen in the watch and in its own reads and writes (`known_apps`). The
+other events refresh the app's status from the children's states kept in memory
+(`child_states`), one refresh per app at a time.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from cloudron_operator import builders
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.handlers.app_status import INVALID_REASONS, ready_reason, refresh_status
 from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import AppKey, AppSeen, RecordedApps, first_pass_done
+from cloudron_operator.handlers.known_apps import AppKey, AppSeen, KnownApps, first_pass_done
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.status import ConditionUpdate
 
 
-async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: Any) -> None:
+async def child_changed(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
     """A Deployment or Certificate of an app changed: recompute that app's status, if it must change.
 
     The app's status is compared with the condition this child gives *before* anything is read:
@@ -42,9 +42,8 @@ async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: 
     if owner is None:
         return
     key = (body.meta["namespace"], owner["name"])
-    index: kopf.Index[AppKey, AppSeen] = kwargs["apps_seen"]
-    recorded: RecordedApps = memo["recorded_apps"]
-    seen = _newest(index, recorded, key)
+    known: KnownApps = memo["known_apps"]
+    seen = known.newest(key)
     condition = _condition_of_child(body, owner["name"], seen.running if seen is not None else True)
     if condition is None:
         return  # another child of the app, such as its Redis: not part of its status
@@ -58,9 +57,7 @@ async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: 
         return  # the refresh under way takes one more round, with this child's state, before it ends
     try:
         while True:
-            await _refresh(
-                memo["api"], key, uid=owner["uid"], index=index, recorded=recorded, children=children
-            )
+            await _refresh(memo["api"], key, uid=owner["uid"], apps=known, children=children)
             if not refreshes.another_round(key):
                 return
     finally:
@@ -70,7 +67,7 @@ async def child_changed(body: kopf.Body, memo: Any, type: str | None, **kwargs: 
 # kopf does not retry event handlers, so the refresh waits itself, without holding a thread: for the
 # app's first pass to write its status, or after a conditional status write that lost a race (409).
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
-INDEX_TRIES = 3
+READ_AFTER_TRIES = 3
 
 
 class AppRefreshes:
@@ -104,23 +101,21 @@ async def _refresh(
     key: AppKey,
     *,
     uid: str,
-    index: kopf.Index[AppKey, AppSeen],
-    recorded: RecordedApps,
+    apps: KnownApps,
     children: ChildStates,
 ) -> None:
     for attempt, delay in enumerate(RETRY_DELAYS):
-        seen = _newest(index, recorded, key)
+        seen = apps.newest(key)
         if seen is not None and (seen.uid != uid or seen.invalid):
             return  # another app of the same name now, or an app whose spec must be fixed first
         # Until its first pass wrote the status, a refresh would write it without the addons' part,
         # and the pass may have taken the children's state just before this event: the refresh
-        # waits for the pass's write. The pass records it in this process; kopf's index shows it
-        # too once kopf processed the app's later events. From INDEX_TRIES on (another replica
-        # wrote it, say), the app is read instead.
+        # waits for the pass's write. The pass records it in this process; the watch brings it too.
+        # From READ_AFTER_TRIES on (another replica wrote it, say), the app is read instead.
         known = seen if seen is not None and seen.first_pass_done else None
-        if known is not None or attempt >= INDEX_TRIES:
+        if known is not None or attempt >= READ_AFTER_TRIES:
             refreshed = await asyncio.to_thread(
-                refresh_app_status, api, key, uid=uid, known=known, recorded=recorded, children=children
+                refresh_app_status, api, key, uid=uid, known=known, apps=apps, children=children
             )
             if refreshed:
                 return
@@ -133,7 +128,7 @@ def refresh_app_status(
     *,
     uid: str,
     known: AppSeen | None,
-    recorded: RecordedApps,
+    apps: KnownApps,
     children: ChildStates,
 ) -> bool:
     """Refresh the app's status from its children's states, in a thread; False to try again later.
@@ -147,14 +142,14 @@ def refresh_app_status(
             app = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
             if app is None or app["metadata"]["uid"] != uid:
                 return True
-            recorded.record(app)
+            apps.record(app)
         if app["metadata"].get("deletionTimestamp") or ready_reason(app) in INVALID_REASONS:
             return True
         if not first_pass_done(app.get("status", {})):
             return False
         written = refresh_status(api, app, children)
         if written is not None:
-            recorded.record(written)
+            apps.record(written)
             return True
         app = None
     return False
@@ -168,7 +163,3 @@ def _condition_of_child(child: Mapping[str, Any], app_name: str, running: bool) 
     if child.get("kind") == "Certificate" and name == builders.tls_name(app_name):
         return certificate_condition(child)
     return None
-
-
-def _newest(index: kopf.Index[AppKey, AppSeen], recorded: RecordedApps, key: AppKey) -> AppSeen | None:
-    return recorded.newest(key, next(iter(index.get(key, ())), None))

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
+from kubernetes import client
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import RecordedApps
+from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
+from cloudron_operator.models import API_VERSION
 
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
 LIST_CHUNK_SIZE = 100
@@ -39,13 +43,24 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     # in asyncio's default executor (min(32, CPUs + 4) threads).
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
-    memo["recorded_apps"] = RecordedApps()
+    memo["known_apps"] = known_apps = KnownApps()
+    # Before kopf's watches start, as its indexes would be: every app is known before any handler
+    # runs, so an Addon's first count of its apps and the first child events are complete.
+    known_apps.load(_all_apps(memo["api"], config.namespaces))
     memo["child_states"] = ChildStates()
     memo["last_passes"] = LastPasses()
-    # kopf hands its indexes to start-up handlers too: the apps-by-phase gauge reads this one.
-    memo["metrics"].app_phases.attach(kwargs["apps_by_phase"])
+    memo["metrics"].app_phases.attach(known_apps.phases)
     if config.metrics_address:
         memo["metrics"].serve(config.metrics_address)
+
+
+def _all_apps(api: client.ApiClient, namespaces: tuple[str, ...]) -> Iterator[k8s.KubeObject]:
+    for namespace in namespaces or (None,):
+        try:
+            yield from k8s.list_pages(api, API_VERSION, "CloudronApp", namespace, LIST_CHUNK_SIZE)
+        except k8s.ApiError as error:
+            if not error.not_found:  # no CRD yet: no apps; kopf reports the missing kind itself
+                raise
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kubernetes import client, config
@@ -126,6 +126,21 @@ def list_objects(
         "items"
     ]
     return items
+
+
+def list_pages(
+    api: client.ApiClient, api_version: str, kind: str, namespace: str | None, page_size: int
+) -> Iterator[KubeObject]:
+    """Every object of the kind, listed `page_size` at a time: one page is parsed and held at once."""
+    path = kind_of(api_version, kind).path(namespace)
+    token = ""
+    while True:
+        query = [("limit", str(page_size))] + ([("continue", token)] if token else [])
+        page = _request(api, "GET", path, query=query)
+        yield from page["items"]
+        token = page.get("metadata", {}).get("continue", "")
+        if not token:
+            return
 
 
 def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
