@@ -18,6 +18,8 @@ def _run_operator() -> int:
     import kopf  # noqa: PLC0415
 
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
+    from cloudron_operator.handlers.apps import WATCH_EVENT_HANDLERS  # noqa: PLC0415
+    from cloudron_operator.log_noise import quiet_event_handlers  # noqa: PLC0415
     from cloudron_operator.metrics import Metrics  # noqa: PLC0415
 
     try:
@@ -27,6 +29,8 @@ def _run_operator() -> int:
         return 2
     # log_prefix: each line about an object starts with [namespace/name], or it names no app at all.
     kopf.configure(verbose=config.log_level == "debug", quiet=config.log_level == "warning", log_prefix=True)
+    if config.log_level != "debug":
+        quiet_event_handlers(WATCH_EVENT_HANDLERS)
     settings = kopf.OperatorSettings()
     settings.peering.lifetime = config.peering_lifetime_seconds
     kopf.run(

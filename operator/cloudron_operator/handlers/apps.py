@@ -43,6 +43,9 @@ RETRY_DELAY = 10.0
 ADDON_RETRY_DELAY = 15.0  # a database server that comes back is used again within this
 # On an app: its databases and users stay in their servers when the app is deleted.
 RETAIN_ANNOTATION = "cloudron.io/retain-databases"
+# kopf's ids of the handlers that follow every watch event of the apps and of their children.
+APP_EVENT, CHILD_EVENT = "app_event", "child_changed"
+WATCH_EVENT_HANDLERS = (APP_EVENT, CHILD_EVENT)
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -75,10 +78,15 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
     # Coroutines, run in the event loop: kopf runs plain functions in the handlers' threads, where
     # each event of an app would wait behind every queued pass (minutes at a thousand apps).
-    kopf.on.event(*APPS, registry=registry)(app_event)
+    kopf.on.event(*APPS, id=APP_EVENT, registry=registry)(app_event)
     for group, version, plural in (("apps", "v1", "deployments"), ("cert-manager.io", "v1", "certificates")):
         kopf.on.event(
-            group, version, plural, labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED}, registry=registry
+            group,
+            version,
+            plural,
+            id=CHILD_EVENT,
+            labels={builders.APP_LABEL: kopf.PRESENT, **MANAGED},
+            registry=registry,
         )(child_changed)
 
 
