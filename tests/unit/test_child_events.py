@@ -132,7 +132,7 @@ def test_known_apps_are_counted_by_phase_and_by_the_addon_serving_them() -> None
     assert known.phases() == {"Running": 2, "Installing": 1}
     assert (known.serving("pg"), known.serving("redis"), known.serving("mariadb")) == (2, 1, 1)
     assert known.serving("other") == 0
-    known.forget(("apps", "b"))
+    known.forget(("apps", "b"), uid="uid-b")
     assert known.serving("pg") == 1
     assert known.phases() == {"Running": 1, "Installing": 1}
 

@@ -109,20 +109,20 @@ class KnownApps:
         for app in apps:
             self.record(app)
 
-    def forget(self, key: AppKey, uid: str | None = None) -> None:
-        """Forget the app of that name; with `uid`, only if it is still that app (not one made again)."""
+    def forget(self, key: AppKey, uid: str) -> None:
+        """Forget the app of that name if it is still the app of that uid (not one made again)."""
         with self._lock:
             known = self._seen.get(key)
-            if known is not None and (uid is None or known.uid == uid):
+            if known is not None and known.uid == uid:
                 del self._seen[key]
 
     def newest(self, key: AppKey, candidate: AppSeen | None = None) -> AppSeen | None:
-        """The app as last recorded, or `candidate` (kopf's copy of it) if that is newer."""
+        """The app as last recorded, or `candidate` (kopf's copy of it) unless the recorded one is newer."""
         with self._lock:
             known = self._seen.get(key)
-        if known is None or (candidate is not None and not _newer(known, candidate)):
-            return candidate if candidate is not None else known
-        return known
+        if known is None or candidate is None:
+            return known or candidate
+        return known if _newer(known, candidate) else candidate
 
     def phases(self) -> Counter[str]:
         """How many apps are in each status.phase."""
