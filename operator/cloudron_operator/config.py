@@ -32,7 +32,7 @@ class OperatorConfig(BaseModel):
         default=300.0,
         gt=0,
         description="How often every app is reconciled again to repair drift, counted from its last "
-        "full pass (a resync due less than half this after one is skipped).",
+        "full pass (a resync due less than this after one, with 10% slack, is skipped).",
     )
     ingress_class: str | None = Field(
         default=None, description="ingressClassName of the apps' Ingresses; unset uses the cluster default."

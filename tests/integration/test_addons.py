@@ -15,7 +15,8 @@ import pymysql
 import pytest
 from kubernetes import client
 
-from cloudron_operator.builders.secrets import secret_values
+from cloudron_operator.builders import AppIdentity
+from cloudron_operator.builders.secrets import build_addon_secret, secret_values
 from cloudron_operator.k8s import api as k8s
 from tests.harness.databases import DatabaseServer, restart_server, start_server, stop_server
 from tests.harness.operator_process import OperatorProcess
@@ -420,6 +421,39 @@ def test_a_lost_secret_gets_a_new_password_that_the_server_accepts(
     wait_until(
         lambda: _secrets_hash(api_client, namespace, "forgetful") != hash_before, WAIT, "the pods to roll"
     )
+
+
+def test_a_first_pass_keeps_the_password_a_killed_first_pass_wrote(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    """An app's first pass does not list its children; it still reads the Secrets that hold passwords.
+
+    The operator is killed after writing a new app's Secret and before telling the server: its
+    next first pass must give the server that password, not a new one.
+    """
+    app_operator.kill()
+    created = k8s.create(api_client, app_object("killed", namespace, addons, {"postgresql": {}}))
+    identity = AppIdentity("killed", namespace, created["metadata"]["uid"])
+    written = "password-of-the-killed-pass-0123456789"
+    k8s.create(
+        api_client, build_addon_secret(identity, "postgresql", {"CLOUDRON_POSTGRESQL_PASSWORD": written})
+    )
+    app_operator.start()
+    wait_until(
+        lambda: addons_ready(api_client, namespace, "killed"), WAIT, "the app's addons to be provisioned"
+    )
+
+    env = secret_data(api_client, namespace, "killed-postgresql")
+    assert env["CLOUDRON_POSTGRESQL_PASSWORD"] == written
+    assert set(env) >= POSTGRESQL_KEYS, "the pass completed the Secret"
+    pg_login(env).close()
+    created_messages = [
+        e.get("message", "")
+        for e in k8s.list_objects(api_client, "v1", "Event", namespace)
+        if e.get("reason") == "Created" and e["involvedObject"].get("name") == "killed"
+    ]
+    assert any("Deployment killed" in m for m in created_messages), created_messages
+    assert not any("Secret killed-postgresql" in m for m in created_messages), "the Secret was not created"
 
 
 def _can_login(env: dict[str, str]) -> bool:

@@ -34,6 +34,15 @@ def test_applying_the_same_object_again_does_not_write(api_client: client.ApiCli
     assert changed["metadata"]["managedFields"][0]["manager"] == k8s.FIELD_MANAGER
 
 
+def test_an_apply_says_whether_it_created_the_object(api_client: client.ApiClient, namespace: str) -> None:
+    created, was_created = k8s.apply_reporting_creation(api_client, _secret(namespace, "one"))
+    assert was_created
+    same, was_created = k8s.apply_reporting_creation(api_client, _secret(namespace, "one"))
+    assert not was_created and same["metadata"]["uid"] == created["metadata"]["uid"]
+    _, was_created = k8s.apply_reporting_creation(api_client, _secret(namespace, "two"))
+    assert not was_created, "an update is not a creation"
+
+
 def test_get_and_delete_of_a_missing_object(api_client: client.ApiClient, namespace: str) -> None:
     assert k8s.get(api_client, "v1", "Secret", namespace, "creds") is None
     k8s.apply(api_client, _secret(namespace, "one"))

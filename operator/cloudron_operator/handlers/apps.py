@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import kopf
@@ -16,7 +17,8 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from cloudron_operator import builders, metrics
-from cloudron_operator.addon_plan import AddonRecord, unsupported_addons
+from cloudron_operator.addon_plan import AddonRecord, provisioned_addons, unsupported_addons
+from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.handlers.app_status import (
@@ -41,6 +43,7 @@ APPS = (GROUP, VERSION, "cloudronapps")
 MANAGED = {"app.kubernetes.io/managed-by": "cloudron-operator"}
 RETRY_DELAY = 10.0
 ADDON_RETRY_DELAY = 15.0  # a database server that comes back is used again within this
+RESYNC_SLACK = 0.9
 # On an app: its databases and users stay in their servers when the app is deleted.
 RETAIN_ANNOTATION = "cloudron.io/retain-databases"
 # kopf's ids of the handlers that follow every watch event of the apps and of their children.
@@ -66,10 +69,11 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     every = config.resync_seconds
 
     def resync_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-        """The resync timer: a full pass, unless the app's last one ended less than half an interval ago.
+        """The resync timer: a full pass, unless the app's last one ended less than an interval ago.
 
-        kopf's timer counts from when it first saw the app, not from its last pass: at a thousand
-        apps the create passes queue for minutes, and a resync right after one would double them.
+        kopf's first tick comes an interval after it first saw the app, not after its first pass:
+        at a thousand apps the create passes queue for minutes, and a resync soon after one would
+        compete with the create passes still waiting.
         """
         if resync_due(memo["last_passes"].since(body.meta["uid"]), every):
             reconcile_app(body=body, memo=memo, **kwargs)
@@ -91,7 +95,12 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 
 
 def resync_due(since_last_pass: float | None, resync_seconds: float) -> bool:
-    return since_last_pass is None or since_last_pass >= resync_seconds / 2
+    """No pass of the app in this process yet, or its last one ended (about) an interval ago.
+
+    The slack: kopf's next tick comes an interval after the tick's handler returned, which is a
+    moment after the pass ended, and asyncio may wake a timer a hair early.
+    """
+    return since_last_pass is None or since_last_pass >= RESYNC_SLACK * resync_seconds
 
 
 class LastPasses:
@@ -132,6 +141,7 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             app_metrics=metrics.of(memo),
             known=known,
             child_states=memo["child_states"],
+            first_attempt=_first_create_attempt(kwargs),
         )
     except InvalidApp as invalid:
         _record(known, report_invalid(api, body, invalid.reason, str(invalid)))
@@ -140,6 +150,14 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
         message = f"the API server refused a child: {error.message}"
         _record(known, report_invalid(api, body, "ApplyFailed", message))
+
+
+def _first_create_attempt(handler_kwargs: Mapping[str, Any]) -> bool:
+    """kopf's first try at an app it has never handled to the end.
+
+    Its children exist only if an operator was killed during an earlier first try.
+    """
+    return handler_kwargs.get("reason") == kopf.Reason.CREATE and handler_kwargs.get("retry") == 0
 
 
 def _record(known: KnownApps, app: Mapping[str, Any] | None) -> None:
@@ -157,7 +175,15 @@ def reconcile(
     app_metrics: metrics.Metrics,
     known: KnownApps,
     child_states: ChildStates,
+    first_attempt: bool = False,
 ) -> None:
+    """One full pass. On the `first_attempt` at a new app, the children are not listed first.
+
+    That saves a list per child kind (the pass's longest part at a thousand new apps). What the list
+    gives a later pass is not needed then: apply creates or converges each child alike, the addon
+    Secrets, whose passwords must survive a killed pass, are read by name, and stale children (left
+    by a killed pass over an older spec) are pruned by the app's next full pass.
+    """
     spec, manifest = _parse(body)
     if unsupported := unsupported_addons(manifest, spec):
         raise InvalidApp(
@@ -170,7 +196,8 @@ def reconcile(
         builders.check_spec(spec, manifest)  # before any database is made for it
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
-    children = _Children(api, body, logger, _existing_children(api, identity), child_states)
+    existing = None if first_attempt else _existing_children(api, identity)
+    children = _Children(api, body, logger, existing, child_states)
     try:
         addons_result = provision_addons(
             api,
@@ -178,7 +205,9 @@ def reconcile(
             spec=spec,
             manifest=manifest,
             addons=addons,
-            existing_secrets=children.existing_secrets(),
+            existing_secrets=children.existing_secrets(
+                addon_secret_name(identity.name, addon_type) for addon_type in provisioned_addons(manifest)
+            ),
             apply_child=children.apply,
             metrics=app_metrics,
         )
@@ -234,32 +263,57 @@ def _write_pass_status(
 
 
 class _Children:
-    """The app's children as found at the start of a pass: what is applied is taken off, the rest is stale."""
+    """The app's children as found at the start of a pass: what is applied is taken off, the rest is stale.
+
+    `existing` None: the children were not listed (an app's first pass); nothing is pruned then.
+    """
 
     def __init__(
         self,
         api: client.ApiClient,
         body: kopf.Body,
         logger: Logger,
-        existing: dict[tuple[str, str], k8s.KubeObject],
+        existing: dict[tuple[str, str], k8s.KubeObject] | None,
         states: ChildStates,
     ) -> None:
-        self.api, self.body, self.logger, self.existing = api, body, logger, existing
+        self.api, self.body, self.logger = api, body, logger
+        self.listed = existing is not None
+        self.existing = existing if existing is not None else {}
         self.states = states  # what the app's status is computed from: kept from the answers
         self.changes: dict[str, list[str]] = {}  # Created/Updated/Deleted -> "Kind name"
 
-    def existing_secrets(self) -> dict[str, k8s.KubeObject]:
+    def existing_secrets(self, names: Iterable[str]) -> dict[str, k8s.KubeObject]:
+        """The app's Secrets of these names that exist; read one by one if the children were not listed."""
+        if not self.listed:
+            for name in names:
+                secret = k8s.get(self.api, "v1", "Secret", self.body.meta["namespace"], name)
+                if secret is not None and _owned_by(secret, self.body.meta["uid"]):
+                    self.existing[("Secret", name)] = secret
         return {name: obj for (kind, name), obj in self.existing.items() if kind == "Secret"}
 
     def apply(self, obj: Mapping[str, Any]) -> None:
         key = (obj["kind"], obj["metadata"]["name"])
         before = self.existing.pop(key, None)
-        after = _apply_child(self.api, obj, before)
+        after, verb = self._apply(obj, before)
         self.states.record({**after, "kind": obj["kind"]})
-        if before is None or before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
-            verb = "Created" if before is None else "Updated"
+        if verb is not None:
             self.changes.setdefault(verb, []).append(f"{obj['kind']} {obj['metadata']['name']}")
             self.logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
+
+    def _apply(
+        self, obj: Mapping[str, Any], before: Mapping[str, Any] | None
+    ) -> tuple[k8s.KubeObject, str | None]:
+        """The child as applied, and Created/Updated if the apply changed it (None: unchanged or unknown)."""
+        if before is not None:
+            after = _apply_child(self.api, obj, before)
+            changed = before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]
+            return after, "Updated" if changed else None
+        if self.listed:
+            return _apply_child(self.api, obj, None), "Created"
+        # Not listed: the child may be there already, from a killed pass; whether this apply
+        # changed it is not known, only whether it created it.
+        after, created = _apply_child_reporting_creation(self.api, obj)
+        return after, "Created" if created else None
 
     def prune(self) -> None:
         namespace = self.body.meta["namespace"]
@@ -323,8 +377,21 @@ def _first_errors(messages: Any, limit: int = 5) -> str:
 def _apply_child(
     api: client.ApiClient, obj: Mapping[str, Any], live: Mapping[str, Any] | None
 ) -> k8s.KubeObject:
-    try:
+    with _kind_served(obj):
         return k8s.apply(api, obj) if live is None else k8s.apply_unless_unchanged(api, obj, live)
+
+
+def _apply_child_reporting_creation(
+    api: client.ApiClient, obj: Mapping[str, Any]
+) -> tuple[k8s.KubeObject, bool]:
+    with _kind_served(obj):
+        return k8s.apply_reporting_creation(api, obj)
+
+
+@contextmanager
+def _kind_served(obj: Mapping[str, Any]) -> Iterator[None]:
+    try:
+        yield
     except k8s.ApiError as error:
         if error.not_found:  # the kind itself is not served: a CRD (cert-manager's) is missing
             raise InvalidApp(
@@ -333,6 +400,10 @@ def _apply_child(
                 "(cert-manager for Certificates)",
             ) from error
         raise
+
+
+def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences", []))
 
 
 def _existing_children(
@@ -349,8 +420,7 @@ def _existing_children(
                 continue
             raise
         for obj in listed:
-            owners = obj["metadata"].get("ownerReferences", [])
-            if any(ref.get("uid") == identity.uid for ref in owners):
+            if _owned_by(obj, identity.uid):
                 obj.setdefault("apiVersion", api_version)
                 found[(kind, obj["metadata"]["name"])] = obj
     return found

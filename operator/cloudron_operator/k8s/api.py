@@ -57,10 +57,22 @@ def apply(
 
     With `dry_run` the server answers with the object as the apply would store it, and stores nothing.
     """
+    return _apply(api, obj, subresource=subresource, dry_run=dry_run)[1]
+
+
+def apply_reporting_creation(api: client.ApiClient, obj: Mapping[str, Any]) -> tuple[KubeObject, bool]:
+    """`apply`, and whether the object was created by it (the API server answers 201 Created)."""
+    status, applied = _apply(api, obj)
+    return applied, status == 201
+
+
+def _apply(
+    api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+) -> tuple[int, KubeObject]:
     meta = obj["metadata"]
     path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"), meta["name"])
     query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
-    return _request(
+    return _exchange(
         api,
         "PATCH",
         path + (f"/{subresource}" if subresource else ""),
@@ -170,7 +182,21 @@ def _request(
     body: str | Mapping[str, Any] | None = None,
     content_type: str = "application/json",
 ) -> KubeObject:
-    """One request. JSON bodies go as mappings (the client serialises them), apply bodies as text."""
+    """One request, answered with an object. JSON bodies go as mappings (the client serialises them),
+    apply bodies as text."""
+    return _exchange(api, method, path, query=query, body=body, content_type=content_type)[1]
+
+
+def _exchange(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    body: str | Mapping[str, Any] | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, KubeObject]:
+    """One request: the answer's HTTP status and object; an error status raises ApiError."""
     method_, url, headers, body_, post = api.param_serialize(
         method=method,
         resource_path=path,
@@ -188,4 +214,4 @@ def _request(
     if response.status >= 400:
         raise ApiError(response.status, str(data.get("reason", "")), str(data.get("message", response.data)))
     result: KubeObject = data
-    return result
+    return response.status, result
