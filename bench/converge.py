@@ -43,7 +43,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--apps", type=int, action="append", help="apps to apply at once; repeatable (default: 50, 200, 1000)"
     )
-    parser.add_argument("--idle-seconds", type=float, default=300.0, help="at-rest window (default 300)")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=300.0, help="at-rest window, at least (default 300)"
+    )
+    parser.add_argument(
+        "--wait-for-resyncs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="make the at-rest window longer than --idle-seconds if needed, until every app had its "
+        "resync pass (default: on)",
+    )
     parser.add_argument(
         "--quiet-seconds", type=float, default=5.0, help="restart: no request for this long = caught up (5)"
     )
@@ -87,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     operator_env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(code.pythonpath), os.environ.get("PYTHONPATH")])
     )
+    config = load_config({**os.environ, **operator_env})
     settings = Settings(
         args.idle_seconds,
         args.quiet_seconds,
@@ -94,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.client_workers,
         work_dir,
         args.py_spy,
+        config.resync_seconds if args.wait_for_resyncs else None,
         qps_limits=not args.no_qps_limits,
     )
     started = datetime.now(UTC)
-    header = _context(argv, settings, load_config({**os.environ, **operator_env}), code)
+    header = _context(argv, settings, config, code)
     env = LocalEnv.named(args.env)
     runs: list[Run] = []
     try:
@@ -147,7 +158,9 @@ def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str]
             if run.convergence.all_ready_seconds is None:
                 return run
             ready_after = run.convergence.all_ready_seconds
-            say(f"N={n}: all Ready after {ready_after:.1f}s; at rest for {settings.idle_seconds:.0f}s")
+            say(
+                f"N={n}: all Ready after {ready_after:.1f}s; at rest for {settings.idle_seconds:.0f}s or more"
+            )
             run.rest = at_rest(operator, audit, timeline, run.convergence.ended_at, settings)
             say(f"N={n}: SIGKILL and restart")
             run.restart = restart(operator, audit, timeline, settings)
@@ -177,8 +190,10 @@ def _context(
         "half (the harness's PostgreSQL server), one replica each; the bench marks Certificates issued",
         f"- cluster: controller-manager, scheduler and kwok {'with' if settings.qps_limits else 'without'} "
         "their client rate limits (QPS)",
-        f"- bench: {settings.client_workers} client threads; at rest {settings.idle_seconds:.0f} s; restart "
-        f"quiet period {settings.quiet_seconds:.0f} s; logs, audit logs and profiles in {settings.work_dir}",
+        f"- bench: {settings.client_workers} client threads; at rest {settings.idle_seconds:.0f} s"
+        f"{' or until every app had its resync' if settings.resync_seconds else ''}; "
+        f"restart quiet period {settings.quiet_seconds:.0f} s; "
+        f"logs, audit logs and profiles in {settings.work_dir}",
     ]
 
 

@@ -37,6 +37,7 @@ class Settings:
     client_workers: int
     work_dir: Path
     py_spy: str | None  # wall, cpu or None
+    resync_seconds: float | None  # the operator's; None: the at-rest window does not wait for resyncs
     qps_limits: bool = True  # the cluster's controllers keep their client rate limits
 
 
@@ -237,14 +238,29 @@ def quiet_after(audit: AuditLog, since: float, quiet: float, limit: float) -> fl
 def at_rest(
     operator: OperatorProcess, audit: AuditLog, timeline: Timeline, since: float, settings: Settings
 ) -> AtRest:
-    """Nothing changes for `idle_seconds` after the operator settled: what does it do meanwhile?"""
+    """Nothing changes after the operator settled: what does it do meanwhile?
+
+    The window lasts `idle_seconds`, and longer if need be, until every app has been the subject of a
+    request since it began (its resync pass) and the operator has then been quiet for
+    `quiet_seconds`: an app's first resync comes one to two intervals after it was created, which a
+    short convergence can leave past the end of a 300 s window. It ends at the latest two intervals
+    after `idle_seconds`. Without `settings.resync_seconds`, it lasts `idle_seconds`.
+    """
     cpu_before = cpu_seconds(operator.pid)
     end = since + settings.idle_seconds
+    limit = end + 2 * (settings.resync_seconds or 0.0)
     time.sleep(max(0.0, end - time.time()))
+    while (end := time.time()) < limit:
+        audit.refresh()
+        requests = audit.between(since, end)
+        quiet_since = last_activity(requests) or since
+        if len(apps_touched(requests)) >= len(timeline.apps) and end - quiet_since >= settings.quiet_seconds:
+            break
+        time.sleep(1.0)
     audit.refresh()
     requests = audit.between(since, end)
     return AtRest(
-        seconds=settings.idle_seconds,
+        seconds=end - since,
         requests=count(requests),
         apps_resynced=len(apps_touched(requests)),
         cpu_seconds=cpu_seconds(operator.pid) - cpu_before,
