@@ -106,7 +106,14 @@ def _ceiling_rows(ceiling: Ceiling | None, n: int) -> dict[str, str]:
         "time (s)": _num(ceiling.seconds),
         "objects/s · apps/s": f"{_num(rate, 0)} · {_num(_ceiling_apps_rate(ceiling, n))}",
         "control-plane CPU (s, apiserver+etcd)": _num(ceiling.control_plane_cpu),
+        "every app running after (s): pods ready, Certificate issued · apps/s": (
+            f"{_num(ceiling.running_seconds)} · {_num(_running_rate(ceiling, n), 2)}"
+        ),
     }
+
+
+def _running_rate(ceiling: Ceiling | None, n: int) -> float | None:
+    return n / ceiling.running_seconds if ceiling and ceiling.running_seconds else None
 
 
 def _convergence_rows(conv: Convergence, ceiling: Ceiling | None, n: int) -> dict[str, str]:
@@ -131,6 +138,9 @@ def _convergence_rows(conv: Convergence, ceiling: Ceiling | None, n: int) -> dic
             f"{conv.ready_when_settled}/{n} ({conv.regressions} in {conv.regressed_apps})"
         ),
         "apps/s (operator/ceiling)": f"{_num(operator_rate, 2)} ({_ratio(operator_rate, ceiling_rate)})",
+        "apps/s, operator/ceiling running (both until the pods are ready)": _ratio(
+            operator_rate, _running_rate(ceiling, n)
+        ),
         "every app's Certificate created after (s) · apps/s (operator/ceiling)": (
             f"{_num(first_pass)} · {_num(first_rate, 2)} ({_ratio(first_rate, ceiling_rate)})"
         ),
