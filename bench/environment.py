@@ -137,6 +137,22 @@ def create_volumes(api: client.ApiClient, namespace: str, claims: list[str], wor
         list(pool.map(lambda claim: pre_bound_volume(api, namespace, claim), claims))
 
 
+def delete_volumes(api: client.ApiClient, namespace: str, workers: int) -> None:
+    """Delete the PersistentVolumes made for `namespace`'s claims (kept after their claims, as Released).
+
+    Left in place they would cost the next run: the volume controller and the scheduler look through
+    every volume for each claim.
+    """
+    core = client.CoreV1Api(api)
+    names = [
+        pv.metadata.name
+        for pv in core.list_persistent_volume().items
+        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == namespace
+    ]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(core.delete_persistent_volume, names))
+
+
 def delete_namespace(api: client.ApiClient, name: str, timeout: float) -> None:
     """Delete a namespace and wait until kube-controller-manager has emptied and removed it."""
     core = client.CoreV1Api(api)

@@ -24,6 +24,7 @@ from bench.environment import (
     addon_ready,
     create_volumes,
     delete_namespace,
+    delete_volumes,
 )
 from bench.procstats import cpu_seconds, peak_rss_mib, pid_from_file, profiled, total_cpu_seconds
 from bench.watchers import CertificateIssuer, Timeline, Watcher
@@ -140,6 +141,7 @@ def measure_ceiling(bench: BenchCluster, n: int, settings: Settings) -> Ceiling:
         running = result.running_seconds
         say(f"ceiling: {'not running in time' if running is None else f'running after {running:.1f}s'}")
         delete_namespace(api, CEILING_NAMESPACE, settings.timeout)
+        delete_volumes(api, CEILING_NAMESPACE, settings.client_workers)
         return result
     finally:
         api.close()
