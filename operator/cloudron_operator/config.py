@@ -32,7 +32,8 @@ class OperatorConfig(BaseModel):
         default=300.0,
         gt=0,
         description="How often every app is reconciled again to repair drift, counted from its last "
-        "full pass (a resync due less than this after one, with 10% slack, is skipped).",
+        "full pass (a resync due less than this after one, with 10% slack, is skipped; one due while "
+        "other passes wait for a thread is put off once, by an interval).",
     )
     ingress_class: str | None = Field(
         default=None, description="ingressClassName of the apps' Ingresses; unset uses the cluster default."

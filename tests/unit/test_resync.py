@@ -1,10 +1,18 @@
-"""The resync timer counts from an app's last full pass, not from when kopf first saw the app."""
+"""The resync timer counts from an app's last full pass, not from when kopf first saw the app,
+and yields to passes waiting for a thread."""
 
 from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from cloudron_operator.handlers.apps import LastPasses, resync_due
+from cloudron_operator.handlers.workers import Workers
 
 pytestmark = pytest.mark.unit
 
@@ -15,6 +23,47 @@ def test_a_resync_less_than_an_interval_after_a_pass_is_skipped() -> None:
     assert not resync_due(200, 300)  # kopf's first tick, 300 s after it saw the app, whose pass waited 100 s
     assert resync_due(299.9, 300)  # the tick after a resync: asyncio may wake it a hair early
     assert resync_due(301, 300)
+
+
+def test_a_due_resync_yields_once_to_passes_waiting_for_a_thread() -> None:
+    assert not resync_due(300, 300, others_waiting=True)  # the next tick comes 300 s later
+    assert resync_due(600, 300, others_waiting=True)  # then it runs, whatever waits
+    assert resync_due(300, 300, others_waiting=False)
+    assert not resync_due(20, 300, others_waiting=False)
+    assert resync_due(None, 300, others_waiting=True)
+
+
+def test_workers_count_the_calls_that_wait_for_a_thread() -> None:
+    release = threading.Event()
+    with Workers(1) as workers:
+        running = workers.submit(release.wait, 10)
+        queued = [workers.submit(lambda: None) for _ in range(3)]
+        wait_for(lambda: workers.waiting == 3)
+        assert queued[0].cancel(), "a call that has not started can be cancelled"
+        assert workers.waiting == 2
+        release.set()
+        running.result(10)
+        for future in queued[1:]:
+            future.result(10)
+        assert workers.waiting == 0
+
+
+def test_workers_run_a_call_with_the_callers_context_variables() -> None:
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request")
+
+    async def caller() -> str:
+        request.set("from the event loop")
+        with Workers(2) as workers:
+            return await workers.run(lambda **kwargs: f"{request.get()} {kwargs['name']}", name="app-1")
+
+    assert asyncio.run(caller()) == "from the event loop app-1"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_the_last_pass_is_remembered_per_app_until_the_app_is_deleted() -> None:

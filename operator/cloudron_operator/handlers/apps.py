@@ -30,6 +30,7 @@ from cloudron_operator.handlers.app_status import (
 from cloudron_operator.handlers.child_events import child_changed
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps, app_event, app_seen
+from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
@@ -68,15 +69,16 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     kopf.on.update(*APPS, field="spec", registry=registry)(reconcile_app)
     every = config.resync_seconds
 
-    def resync_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-        """The resync timer: a full pass, unless the app's last one ended less than an interval ago.
+    async def resync_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        """The resync timer: a full pass if `resync_due`, run in the handlers' threads.
 
-        kopf's first tick comes an interval after it first saw the app, not after its first pass:
-        at a thousand apps the create passes queue for minutes, and a resync soon after one would
-        compete with the create passes still waiting.
+        A coroutine, so that it decides when the timer ticks, not after waiting for a thread
+        behind the passes it would yield to.
         """
-        if resync_due(memo["last_passes"].since(body.meta["uid"]), every):
-            reconcile_app(body=body, memo=memo, **kwargs)
+        workers: Workers = memo["workers"]
+        since = memo["last_passes"].since(body.meta["uid"])
+        if resync_due(since, every, others_waiting=workers.waiting > 0):
+            await workers.run(reconcile_app, body=body, memo=memo, **kwargs)
 
     kopf.timer(*APPS, id="resync", interval=every, initial_delay=every, registry=registry)(resync_handler)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
@@ -94,13 +96,20 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
         )(child_changed)
 
 
-def resync_due(since_last_pass: float | None, resync_seconds: float) -> bool:
+def resync_due(since_last_pass: float | None, resync_seconds: float, *, others_waiting: bool = False) -> bool:
     """No pass of the app in this process yet, or its last one ended (about) an interval ago.
 
-    The slack: kopf's next tick comes an interval after the tick's handler returned, which is a
-    moment after the pass ended, and asyncio may wake a timer a hair early.
+    kopf's first tick comes an interval after it first saw the app, not after its first pass: at a
+    thousand new apps, the first passes wait minutes for a thread, and many resyncs would fall
+    among them. A resync also yields, once, to passes waiting for a thread (`others_waiting`): it
+    runs at the next tick, an interval later, whatever waits then, so no resync comes more than
+    about two intervals after the app's last pass. The slack: kopf's next tick comes an interval
+    after the tick's handler returned, a moment after the pass ended, and asyncio may wake a timer
+    a hair early.
     """
-    return since_last_pass is None or since_last_pass >= RESYNC_SLACK * resync_seconds
+    if since_last_pass is None or since_last_pass >= (1 + RESYNC_SLACK) * resync_seconds:
+        return True
+    return since_last_pass >= RESYNC_SLACK * resync_seconds and not others_waiting
 
 
 class LastPasses:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 from cloudron_operator.models import API_VERSION
@@ -25,7 +25,7 @@ LIST_CHUNK_SIZE = 100
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     config: OperatorConfig = memo["config"]
-    settings.execution.executor = concurrent.futures.ThreadPoolExecutor(max_workers=config.max_workers)
+    settings.execution.executor = memo["workers"] = Workers(config.max_workers)
     settings.posting.reporting_component = FIELD_MANAGER
     settings.persistence.finalizer = "cloudron.io/finalizer"
     # Handler progress lives in annotations, not in status: status belongs to our conditions.
