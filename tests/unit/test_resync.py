@@ -46,6 +46,9 @@ def test_workers_count_the_calls_that_wait_for_a_thread() -> None:
         for future in queued[1:]:
             future.result(10)
         assert workers.waiting == 0
+    with pytest.raises(RuntimeError):
+        workers.submit(lambda: None)  # shut down
+    assert workers.waiting == 0
 
 
 def test_workers_run_a_call_with_the_callers_context_variables() -> None:

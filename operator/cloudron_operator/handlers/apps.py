@@ -293,12 +293,15 @@ class _Children:
 
     def existing_secrets(self, names: Iterable[str]) -> dict[str, k8s.KubeObject]:
         """The app's Secrets of these names that exist; read one by one if the children were not listed."""
+        wanted = set(names)
         if not self.listed:
-            for name in names:
+            for name in wanted:
                 secret = k8s.get(self.api, "v1", "Secret", self.body.meta["namespace"], name)
                 if secret is not None and _owned_by(secret, self.body.meta["uid"]):
                     self.existing[("Secret", name)] = secret
-        return {name: obj for (kind, name), obj in self.existing.items() if kind == "Secret"}
+        return {
+            name: obj for (kind, name), obj in self.existing.items() if kind == "Secret" and name in wanted
+        }
 
     def apply(self, obj: Mapping[str, Any]) -> None:
         key = (obj["kind"], obj["metadata"]["name"])

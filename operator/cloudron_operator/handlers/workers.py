@@ -35,7 +35,11 @@ class Workers(ThreadPoolExecutor):
             left()
             return fn(*args, **kwargs)
 
-        future = super().submit(started)
+        try:
+            future = super().submit(started)
+        except BaseException:  # shut down: nothing was queued
+            left()
+            raise
         future.add_done_callback(lambda _: left())  # cancelled before it started
         return future
 
