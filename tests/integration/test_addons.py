@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +30,7 @@ from tests.integration.addon_support import (
     app_object,
     secret_data,
 )
-from tests.integration.apps_support import APP, WAIT, condition, get_app
+from tests.integration.apps_support import APP, RESYNC_SECONDS, WAIT, condition, get_app
 
 POSTGRESQL_KEYS = {
     f"CLOUDRON_POSTGRESQL_{k}" for k in ("URL", "USERNAME", "PASSWORD", "HOST", "PORT", "DATABASE")
@@ -454,6 +455,41 @@ def test_a_first_pass_keeps_the_password_a_killed_first_pass_wrote(
     ]
     assert any("Deployment killed" in m for m in created_messages), created_messages
     assert not any("Secret killed-postgresql" in m for m in created_messages), "the Secret was not created"
+
+
+def test_an_addon_problem_keeps_the_secret_and_password_the_app_runs_on(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    provisioned_app(api_client, namespace, "stranded", addons, manifest_addons={"postgresql": {}})
+    before = secret_data(api_client, namespace, "stranded-postgresql")
+
+    def point_at(addon: str) -> None:
+        client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+            "cloudron.io",
+            "v1alpha1",
+            namespace,
+            "cloudronapps",
+            "stranded",
+            {"spec": {"addons": {"postgresql": {"addonRef": addon}}}},
+        )
+
+    point_at("no-such-addon")
+    wait_until(
+        lambda: (
+            condition(get_app(api_client, namespace, "stranded"), "AddonsReady").get("reason")
+            == "AddonNotFound"
+        ),
+        WAIT,
+        "the missing Addon to be reported",
+    )
+    time.sleep(2 * RESYNC_SECONDS)  # a resync pass or two with the problem
+    assert secret_data(api_client, namespace, "stranded-postgresql") == before, "the Secret stays as it was"
+    point_at(addons.names["postgresql"])
+    wait_until(
+        lambda: addons_ready(api_client, namespace, "stranded"), WAIT, "the app to be provisioned again"
+    )
+    assert secret_data(api_client, namespace, "stranded-postgresql") == before
+    pg_login(before).close()
 
 
 def _can_login(env: dict[str, str]) -> bool:

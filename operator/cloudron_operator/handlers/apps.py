@@ -224,7 +224,8 @@ def reconcile(
             desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
             for obj in [*desired, *addons_result.children]:
                 children.apply(obj)
-            children.prune()
+            # A Secret the workload mounts stays, also one an addon with a problem did not rewrite.
+            children.prune(keep={("Secret", name) for name in addons_result.secrets})
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
     _write_pass_status(api, body, addons_result, known, child_states)
@@ -327,10 +328,11 @@ class _Children:
         after, created = _apply_child_reporting_creation(self.api, obj)
         return after, "Created" if created else None
 
-    def prune(self) -> None:
+    def prune(self, keep: set[tuple[str, str]]) -> None:
+        """Delete the children found and not applied, except those in `keep` (kind, name)."""
         namespace = self.body.meta["namespace"]
         for (kind, name), stale in self.existing.items():
-            if kind == "PersistentVolumeClaim":
+            if kind == "PersistentVolumeClaim" or (kind, name) in keep:
                 continue  # data is only removed with the app itself, by garbage collection
             k8s.delete(self.api, stale["apiVersion"], kind, namespace, name)
             self.changes.setdefault("Deleted", []).append(f"{kind} {name}")
