@@ -1,4 +1,4 @@
-"""Prometheus metrics: reconciles per kind, apps by phase, addon provisioning time.
+"""Prometheus metrics: reconciles per kind, apps by phase, addon provisioning time, child applies.
 
 One registry of our own (not the client's global one), served on CLOUDRON_OPERATOR_METRICS_ADDRESS.
 Handlers are wrapped by `instrumented`, which keeps the handler's name: kopf identifies a handler
@@ -65,6 +65,14 @@ class Metrics:
             ["type"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.child_applies = Counter(
+            f"{PREFIX}_child_applies",
+            "Children applied by the apps' passes, per outcome: created, updated, unchanged (a dry run "
+            "showed nothing to change), known (as this process left it: no request), applied (an app's "
+            "first pass found it there)",
+            ["outcome"],
+            registry=self.registry,
         )
         self.app_phases = AppPhases()
         self.registry.register(self.app_phases)

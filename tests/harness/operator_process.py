@@ -9,9 +9,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group, wait_until
 
 START_TIMEOUT = 60.0
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]  # (name, labels) -> value
 
 
 class OperatorProcess:
@@ -97,3 +100,19 @@ def answers_healthy(port: int) -> bool:
     """Whether an operator answers 200 on /healthz at `port`; raises OSError when nothing listens."""
     with urllib.request.urlopen(health_url(port), timeout=2) as response:  # noqa: S310 - loopback http
         return int(response.status) == 200
+
+
+def scrape(operator: OperatorProcess) -> Samples:
+    """Every sample the operator's /metrics serves now."""
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:  # noqa: S310 - loopback http
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sample of that name and labels; 0 if the operator has not served it yet."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)

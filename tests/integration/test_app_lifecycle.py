@@ -12,12 +12,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+import pytest
 from kubernetes import client
 
 from cloudron_operator import builders
 from cloudron_operator.k8s import api as k8s
 from tests.harness.localenv import LocalEnv
-from tests.harness.operator_process import OperatorProcess
+from tests.harness.operator_process import OperatorProcess, scrape, value
 from tests.harness.processes import HarnessError, wait_until
 from tests.integration.apps_support import (
     APP,
@@ -37,6 +38,19 @@ Snapshot = dict[str, Any]
 QUIET_RESYNCS = 3
 STARTING_MARKER = "--- operator starting ---"
 WATCHED_ENV = ("APP_DOMAIN", "APP_ORIGIN", "ZNC_PORT", "IDENT_PORT")
+
+
+@pytest.fixture
+def ready_znc(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    app_operator: OperatorProcess,
+    data_volume: None,
+) -> None:
+    """The znc example applied in the test's namespace, and Ready (its Certificate issued)."""
+    kubectl_apply(cluster.cluster, example("znc", namespace))
+    wait_until_ready(api_client, namespace, "znc", "znc-tls")
 
 
 def eventually_equal(observe: Callable[[], T], expected: T, what: str) -> None:
@@ -335,6 +349,37 @@ def test_a_hand_edited_image_is_restored_by_the_resync(
     )
 
 
+def child_applies(operator: OperatorProcess, outcome: str) -> float:
+    return value(scrape(operator), "cloudron_operator_child_applies_total", outcome=outcome)
+
+
+def test_a_resync_asks_nothing_about_children_left_as_applied_yet_restores_an_edit(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    app_operator: OperatorProcess,
+    ready_znc: None,
+) -> None:
+    # The first resync asks about the children the cluster wrote to since they were applied (the
+    # Deployment's status, the claim's binding, the Certificate's status); nothing writes to them then.
+    wait_for_resyncs(app_operator, namespace, "znc", count=1)
+    asked, known = child_applies(app_operator, "unchanged"), child_applies(app_operator, "known")
+    wait_for_resyncs(app_operator, namespace, "znc", count=2)
+    assert child_applies(app_operator, "unchanged") == asked, "a resync dry-ran a child left as applied"
+    assert child_applies(app_operator, "known") >= known + 2 * 7, "two resyncs of seven known children"
+
+    wanted = app_container(api_client, namespace, "znc")["image"]
+    updated = child_applies(app_operator, "updated")
+    other = "app=registry.example.com/other:1"
+    cluster.cluster.kubectl("set", "image", "-n", namespace, "deployment/znc", other)
+    eventually_equal(
+        lambda: app_container(api_client, namespace, "znc")["image"],
+        wanted,
+        "the resync to restore the image of a Deployment it knew as applied",
+    )
+    eventually_equal(lambda: child_applies(app_operator, "updated"), updated + 1, "one update")
+
+
 # --- 4. deletion -----------------------------------------------------------------------------------
 
 
@@ -354,10 +399,8 @@ def test_deleting_the_app_removes_it_and_everything_it_owned(
     cluster: LocalEnv,
     namespace: str,
     app_operator: OperatorProcess,
-    data_volume: None,
+    ready_znc: None,
 ) -> None:
-    kubectl_apply(cluster.cluster, example("znc", namespace))
-    wait_until_ready(api_client, namespace, "znc", "znc-tls")
     assert "cloudron.io/finalizer" in get_app(api_client, namespace, "znc")["metadata"].get("finalizers", [])
     assert len(remaining_objects(api_client, namespace, "znc")) == 9  # the app, 7 children, the pod
 
@@ -452,10 +495,8 @@ def test_a_restarted_operator_writes_nothing_to_unchanged_objects(
     cluster: LocalEnv,
     namespace: str,
     app_operator: OperatorProcess,
-    data_volume: None,
+    ready_znc: None,
 ) -> None:
-    kubectl_apply(cluster.cluster, example("znc", namespace))
-    wait_until_ready(api_client, namespace, "znc", "znc-tls")
     wait_for_resyncs(app_operator, namespace, "znc", count=1)  # let what kopf writes after its handlers land
     settled = resource_versions(api_client, namespace, "znc")
     assert len(settled) == 8, settled  # the app and its seven children
@@ -496,10 +537,8 @@ def test_kubectl_get_shows_domain_version_ready_phase_and_age(
     cluster: LocalEnv,
     namespace: str,
     app_operator: OperatorProcess,
-    data_volume: None,
+    ready_znc: None,
 ) -> None:
-    kubectl_apply(cluster.cluster, example("znc", namespace))
-    wait_until_ready(api_client, namespace, "znc", "znc-tls")
 
     header, row = (
         line.split() for line in cluster.cluster.kubectl("get", "capp", "-n", namespace).splitlines()

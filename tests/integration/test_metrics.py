@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from kubernetes import client
-from prometheus_client.parser import text_string_to_metric_families
 
 from cloudron_operator.k8s import api as k8s
 from tests.harness.databases import DatabaseServer
-from tests.harness.operator_process import OperatorProcess
+from tests.harness.operator_process import OperatorProcess, scrape, value
 from tests.harness.processes import wait_until
 from tests.integration.addon_support import AddonSet, addons_for_test, addons_ready, app_object
 from tests.integration.apps_support import APP, WAIT
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
@@ -25,20 +21,6 @@ def postgres_addon(
 ) -> Iterator[AddonSet]:
     with addons_for_test(api_client, namespace, {"postgresql": postgres_server}) as made:
         yield made
-
-
-def scrape(operator: OperatorProcess) -> Samples:
-    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:  # noqa: S310 - loopback http
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_reconciles_phases_and_provisioning_are_counted(

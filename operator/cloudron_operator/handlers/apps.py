@@ -27,6 +27,7 @@ from cloudron_operator.handlers.app_status import (
     report_invalid,
     write_status,
 )
+from cloudron_operator.handlers.applied_children import AppliedChildren
 from cloudron_operator.handlers.child_events import child_changed
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps, app_event, app_seen
@@ -150,6 +151,7 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             app_metrics=metrics.of(memo),
             known=known,
             child_states=memo["child_states"],
+            applied_children=memo["applied_children"],
             first_attempt=_first_create_attempt(kwargs),
         )
     except InvalidApp as invalid:
@@ -184,6 +186,7 @@ def reconcile(
     app_metrics: metrics.Metrics,
     known: KnownApps,
     child_states: ChildStates,
+    applied_children: AppliedChildren,
     first_attempt: bool = False,
 ) -> None:
     """One full pass. On the `first_attempt` at a new app, the children are not listed first.
@@ -206,7 +209,15 @@ def reconcile(
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
     existing = None if first_attempt else _existing_children(api, identity)
-    children = _Children(api, body, logger, existing, child_states)
+    children = _Children(
+        api,
+        body,
+        logger=logger,
+        existing=existing,
+        states=child_states,
+        applied=applied_children,
+        metrics=app_metrics,
+    )
     try:
         addons_result = provision_addons(
             api,
@@ -282,11 +293,15 @@ class _Children:
         self,
         api: client.ApiClient,
         body: kopf.Body,
+        *,
         logger: Logger,
         existing: dict[tuple[str, str], k8s.KubeObject] | None,
         states: ChildStates,
+        applied: AppliedChildren,
+        metrics: Metrics,
     ) -> None:
         self.api, self.body, self.logger = api, body, logger
+        self.applied, self.metrics = applied, metrics
         self.listed = existing is not None
         self.existing = existing if existing is not None else {}
         self.states = states  # what the app's status is computed from: kept from the answers
@@ -317,16 +332,25 @@ class _Children:
         self, obj: Mapping[str, Any], before: Mapping[str, Any] | None
     ) -> tuple[k8s.KubeObject, str | None]:
         """The child as applied, and Created/Updated if the apply changed it (None: unchanged or unknown)."""
+        uid = self.body.meta["uid"]
+        if before is not None and self.applied.unchanged_since_applied(uid, obj, before):
+            self.metrics.child_applies.labels("known").inc()
+            return dict(before), None
+        verb: str | None
         if before is not None:
             after = _apply_child(self.api, obj, before)
             changed = before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]
-            return after, "Updated" if changed else None
-        if self.listed:
-            return _apply_child(self.api, obj, None), "Created"
-        # Not listed: the child may be there already, from a killed pass; whether this apply
-        # changed it is not known, only whether it created it.
-        after, created = _apply_child_reporting_creation(self.api, obj)
-        return after, "Created" if created else None
+            verb, outcome = ("Updated", "updated") if changed else (None, "unchanged")
+        elif self.listed:
+            after, verb, outcome = _apply_child(self.api, obj, None), "Created", "created"
+        else:
+            # Not listed: the child may be there already, from a killed pass; whether this apply
+            # changed it is not known, only whether it created it.
+            after, created = _apply_child_reporting_creation(self.api, obj)
+            verb, outcome = ("Created", "created") if created else (None, "applied")
+        self.applied.record(uid, obj, after)
+        self.metrics.child_applies.labels(outcome).inc()
+        return after, verb
 
     def prune(self, keep: set[tuple[str, str]]) -> None:
         """Delete the children found and not applied, except those in `keep` (kind, name)."""
@@ -347,6 +371,7 @@ class _Children:
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
     memo["last_passes"].forget(body.meta["uid"])
+    memo["applied_children"].forget(body.meta["uid"])
     if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return

@@ -10,6 +10,7 @@ import kopf
 from kubernetes import client
 
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.applied_children import AppliedChildren
 from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
@@ -49,6 +50,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     known_apps.load(_all_apps(memo["api"], config.namespaces))
     memo["child_states"] = ChildStates()
     memo["last_passes"] = LastPasses()
+    memo["applied_children"] = AppliedChildren()
     memo["metrics"].app_phases.attach(known_apps.phases)
     if config.metrics_address:
         memo["metrics"].serve(config.metrics_address)
