@@ -356,8 +356,9 @@ class _Children:
         """Delete the children found and not applied, except those in `keep` (kind, name)."""
         namespace = self.body.meta["namespace"]
         for (kind, name), stale in self.existing.items():
+            # The data claim goes only with the app itself, by garbage collection.
             if kind == "PersistentVolumeClaim" or (kind, name) in keep:
-                continue  # data is only removed with the app itself, by garbage collection
+                continue
             k8s.delete(self.api, stale["apiVersion"], kind, namespace, name)
             self.changes.setdefault("Deleted", []).append(f"{kind} {name}")
             self.logger.info("deleted %s %s: no longer desired", kind, name)
