@@ -7,6 +7,7 @@ Windows in which nothing may happen are measured in the operator's own timer run
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import partial
@@ -509,6 +510,86 @@ def test_a_restarted_operator_writes_nothing_to_unchanged_objects(
     assert resource_versions(api_client, namespace, "znc") == settled, (
         "the restart wrote to an unchanged object"
     )
+    assert is_ready(api_client, namespace, "znc")
+
+
+def handled_causes(operator: OperatorProcess, namespace: str, app: str) -> list[str]:
+    """What kopf ran the app's handlers for since the operator last started: Creation, Updating, Resuming."""
+    log = operator.log.read_text(errors="replace").rsplit(STARTING_MARKER, 1)[-1]
+    return re.findall(rf"\[{re.escape(namespace)}/{re.escape(app)}\] (\w+) is processed", log)
+
+
+def reconciled_generation(api: client.ApiClient, namespace: str, name: str) -> tuple[Any, Any]:
+    app = get_app(api, namespace, name)
+    return app.get("status", {}).get("reconciledGeneration"), app["metadata"]["generation"]
+
+
+def test_the_status_says_which_spec_was_reconciled_and_kopf_adds_only_its_finalizer(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    app_operator: OperatorProcess,
+    ready_znc: None,
+) -> None:
+    app = get_app(api_client, namespace, "znc")
+    assert app["status"]["reconciledGeneration"] == app["metadata"]["generation"]
+    assert app["metadata"]["finalizers"] == ["cloudron.io/finalizer"]
+    assert not [key for key in app["metadata"].get("annotations", {}) if key.startswith("cloudron.io/")]
+    assert handled_causes(app_operator, namespace, "znc") == ["Creation"]
+
+    cluster.cluster.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "cloudronapp/znc",
+        "--type=merge",
+        "-p",
+        '{"spec":{"image":"registry.example.com/znc:0.1.6"}}',
+    )
+    eventually_equal(
+        lambda: app_container(api_client, namespace, "znc")["image"],
+        "registry.example.com/znc:0.1.6",
+        "the new image to reach the Deployment",
+    )
+    generation = get_app(api_client, namespace, "znc")["metadata"]["generation"]
+    eventually_equal(
+        lambda: reconciled_generation(api_client, namespace, "znc"),
+        (generation, generation),
+        "the new generation marked reconciled",
+    )
+    assert handled_causes(app_operator, namespace, "znc") == ["Creation", "Updating"]
+    app_operator.kill()
+    app_operator.start()
+    wait_for_resyncs(app_operator, namespace, "znc", count=1)
+    assert handled_causes(app_operator, namespace, "znc") == ["Resuming"]
+
+
+def test_an_app_an_older_operator_handled_is_resumed_and_marked_reconciled(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    app_operator: OperatorProcess,
+    ready_znc: None,
+) -> None:
+    """Before the status said it, kopf kept a copy of the handled spec in an annotation."""
+    app_operator.kill()
+    app = get_app(api_client, namespace, "znc")
+    kubectl = cluster.cluster.kubectl
+    remove = json.dumps([{"op": "remove", "path": "/status/reconciledGeneration"}])
+    kubectl("patch", "-n", namespace, "cloudronapp/znc", "--subresource=status", "--type=json", "-p", remove)
+    handled = json.dumps({"spec": app["spec"]})
+    kubectl(
+        "annotate", "-n", namespace, "cloudronapp/znc", f"cloudron.io/last-handled-configuration={handled}"
+    )
+    assert reconciled_generation(api_client, namespace, "znc")[0] is None
+    app_operator.start()
+    generation = app["metadata"]["generation"]
+    eventually_equal(
+        lambda: reconciled_generation(api_client, namespace, "znc"),
+        (generation, generation),
+        "the resumed pass to mark the generation reconciled",
+    )
+    assert handled_causes(app_operator, namespace, "znc") == ["Resuming"]
     assert is_ready(api_client, namespace, "znc")
 
 

@@ -24,6 +24,10 @@ from cloudron_operator.status import (
     status_patch,
 )
 
+# The generation whose spec the app's last complete pass reconciled: kopf's record of what it handled
+# (`handlers/kopf_storage.py`). Only a pass sets it; every other status write keeps it.
+RECONCILED_GENERATION = "reconciledGeneration"
+
 INVALID_REASONS = frozenset(
     {
         "InvalidSpec",
@@ -43,15 +47,23 @@ def ready_reason(app: Mapping[str, Any]) -> str:
     return ""
 
 
+def reconciled_generation(status: Mapping[str, Any]) -> int | None:
+    value = status.get(RECONCILED_GENERATION)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def refresh_status(
     api: client.ApiClient,
     app: Mapping[str, Any],
     children: ChildStates,
     addons: AddonsResult | None = None,
+    *,
+    reconciled: bool = False,
 ) -> Mapping[str, Any] | None:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
-    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it. The
+    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it.
+    `reconciled`: a pass that ends well writes it, and marks the app's generation reconciled. The
     write is conditional on `app` being current (None if it was not): whatever wrote since knows
     better, and the caller reads the app again. Otherwise the answer is the app as stored now.
     The children are taken as this process last saw them (`children`), read only if it never did.
@@ -70,7 +82,7 @@ def refresh_status(
         certificate_name,
         lambda: k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, certificate_name),
     )
-    desired = desired_status(app, deployment, certificate, addons, datetime.now(UTC))
+    desired = desired_status(app, deployment, certificate, addons, datetime.now(UTC), reconciled=reconciled)
     return write_status(api, app, desired, only_if_current=True)
 
 
@@ -80,6 +92,8 @@ def desired_status(
     certificate: Mapping[str, Any] | None,
     addons: AddonsResult | None,
     now: datetime,
+    *,
+    reconciled: bool = False,
 ) -> dict[str, Any]:
     """The status of `app` (its metadata, spec and status as `known_apps` keeps them) now."""
     spec = app["spec"]
@@ -100,6 +114,9 @@ def desired_status(
     }
     if ready.status == "True":
         desired["version"] = str(spec["manifest"].get("version", ""))
+    generation = app["metadata"]["generation"] if reconciled else reconciled_generation(current)
+    if generation is not None:
+        desired[RECONCILED_GENERATION] = generation
     return desired
 
 
@@ -113,7 +130,11 @@ def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
 def report_invalid(
     api: client.ApiClient, body: kopf.Body, reason: str, message: str
 ) -> Mapping[str, Any] | None:
-    """Ready=False with what the user must fix; the Warning Event only when that changed."""
+    """Ready=False with what the user must fix; the Warning Event only when that changed.
+
+    The pass ends here, and the app's generation counts as reconciled: the next pass comes with a
+    new spec (or the resync).
+    """
     ready = ConditionUpdate("Ready", FALSE, reason, message)
     previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
     if previous.get("reason") != reason or previous.get("message") != message:
@@ -122,7 +143,12 @@ def report_invalid(
     return write_status(
         api,
         body,
-        {"observedGeneration": body["metadata"]["generation"], "phase": "Error", "conditions": conditions},
+        {
+            "observedGeneration": body["metadata"]["generation"],
+            RECONCILED_GENERATION: body["metadata"]["generation"],
+            "phase": "Error",
+            "conditions": conditions,
+        },
     )
 
 

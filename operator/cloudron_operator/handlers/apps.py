@@ -270,12 +270,13 @@ def _write_pass_status(
             known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
             if known is None or known["metadata"]["uid"] != body.meta["uid"]:
                 return
-        reconciled = {
+        app = {
             **dict(body),
             "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
             "status": known.get("status", {}),
         }
-        written = refresh_status(api, reconciled, children, addons)
+        # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
+        written = refresh_status(api, app, children, addons, reconciled=not addons.retriable)
         if written is not None:
             apps.record(written)
             return

@@ -15,6 +15,7 @@ from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.handlers.kopf_storage import AppStatusDiffBaseStorage, ProgressAnnotationsStorage
 from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
@@ -30,12 +31,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     settings.posting.reporting_component = FIELD_MANAGER
     settings.persistence.finalizer = "cloudron.io/finalizer"
     # Handler progress lives in annotations, not in status: status belongs to our conditions.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cloudron.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
-    # After writing its annotations, kopf waits this long for the watch to bring that version back
-    # before it trusts an older event (our status write, sent just before). Its default, 5 s, is
-    # shorter than the watch lags when hundreds of apps arrive at once: kopf then took the older
-    # event, without its own annotations, for a new object and ran the create pass a second time.
+    settings.persistence.progress_storage = ProgressAnnotationsStorage(prefix="cloudron.io")
+    # After a patch of its own (a finalizer, a retry's progress, an Addon's diff base), kopf waits
+    # this long for the watch to bring that version back before it trusts an older event. Its
+    # default, 5 s, is shorter than the watch lags when hundreds of apps arrive at once.
     settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
     # kopf's first listing of each kind comes in pages, parsed one at a time: with a thousand apps
     # their Deployments are about 5 MB of JSON, parsed at once without pages.
@@ -45,6 +44,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["known_apps"] = known_apps = KnownApps()
+    # What kopf handled of an app is in its status, written by the pass: kopf has nothing to patch.
+    settings.persistence.diffbase_storage = AppStatusDiffBaseStorage(
+        known_apps, others=kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
+    )
     # Before kopf's watches start, as its indexes would be: every app is known before any handler
     # runs, so an Addon's first count of its apps and the first child events are complete.
     known_apps.load(_all_apps(memo["api"], config.namespaces))

@@ -213,6 +213,11 @@ class CloudronAppStatus(StatusModel):
     observed_generation: Count | None = Field(
         default=None, description="metadata.generation the status was computed from."
     )
+    reconciled_generation: Count | None = Field(
+        default=None,
+        description="metadata.generation of the spec the operator's last complete pass applied: "
+        "a newer generation is a change still to apply.",
+    )
     phase: AppPhase | None = Field(default=None, description="Where the app is in its lifecycle.")
     url: str | None = Field(
         default=None, description="Where the app is served, e.g. https://wiki.example.com."

@@ -1,0 +1,118 @@
+"""What kopf keeps on an app: which spec it handled, and the progress of a handler being retried.
+
+Which spec was handled: the generation the app's status says was reconciled.
+
+kopf tells a new or changed spec from any other write by comparing an "essence" it stored when its
+handlers last finished with the essence of each new version. Its annotation storage keeps a copy of
+the whole spec in an annotation, patched after every handled create or change: one more write per
+app, and the spec twice in every later write and watch event of the app. A pass that ends well
+writes the app's status anyway, and says there which generation it reconciled
+(`status.reconciledGeneration`), so that is the essence kopf is given: it then has nothing to write.
+
+Generations only grow, so a version of the app older than one this process knows is handled too:
+a late watch event is never taken for a change (kopf's own guard against that, waiting for its
+patch to come back from the watch, needs a patch). Apps from before this storage have the
+annotation only: their spec counts as handled if it is the one the annotation holds.
+Other kinds (Addons) keep kopf's annotation storage.
+
+The progress of a handler stays in annotations, as kopf keeps it, without the one write per new app
+that kopf's marking of them costs when nothing is left to mark (`ProgressAnnotationsStorage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+
+from cloudron_operator.handlers.app_status import RECONCILED_GENERATION, reconciled_generation
+from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.models import API_VERSION
+
+FieldSpec = str | list[str] | tuple[str, ...] | None  # a field as kopf names one
+
+
+class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
+    """For CloudronApps: the essence is `{"spec": {"generation": N}}`, N the handled generation."""
+
+    def __init__(self, apps: KnownApps, others: kopf.DiffBaseStorage) -> None:
+        super().__init__()
+        self.apps, self.others = apps, others
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[FieldSpec] | None = None) -> kopf.BodyEssence:
+        if not _is_app(body):
+            return self.others.build(body=body, extra_fields=extra_fields)
+        return _essence(body.meta.get("generation"))
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        if not _is_app(body):
+            return self.others.fetch(body=body)
+        generation = body.meta.get("generation")
+        handled = self._handled(body)
+        if handled is None:
+            handled = self._handled_by_annotation(body)
+        if handled is None:
+            return None  # never handled: a create
+        # Any generation up to the one handled is not a change to act on.
+        return _essence(generation if isinstance(generation, int) and handled >= generation else handled)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        if not _is_app(body):
+            self.others.store(body=body, patch=patch, essence=essence)
+            return
+        generation = essence.get("spec", {}).get("generation")
+        handled = self._handled(body)
+        if handled is not None and isinstance(generation, int) and handled >= generation:
+            return  # the pass's status write said so already
+        # kopf writes it itself: a handler finished without its pass writing the status.
+        patch.status[RECONCILED_GENERATION] = generation
+
+    def _handled(self, body: kopf.Body) -> int | None:
+        """The highest generation handled, in this version's status or a newer one known."""
+        candidates = [reconciled_generation(body.get("status", {}))]
+        known = self.apps.newest((body.meta.get("namespace"), body.meta["name"]))
+        if known is not None and known.uid == body.meta.get("uid"):
+            candidates.append(reconciled_generation(known.app.get("status", {})))
+        found = [generation for generation in candidates if generation is not None]
+        return max(found) if found else None
+
+    def _handled_by_annotation(self, body: kopf.Body) -> int | None:
+        """The app's generation if kopf's annotation (an older operator's) holds its spec as it is now."""
+        stored = self.others.fetch(body=body)
+        if stored is None:
+            return None
+        generation = body.meta.get("generation")
+        unchanged = stored.get("spec") == body.get("spec")
+        return generation if unchanged and isinstance(generation, int) else 0
+
+
+def _essence(generation: Any) -> kopf.BodyEssence:
+    return kopf.BodyEssence(spec={"generation": generation})
+
+
+def _is_app(body: Mapping[str, Any]) -> bool:
+    return body.get("apiVersion") == API_VERSION and body.get("kind") == "CloudronApp"
+
+
+class ProgressAnnotationsStorage(kopf.AnnotationsProgressStorage):
+    """kopf's progress annotations, marked only while there is progress to mark.
+
+    kopf marks its annotations' prefix (`<prefix>/kopf-managed`: other kopf-based operators then
+    leave them out of their diffs) whenever it records a handler's progress, and keeps the mark
+    when a handler that succeeded at once has its record purged in the same cycle: a patch of the
+    mark alone, one more write per new object. The mark goes on with progress records only.
+    """
+
+    def purge(self, *, key: kopf.HandlerId, body: kopf.Body, patch: kopf.Patch) -> None:
+        super().purge(key=key, body=body, patch=patch)
+        marker = f"{self.prefix}/kopf-managed"
+        metadata = patch.get("metadata", {})
+        annotations = metadata.get("annotations", {})
+        ours = [name for name in annotations if name.startswith(f"{self.prefix}/") and name != marker]
+        if marker in annotations and marker not in body.meta.annotations and not ours:
+            del annotations[marker]
+            if not annotations:
+                del metadata["annotations"]
+            if not metadata:
+                del patch["metadata"]

@@ -1,0 +1,136 @@
+"""What kopf is told an app's handled spec is: the generation the app's status says was reconciled."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from cloudron_operator.handlers.app_status import desired_status
+from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.handlers.kopf_storage import AppStatusDiffBaseStorage
+
+SPEC = {"domain": "wiki.example.com", "image": "wiki:1", "manifest": {"version": "1.0.0", "httpPort": 8000}}
+ANNOTATION = "cloudron.io/last-handled-configuration"
+
+
+def app(
+    generation: int,
+    reconciled: int | None = None,
+    *,
+    version: str = "10",
+    uid: str = "u1",
+    spec: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    status = {} if reconciled is None else {"reconciledGeneration": reconciled}
+    metadata: dict[str, Any] = {
+        "namespace": "apps",
+        "name": "wiki",
+        "uid": uid,
+        "generation": generation,
+        "resourceVersion": version,
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "cloudron.io/v1alpha1",
+        "kind": "CloudronApp",
+        "metadata": metadata,
+        "spec": spec or SPEC,
+        "status": status,
+    }
+
+
+def storage(*known: dict[str, Any]) -> AppStatusDiffBaseStorage:
+    apps = KnownApps()
+    apps.load(known)
+    return AppStatusDiffBaseStorage(apps, others=kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io"))
+
+
+def old_and_new(store: AppStatusDiffBaseStorage, body: dict[str, Any]) -> tuple[Any, Any]:
+    wrapped = kopf.Body(body)  # type: ignore[arg-type]
+    return store.fetch(body=wrapped), store.build(body=wrapped, extra_fields=[("spec",)])
+
+
+def test_an_app_never_handled_is_a_creation() -> None:
+    old, _ = old_and_new(storage(), app(1))
+    assert old is None
+
+
+def test_once_a_pass_wrote_its_status_kopf_sees_no_change_and_writes_nothing() -> None:
+    handled = app(1, reconciled=1, version="12")
+    store = storage(handled)
+    old, new = old_and_new(store, handled)
+    assert old == new
+    patch = kopf.Patch()
+    store.store(body=kopf.Body(app(1, version="11")), patch=patch, essence=new)  # type: ignore[arg-type]
+    assert not patch, "the known newer version of the app already says so"
+
+
+def test_a_new_generation_is_a_change_of_spec() -> None:
+    changed = app(4, reconciled=3, spec={**SPEC, "image": "wiki:2"})
+    old, new = old_and_new(storage(changed), changed)
+    assert old != new
+    assert (old["spec"], new["spec"]) == ({"generation": 3}, {"generation": 4})
+
+
+def test_a_late_event_of_an_app_handled_since_is_not_a_change() -> None:
+    """The watch lags: kopf gets a version from before the pass of a newer spec wrote its status."""
+    newest = app(4, reconciled=4, version="30")
+    late = app(3, reconciled=2, version="20")
+    old, new = old_and_new(storage(newest), late)
+    assert old == new
+
+
+def test_an_app_made_again_with_the_same_name_is_not_the_one_known() -> None:
+    old, _ = old_and_new(storage(app(5, reconciled=5, uid="u1")), app(1, uid="u2"))
+    assert old is None
+
+
+def test_an_app_an_older_operator_handled_counts_as_handled_if_its_spec_is_the_annotations() -> None:
+    stored = json.dumps({"spec": SPEC})
+    unchanged = app(2, annotations={ANNOTATION: stored})
+    old, new = old_and_new(storage(), unchanged)
+    assert old == new
+    edited = app(3, spec={**SPEC, "image": "wiki:2"}, annotations={ANNOTATION: stored})
+    old, new = old_and_new(storage(), edited)
+    assert old is not None and old != new
+
+
+def test_a_handler_that_finished_without_a_pass_status_write_gets_the_generation_written_by_kopf() -> None:
+    body = app(7, reconciled=6)
+    store = storage(body)
+    _, new = old_and_new(store, body)
+    patch = kopf.Patch()
+    store.store(body=kopf.Body(body), patch=patch, essence=new)  # type: ignore[arg-type]
+    assert patch == {"status": {"reconciledGeneration": 7}}
+
+
+def test_other_kinds_keep_kopfs_annotation() -> None:
+    addon = {
+        "apiVersion": "cloudron.io/v1alpha1",
+        "kind": "Addon",
+        "metadata": {"name": "pg", "uid": "a1", "generation": 1},
+        "spec": {"type": "postgresql"},
+    }
+    store = storage()
+    old, new = old_and_new(store, addon)
+    assert old is None and new["spec"] == {"type": "postgresql"}
+    patch = kopf.Patch()
+    store.store(body=kopf.Body(addon), patch=patch, essence=new)  # type: ignore[arg-type]
+    assert json.loads(patch["metadata"]["annotations"][ANNOTATION]) == {"spec": {"type": "postgresql"}}
+
+
+def _status(current: dict[str, Any], *, reconciled: bool) -> dict[str, Any]:
+    body = app(5)
+    body["status"] = current
+    return desired_status(body, None, None, None, datetime(2026, 11, 29, tzinfo=UTC), reconciled=reconciled)
+
+
+def test_only_a_pass_marks_its_generation_reconciled_and_a_refresh_keeps_the_mark() -> None:
+    assert _status({}, reconciled=True)["reconciledGeneration"] == 5
+    assert _status({"reconciledGeneration": 4}, reconciled=False)["reconciledGeneration"] == 4
+    assert "reconciledGeneration" not in _status({}, reconciled=False)
