@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudron_operator.handlers.app_addons import AddonsResult
 from cloudron_operator.handlers.app_status import desired_status
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.known_apps import AppSeen, KnownApps, app_seen
@@ -172,3 +173,40 @@ def test_a_known_app_computes_the_same_status_as_the_whole_app() -> None:
     expected = desired_status(whole, deployment, certificate, None, now)
     assert desired_status(reduced, deployment, certificate, None, now) == expected
     assert expected["version"] == "2.1.0" and expected["phase"] == "Running"
+
+
+def test_a_refresh_before_the_pass_of_a_new_spec_reports_on_the_spec_the_children_were_made_from() -> None:
+    """A child event between a spec change and its pass must not make the new generation look done."""
+    app = _app(
+        {
+            "observedGeneration": 2,
+            "url": "https://wiki.example.com",
+            "version": "1.0.0",
+            "conditions": [{"type": "AddonsReady", "status": "True", "reason": "Provisioned", "message": ""}],
+        },
+        spec={"domain": "docs.example.com", "running": True, "manifest": {"version": "2.0.0"}},
+    )
+    app["metadata"]["generation"] = 3
+    deployment = {
+        "metadata": {"generation": 1},
+        "spec": {"replicas": 1},
+        "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
+    }
+    certificate = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+
+    refreshed = desired_status(app, deployment, certificate, None, now)
+    assert (refreshed["observedGeneration"], refreshed["url"], refreshed["version"]) == (
+        2,
+        "https://wiki.example.com",
+        "1.0.0",
+    )
+    assert {c["observedGeneration"] for c in refreshed["conditions"]} == {2}
+
+    passed = desired_status(app, deployment, certificate, AddonsResult(), now)
+    assert (passed["observedGeneration"], passed["url"], passed["version"]) == (
+        3,
+        "https://docs.example.com",
+        "2.0.0",
+    )
+    assert {c["observedGeneration"] for c in passed["conditions"]} == {3}

@@ -95,28 +95,39 @@ def desired_status(
     *,
     reconciled: bool = False,
 ) -> dict[str, Any]:
-    """The status of `app` (its metadata, spec and status as `known_apps` keeps them) now."""
+    """The status of `app` (its metadata, spec and status as `known_apps` keeps them) now.
+
+    A pass (`addons` given) reports on the app's generation. A refresh (no `addons`) while the pass
+    of a newer spec is still to come reports on the children made from the older one: it keeps the
+    generation, url and version the status has. A status never claims a generation whose spec is
+    not applied yet (GitOps tools take Ready at the current generation for done); the pass does that.
+    """
     spec = app["spec"]
-    running = bool(spec.get("running", True))
+    generation = app["metadata"]["generation"]
     current = app.get("status", {})
+    observed = generation if addons is not None else current.get("observedGeneration", generation)
+    pending = observed != generation
+    url = f"https://{spec['domain']}"
+    if pending:
+        url = current.get("url", url)
+    running = bool(spec.get("running", True))
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
     parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
-    ready = ready_condition(parts, "Running", f"https://{spec['domain']} is served")
+    ready = ready_condition(parts, "Running", f"{url} is served")
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
     desired = {
-        "observedGeneration": app["metadata"]["generation"],
+        "observedGeneration": observed,
         "phase": phase,
-        "url": f"https://{spec['domain']}",
-        "conditions": merge_conditions(
-            current.get("conditions", []), [ready, *parts], app["metadata"]["generation"], now
-        ),
+        "url": url,
+        "conditions": merge_conditions(current.get("conditions", []), [ready, *parts], observed, now),
         "addons": addons.status() if addons is not None else current.get("addons", {}),
     }
-    if ready.status == "True":
-        desired["version"] = str(spec["manifest"].get("version", ""))
-    generation = app["metadata"]["generation"] if reconciled else reconciled_generation(current)
-    if generation is not None:
-        desired[RECONCILED_GENERATION] = generation
+    version = current.get("version") if pending else str(spec["manifest"].get("version", ""))
+    if ready.status == "True" and version is not None:
+        desired["version"] = version
+    handled = generation if reconciled else reconciled_generation(current)
+    if handled is not None:
+        desired[RECONCILED_GENERATION] = handled
     return desired
 
 
