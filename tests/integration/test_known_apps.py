@@ -6,19 +6,24 @@ handler lists the apps itself. An Addon's first count and the first child events
 
 from __future__ import annotations
 
+import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
+import yaml
 from kubernetes import client
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers import lifecycle
 from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.handlers.kopf_storage import AppStatusDiffBaseStorage
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
 from tests.integration.apps_support import example
+from tests.paths import REPO
 
 
 def _with_status(api: client.ApiClient, app: dict[str, Any], status: dict[str, Any]) -> None:
@@ -49,7 +54,7 @@ def test_the_start_up_handler_lists_every_app_page_by_page(
     monkeypatch.setattr(lifecycle, "LIST_CHUNK_SIZE", 2)  # three apps: two pages
 
     memo = kopf.Memo(config=OperatorConfig(namespaces=(namespace,), metrics_address=""), metrics=Metrics())
-    lifecycle.configure(kopf.OperatorSettings(), memo)
+    lifecycle.configure(kopf.OperatorSettings(), memo, logger=logging.getLogger("test"))
 
     known: KnownApps = memo["known_apps"]
     assert all(known.newest((namespace, f"znc-{index}")) is not None for index in range(3))
@@ -60,3 +65,32 @@ def test_the_start_up_handler_lists_every_app_page_by_page(
     }
     assert (scraped["Running"], scraped["Installing"], scraped["Error"]) == (2, 1, 0)
     memo["api"].close()
+
+
+def _diff_base_under(api: client.ApiClient, crd_name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(lifecycle, "APPS_CRD", crd_name)
+    return lifecycle._diffbase_storage(api, KnownApps(), logging.getLogger("test"))
+
+
+def test_kopf_keeps_its_annotations_while_the_installed_crd_predates_reconciled_generation(
+    api_client: client.ApiClient, installed_crds: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Helm does not upgrade a chart's CRDs: an older one would prune the field kopf is told to read."""
+    assert isinstance(
+        _diff_base_under(api_client, "cloudronapps.cloudron.io", monkeypatch), AppStatusDiffBaseStorage
+    )
+
+    older = yaml.safe_load((REPO / "crds" / "cloudronapps.cloudron.io.yaml").read_text())
+    group = f"older-{secrets.token_hex(3)}.example.com"
+    older["metadata"] = {"name": f"cloudronapps.{group}"}
+    older["spec"]["group"] = group
+    for version in older["spec"]["versions"]:
+        del version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["reconciledGeneration"]
+    extensions = client.ApiextensionsV1Api(api_client)
+    extensions.create_custom_resource_definition(older)
+    try:
+        storage = _diff_base_under(api_client, older["metadata"]["name"], monkeypatch)
+        assert isinstance(storage, kopf.AnnotationsDiffBaseStorage)
+    finally:
+        extensions.delete_custom_resource_definition(older["metadata"]["name"])
+    assert isinstance(_diff_base_under(api_client, "none.example.com", monkeypatch), AppStatusDiffBaseStorage)

@@ -7,10 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+import yaml
 
 from cloudron_operator.handlers.app_status import desired_status
 from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.handlers.kopf_storage import AppStatusDiffBaseStorage
+from cloudron_operator.handlers.kopf_storage import (
+    AppStatusDiffBaseStorage,
+    status_keeps_reconciled_generation,
+)
+from tests.paths import REPO
 
 SPEC = {"domain": "wiki.example.com", "image": "wiki:1", "manifest": {"version": "1.0.0", "httpPort": 8000}}
 ANNOTATION = "cloudron.io/last-handled-configuration"
@@ -134,3 +139,16 @@ def test_only_a_pass_marks_its_generation_reconciled_and_a_refresh_keeps_the_mar
     assert _status({}, reconciled=True)["reconciledGeneration"] == 5
     assert _status({"reconciledGeneration": 4}, reconciled=False)["reconciledGeneration"] == 4
     assert "reconciledGeneration" not in _status({}, reconciled=False)
+
+
+def test_the_status_diff_base_is_used_only_under_a_crd_that_keeps_the_field() -> None:
+    crd = yaml.safe_load((REPO / "crds" / "cloudronapps.cloudron.io.yaml").read_text())
+    assert status_keeps_reconciled_generation(crd)
+    assert status_keeps_reconciled_generation(None), "no CRD yet: the one to come is this operator's"
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    del status["properties"]["reconciledGeneration"]
+    assert not status_keeps_reconciled_generation(crd), "an older CRD prunes it"
+    status["x-kubernetes-preserve-unknown-fields"] = True
+    assert status_keeps_reconciled_generation(crd)
+    crd["spec"]["versions"][0]["name"] = "v1beta9"
+    assert not status_keeps_reconciled_generation(crd), "a CRD that does not serve the operator's version"

@@ -85,7 +85,8 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [cloudron.io]
   resources: [addons/status]
   verbs: [patch]
-# kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them.
+# kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them;
+# the operator lists its CloudronApp CRD at start-up, to know whether it is as new as itself.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]

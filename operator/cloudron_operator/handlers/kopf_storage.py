@@ -13,7 +13,9 @@ Generations only grow, so a version of the app older than one this process knows
 a late watch event is never taken for a change (kopf's own guard against that, waiting for its
 patch to come back from the watch, needs a patch). Apps from before this storage have the
 annotation only: their spec counts as handled if it is the one the annotation holds.
-Other kinds (Addons) keep kopf's annotation storage.
+Other kinds (Addons) keep kopf's annotation storage, and so do apps while the installed CRD is
+older than the operator (`status_keeps_reconciled_generation`): its schema would prune the field,
+and kopf, never finding it, would take every event of an app for its creation.
 
 The progress of a handler stays in annotations, as kopf keeps it, without the one write per new app
 that kopf's marking of them costs when nothing is left to mark (`ProgressAnnotationsStorage`).
@@ -28,7 +30,7 @@ import kopf
 
 from cloudron_operator.handlers.app_status import RECONCILED_GENERATION, reconciled_generation
 from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.models import API_VERSION
+from cloudron_operator.models import API_VERSION, VERSION
 
 FieldSpec = str | list[str] | tuple[str, ...] | None  # a field as kopf names one
 
@@ -85,6 +87,22 @@ class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
         generation = body.meta.get("generation")
         unchanged = stored.get("spec") == body.get("spec")
         return generation if unchanged and isinstance(generation, int) else 0
+
+
+def status_keeps_reconciled_generation(crd: Mapping[str, Any] | None) -> bool:
+    """Whether the API server keeps `status.reconciledGeneration` of apps under this CloudronApp CRD.
+
+    No CRD yet: the one to be installed comes with this operator.
+    """
+    if crd is None:
+        return True
+    for version in crd.get("spec", {}).get("versions", []):
+        if version.get("name") == VERSION:
+            schema = version.get("schema", {}).get("openAPIV3Schema", {})
+            status = schema.get("properties", {}).get("status", {})
+            keeps_unknown = status.get("x-kubernetes-preserve-unknown-fields") is True
+            return keeps_unknown or RECONCILED_GENERATION in status.get("properties", {})
+    return False
 
 
 def _essence(generation: Any) -> kopf.BodyEssence:

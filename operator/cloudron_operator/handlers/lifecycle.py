@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,17 +16,23 @@ from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.handlers.kopf_storage import AppStatusDiffBaseStorage, ProgressAnnotationsStorage
+from cloudron_operator.handlers.kopf_storage import (
+    AppStatusDiffBaseStorage,
+    ProgressAnnotationsStorage,
+    status_keeps_reconciled_generation,
+)
 from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 from cloudron_operator.models import API_VERSION
 
+APPS_CRD = "cloudronapps.cloudron.io"
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
 LIST_CHUNK_SIZE = 100
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
     config: OperatorConfig = memo["config"]
     settings.execution.executor = memo["workers"] = Workers(config.max_workers)
     settings.posting.reporting_component = FIELD_MANAGER
@@ -44,10 +51,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["known_apps"] = known_apps = KnownApps()
-    # What kopf handled of an app is in its status, written by the pass: kopf has nothing to patch.
-    settings.persistence.diffbase_storage = AppStatusDiffBaseStorage(
-        known_apps, others=kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
-    )
+    settings.persistence.diffbase_storage = _diffbase_storage(memo["api"], known_apps, logger)
     # Before kopf's watches start, as its indexes would be: every app is known before any handler
     # runs, so an Addon's first count of its apps and the first child events are complete.
     known_apps.load(_all_apps(memo["api"], config.namespaces))
@@ -57,6 +61,30 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
     memo["metrics"].app_phases.attach(known_apps.phases)
     if config.metrics_address:
         memo["metrics"].serve(config.metrics_address)
+
+
+def _diffbase_storage(api: client.ApiClient, apps: KnownApps, logger: Logger) -> kopf.DiffBaseStorage:
+    """What kopf handled of an app is in its status, written by the pass: kopf has nothing to patch.
+
+    Unless the installed CRD is older than the operator (Helm does not upgrade a chart's CRDs).
+    """
+    annotations = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
+    found = k8s.list_objects(
+        api,
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        None,
+        field_selector=f"metadata.name={APPS_CRD}",
+    )
+    if status_keeps_reconciled_generation(found[0] if found else None):
+        return AppStatusDiffBaseStorage(apps, others=annotations)
+    logger.warning(
+        "the installed CRD %s has no status.reconciledGeneration: it is older than this operator. kopf "
+        "keeps what it handled of each app in annotations, one more write per app, until the CRDs are "
+        "applied (kubectl apply --server-side -f crds/) and the operator restarted",
+        APPS_CRD,
+    )
+    return annotations
 
 
 def _all_apps(api: client.ApiClient, namespaces: tuple[str, ...]) -> Iterator[k8s.KubeObject]:

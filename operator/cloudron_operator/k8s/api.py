@@ -131,9 +131,16 @@ def get(
 
 
 def list_objects(
-    api: client.ApiClient, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    api: client.ApiClient,
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    label_selector: str = "",
+    *,
+    field_selector: str = "",
 ) -> list[KubeObject]:
     query = [("labelSelector", label_selector)] if label_selector else []
+    query += [("fieldSelector", field_selector)] if field_selector else []
     items: list[KubeObject] = _request(api, "GET", kind_of(api_version, kind).path(namespace), query=query)[
         "items"
     ]

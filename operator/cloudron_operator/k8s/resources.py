@@ -33,6 +33,12 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("cert-manager.io/v1", "Certificate", "certificates"),
         Kind("cloudron.io/v1alpha1", "CloudronApp", "cloudronapps"),
         Kind("cloudron.io/v1alpha1", "Addon", "addons", namespaced=False),
+        Kind(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            namespaced=False,
+        ),
     )
 }
 
