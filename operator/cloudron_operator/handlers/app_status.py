@@ -139,7 +139,7 @@ def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
 
 
 def report_invalid(
-    api: client.ApiClient, body: kopf.Body, reason: str, message: str
+    api: client.ApiClient, body: kopf.Body, reason: str, message: str, *, mark_reconciled: bool = True
 ) -> Mapping[str, Any] | None:
     """Ready=False with what the user must fix; the Warning Event only when that changed.
 
@@ -150,17 +150,15 @@ def report_invalid(
     previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
     if previous.get("reason") != reason or previous.get("message") != message:
         kopf.warn(body, reason=reason, message=message)
-    conditions = app_conditions(body, [ready])
-    return write_status(
-        api,
-        body,
-        {
-            "observedGeneration": body["metadata"]["generation"],
-            RECONCILED_GENERATION: body["metadata"]["generation"],
-            "phase": "Error",
-            "conditions": conditions,
-        },
-    )
+    generation = body["metadata"]["generation"]
+    desired = {
+        "observedGeneration": generation,
+        "phase": "Error",
+        "conditions": app_conditions(body, [ready]),
+    }
+    if mark_reconciled:
+        desired[RECONCILED_GENERATION] = generation
+    return write_status(api, body, desired)
 
 
 def app_conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:

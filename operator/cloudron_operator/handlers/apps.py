@@ -141,6 +141,7 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
     api: client.ApiClient = memo["api"]
     config: OperatorConfig = memo["config"]
     known: KnownApps = memo["known_apps"]
+    mark_reconciled: bool = memo["status_keeps_reconciled"]
     try:
         reconcile(
             api,
@@ -153,14 +154,17 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             child_states=memo["child_states"],
             applied_children=memo["applied_children"],
             first_attempt=_first_create_attempt(kwargs),
+            mark_reconciled=mark_reconciled,
         )
     except InvalidApp as invalid:
-        _record(known, report_invalid(api, body, invalid.reason, str(invalid)))
+        _record(
+            known, report_invalid(api, body, invalid.reason, str(invalid), mark_reconciled=mark_reconciled)
+        )
     except k8s.ApiError as error:
         if error.retriable:
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
         message = f"the API server refused a child: {error.message}"
-        _record(known, report_invalid(api, body, "ApplyFailed", message))
+        _record(known, report_invalid(api, body, "ApplyFailed", message, mark_reconciled=mark_reconciled))
 
 
 def _first_create_attempt(handler_kwargs: Mapping[str, Any]) -> bool:
@@ -188,6 +192,7 @@ def reconcile(
     child_states: ChildStates,
     applied_children: AppliedChildren,
     first_attempt: bool = False,
+    mark_reconciled: bool = True,
 ) -> None:
     """One full pass. On the `first_attempt` at a new app, the children are not listed first.
 
@@ -195,6 +200,9 @@ def reconcile(
     gives a later pass is not needed then: apply creates or converges each child alike, the addon
     Secrets, whose passwords must survive a killed pass, are read by name, and stale children (left
     by a killed pass over an older spec) are pruned by the app's next full pass.
+
+    `mark_reconciled`: the status says which generation the pass reconciled (unless the installed
+    CRD is too old to keep that field: see `kopf_storage`).
     """
     spec, manifest = _parse(body)
     if unsupported := unsupported_addons(manifest, spec):
@@ -239,7 +247,9 @@ def reconcile(
             children.prune(keep={("Secret", name) for name in addons_result.secrets})
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
-    _write_pass_status(api, body, addons_result, known, child_states)
+    # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
+    reconciled = mark_reconciled and not addons_result.retriable
+    _write_pass_status(api, body, addons_result, known, child_states, reconciled=reconciled)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
@@ -255,6 +265,8 @@ def _write_pass_status(
     addons: AddonsResult,
     apps: KnownApps,
     children: ChildStates,
+    *,
+    reconciled: bool,
 ) -> None:
     """The pass's status, merged into the newest status known, not into kopf's copy of the app.
 
@@ -275,8 +287,7 @@ def _write_pass_status(
             "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
             "status": known.get("status", {}),
         }
-        # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
-        written = refresh_status(api, app, children, addons, reconciled=not addons.retriable)
+        written = refresh_status(api, app, children, addons, reconciled=reconciled)
         if written is not None:
             apps.record(written)
             return

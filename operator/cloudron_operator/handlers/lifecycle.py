@@ -51,7 +51,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, 
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["known_apps"] = known_apps = KnownApps()
-    settings.persistence.diffbase_storage = _diffbase_storage(memo["api"], known_apps, logger)
+    diff_base = _diffbase_storage(memo["api"], known_apps, logger)
+    settings.persistence.diffbase_storage = diff_base
+    memo["status_keeps_reconciled"] = isinstance(diff_base, AppStatusDiffBaseStorage)
     # Before kopf's watches start, as its indexes would be: every app is known before any handler
     # runs, so an Addon's first count of its apps and the first child events are complete.
     known_apps.load(_all_apps(memo["api"], config.namespaces))
