@@ -1,16 +1,20 @@
 """The resync timer counts from an app's last full pass, not from when kopf first saw the app,
-and yields to passes waiting for a thread."""
+yields to passes waiting for a thread, and never runs beside another pass of the same app."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+import kopf
 import pytest
 
+from cloudron_operator.handlers import apps
 from cloudron_operator.handlers.apps import LastPasses, resync_due
 from cloudron_operator.handlers.workers import Workers
 
@@ -78,3 +82,39 @@ def test_the_last_pass_is_remembered_per_app_until_the_app_is_deleted() -> None:
     assert passes.since("u2") is None
     passes.forget("u1")
     assert passes.since("u1") is None
+
+
+def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothing_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two passes of a new app at once would each generate a password for its database."""
+    passes = LastPasses()
+    running: list[str] = []
+    ran: list[str] = []
+    create_started = threading.Event()
+
+    def slow_pass(body: Any, memo: Any, logger: Any, **kwargs: Any) -> None:
+        running.append(body.meta["uid"])
+        assert running.count(body.meta["uid"]) == 1, "two passes of one app at once"
+        create_started.set()
+        time.sleep(0.2)
+        ran.append(kwargs.get("reason", "resync"))
+        running.remove(body.meta["uid"])
+
+    monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
+    body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps"}})
+    memo = {"last_passes": passes}
+    logger = logging.getLogger("test")
+    create = threading.Thread(target=lambda: apps.reconcile_handler(body, memo, logger, reason="create"))
+    create.start()
+    assert create_started.wait(5)
+    due_at = passes.now()  # the resync found a pass due while the create pass ran
+    apps.reconcile_handler(body, memo, logger, resync_due_at=due_at)
+    create.join()
+    assert ran == ["create"], "the resync waited for the create pass, then had nothing left to do"
+
+    apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())
+    assert ran == ["create", "resync"], "a resync due after the last pass ended runs"
+    other = kopf.Body({"metadata": {"uid": "u2", "name": "chat", "namespace": "apps"}})
+    apps.reconcile_handler(other, memo, logger, resync_due_at=due_at)
+    assert ran == ["create", "resync", "resync"], "another app's passes do not count"

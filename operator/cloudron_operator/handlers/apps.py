@@ -7,6 +7,7 @@ One level-based reconcile serves create, update, resume and the resync timer. Ch
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,9 +78,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
         behind the passes it would yield to.
         """
         workers: Workers = memo["workers"]
-        since = memo["last_passes"].since(body.meta["uid"])
-        if resync_due(since, every, others_waiting=workers.waiting > 0):
-            await workers.run(reconcile_app, body=body, memo=memo, **kwargs)
+        passes: LastPasses = memo["last_passes"]
+        uid = body.meta["uid"]
+        if resync_due(passes.since(uid), every, others_waiting=workers.waiting > 0):
+            await workers.run(reconcile_app, body=body, memo=memo, resync_due_at=passes.now(), **kwargs)
 
     kopf.timer(*APPS, id="resync", interval=every, initial_delay=every, registry=registry)(resync_handler)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
@@ -114,10 +116,23 @@ def resync_due(since_last_pass: float | None, resync_seconds: float, *, others_w
 
 
 class LastPasses:
-    """When each app's last full pass in this process ended, by uid (monotonic seconds)."""
+    """When each app's last full pass in this process ended, by uid (monotonic seconds), and a lock
+    per app that its passes take: one pass of an app at a time.
+
+    kopf runs an app's changing handlers one at a time, but its timers beside them: the resync's
+    tick can come while the app's create pass still runs or waits for a thread. Two passes of a new
+    app at once would each find no addon Secret and generate a password, and the last to write would
+    replace the one the other had given the database.
+    """
 
     def __init__(self) -> None:
         self._ended: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
 
     def ended(self, uid: str) -> None:
         self._ended[uid] = time.monotonic()
@@ -126,15 +141,37 @@ class LastPasses:
         ended = self._ended.get(uid)
         return None if ended is None else time.monotonic() - ended
 
+    def ended_after(self, uid: str, moment: float) -> bool:
+        ended = self._ended.get(uid)
+        return ended is not None and ended > moment
+
+    def lock(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
     def forget(self, uid: str) -> None:
-        self._ended.pop(uid, None)
+        with self._guard:
+            self._ended.pop(uid, None)
+            self._locks.pop(uid, None)
 
 
-def reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
-    try:
-        _reconcile_handler(body, memo, logger, **kwargs)
-    finally:
-        memo["last_passes"].ended(body.meta["uid"])
+def reconcile_handler(
+    body: kopf.Body, memo: Any, logger: Logger, resync_due_at: float | None = None, **kwargs: Any
+) -> None:
+    """A full pass, after any other pass of the app in this process has ended.
+
+    `resync_due_at`: the resync timer found a pass due at that moment. If one ended since (the pass
+    this one waited for), the resync has nothing left to do.
+    """
+    passes: LastPasses = memo["last_passes"]
+    uid = body.meta["uid"]
+    with passes.lock(uid):
+        if resync_due_at is not None and passes.ended_after(uid, resync_due_at):
+            return
+        try:
+            _reconcile_handler(body, memo, logger, **kwargs)
+        finally:
+            passes.ended(uid)
 
 
 def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
