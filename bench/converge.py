@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +20,8 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
@@ -84,6 +87,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # `kill` stops a run as Ctrl-C does: the cluster and database servers are removed on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     counts: list[int] = args.apps or list(DEFAULT_APPS)
     operator_env = {"CLOUDRON_OPERATOR_NAMESPACES": APPS_NAMESPACE}
     if args.max_workers is not None:
@@ -131,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {len(failed)} run(s) did not converge or catch up: see the table", file=sys.stderr)
         return 1
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)
 
 
 def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str], crds: Path) -> Run:
