@@ -39,6 +39,16 @@ def _app(
     return {"metadata": metadata, "spec": spec or {}, "status": status}
 
 
+# A Deployment whose one pod is ready and a Certificate that is issued: an app that runs.
+READY_DEPLOYMENT = {
+    "metadata": {"generation": 1},
+    "spec": {"replicas": 1},
+    "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
+}
+ISSUED_CERTIFICATE = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
 def _seen(status: dict[str, Any], spec: dict[str, Any] | None = None) -> AppSeen:
     return app_seen(_app(status, spec))
 
@@ -161,13 +171,7 @@ def test_a_known_app_computes_the_same_status_as_the_whole_app() -> None:
         "annotations": {"note": "x"},
         "finalizers": ["cloudron.io/finalizer"],
     }
-    deployment = {
-        "metadata": {"generation": 1},
-        "spec": {"replicas": 1},
-        "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
-    }
-    certificate = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-    now = datetime(2026, 11, 29, tzinfo=UTC)
+    deployment, certificate, now = READY_DEPLOYMENT, ISSUED_CERTIFICATE, NOW
     reduced = app_seen(whole).app
     assert "image" not in reduced["spec"] and "annotations" not in reduced["metadata"]
     expected = desired_status(whole, deployment, certificate, None, now)
@@ -187,13 +191,7 @@ def test_a_refresh_before_the_pass_of_a_new_spec_reports_on_the_spec_the_childre
         spec={"domain": "docs.example.com", "running": True, "manifest": {"version": "2.0.0"}},
     )
     app["metadata"]["generation"] = 3
-    deployment = {
-        "metadata": {"generation": 1},
-        "spec": {"replicas": 1},
-        "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
-    }
-    certificate = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-    now = datetime(2026, 11, 29, tzinfo=UTC)
+    deployment, certificate, now = READY_DEPLOYMENT, ISSUED_CERTIFICATE, NOW
 
     refreshed = desired_status(app, deployment, certificate, None, now)
     assert (refreshed["observedGeneration"], refreshed["url"], refreshed["version"]) == (
