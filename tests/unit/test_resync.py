@@ -1,5 +1,6 @@
 """The resync timer counts from an app's last full pass, not from when kopf first saw the app,
-yields to passes waiting for a thread, and never runs beside another pass of the same app."""
+yields to passes waiting for a thread, and never runs beside another pass of the same app or
+after the app's deletion began."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from cloudron_operator.handlers import apps
 from cloudron_operator.handlers.apps import LastPasses, resync_due
+from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.handlers.workers import Workers
 
 pytestmark = pytest.mark.unit
@@ -103,7 +105,8 @@ def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothi
 
     monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
     body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps"}})
-    memo = {"last_passes": passes}
+    other = kopf.Body({"metadata": {"uid": "u2", "name": "chat", "namespace": "apps"}})
+    memo = {"last_passes": passes, "known_apps": known_apps(body, other)}
     logger = logging.getLogger("test")
     create = threading.Thread(target=lambda: apps.reconcile_handler(body, memo, logger, reason="create"))
     create.start()
@@ -115,6 +118,82 @@ def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothi
 
     apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())
     assert ran == ["create", "resync"], "a resync due after the last pass ended runs"
-    other = kopf.Body({"metadata": {"uid": "u2", "name": "chat", "namespace": "apps"}})
     apps.reconcile_handler(other, memo, logger, resync_due_at=due_at)
     assert ran == ["create", "resync", "resync"], "another app's passes do not count"
+
+
+def known_apps(*bodies: kopf.Body) -> KnownApps:
+    known = KnownApps()
+    for body in bodies:
+        known.record({**body, "metadata": {"resourceVersion": "1", **body.meta}})
+    return known
+
+
+def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass beside the drop of an app's databases could provision its user again: an orphan."""
+    passes = LastPasses()
+    events: list[str] = []
+    pass_started = threading.Event()
+
+    def slow_pass(body: Any, memo: Any, logger: Any, **kwargs: Any) -> None:
+        pass_started.set()
+        time.sleep(0.2)
+        events.append("pass ended")
+
+    def drop_databases(api: Any, identity: Any, app: Any, addons: Any) -> list[str]:
+        events.append("databases dropped")
+        return []
+
+    monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
+    monkeypatch.setattr(apps, "deprovision_addons", drop_databases)
+    body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "resourceVersion": "1"}})
+    known = known_apps(body)
+    memo = {
+        "last_passes": passes,
+        "known_apps": known,
+        "applied_children": AppliedChildrenStub(),
+        "api": None,
+    }
+    logger = logging.getLogger("test")
+
+    resync = threading.Thread(
+        target=lambda: apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())
+    )
+    resync.start()
+    assert pass_started.wait(5)
+    deleting: dict[str, Any] = {
+        "metadata": {**body.meta, "resourceVersion": "2", "deletionTimestamp": "2026-11-29T21:00:00Z"}
+    }
+    known.record(deleting)  # the watch event of the deletion, recorded before kopf runs the handler
+    deleting_body = kopf.Body(deleting)  # type: ignore[arg-type]
+    apps.delete_handler(deleting_body, memo, logger, addons_by_type={})
+    resync.join()
+    assert events == ["pass ended", "databases dropped"], "the drop waited for the pass"
+
+    apps.reconcile_handler(
+        body, memo, logger, resync_due_at=passes.now()
+    )  # a tick queued before the deletion
+    known.forget(("apps", "wiki"), "u1")  # the watch reports the app gone
+    apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())
+    assert events == ["pass ended", "databases dropped"], "no pass after the deletion began"
+    assert passes.since("u1") is None, "nothing is kept of a deleted app"
+
+    again = kopf.Body(
+        {"metadata": {"uid": "u9", "name": "wiki", "namespace": "apps", "resourceVersion": "5"}}
+    )
+    known.record(again)
+    apps.reconcile_handler(again, memo, logger, reason="create")
+    apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())  # the old app's, queued still
+    assert events == ["pass ended", "databases dropped", "pass ended"], (
+        "an app made again under the name runs"
+    )
+
+
+class AppliedChildrenStub:
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+
+    def forget(self, uid: str) -> None:
+        self.forgotten.append(uid)

@@ -168,6 +168,8 @@ def reconcile_handler(
     with passes.lock(uid):
         if resync_due_at is not None and passes.ended_after(uid, resync_due_at):
             return
+        if _going_or_gone(memo["known_apps"], body):
+            return  # queued before the deletion: its databases may be dropped already
         try:
             _reconcile_handler(body, memo, logger, **kwargs)
         finally:
@@ -202,6 +204,18 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
         message = f"the API server refused a child: {error.message}"
         _record(known, report_invalid(api, body, "ApplyFailed", message, mark_reconciled=mark_reconciled))
+
+
+def _going_or_gone(known: KnownApps, body: kopf.Body) -> bool:
+    """The app is being deleted, or was: its newest known version says so, or there is none of its uid.
+
+    Every app is known from the start-up list or the watch before kopf hands it to a handler, and
+    forgotten only when the watch reports it deleted.
+    """
+    if body.meta.get("deletionTimestamp"):
+        return True
+    newest = known.newest((body.meta["namespace"], body.meta["name"]))
+    return newest is None or newest.uid != body.meta["uid"] or newest.being_deleted
 
 
 def _first_create_attempt(handler_kwargs: Mapping[str, Any]) -> bool:
@@ -419,14 +433,25 @@ class _Children:
 
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
-    """Drop the app's databases and users, unless the app says to keep them; children go by GC."""
-    memo["last_passes"].forget(body.meta["uid"])
-    memo["applied_children"].forget(body.meta["uid"])
+    """Drop the app's databases and users, unless the app says to keep them; children go by GC.
+
+    After the app's pass that may still run (a resync that started before the deletion): else it
+    could provision a user again once dropped. Passes queued behind find the app going and do nothing.
+    """
+    passes: LastPasses = memo["last_passes"]
+    uid = body.meta["uid"]
+    with passes.lock(uid):
+        _drop_databases(body, memo, logger, kwargs)
+    passes.forget(uid)
+    memo["applied_children"].forget(uid)
+
+
+def _drop_databases(body: kopf.Body, memo: Any, logger: Logger, handler_kwargs: Mapping[str, Any]) -> None:
     if body.meta.annotations.get(RETAIN_ANNOTATION) == "true":
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return
     identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
-    problems = deprovision_addons(memo["api"], identity, body, _all_addons(kwargs))
+    problems = deprovision_addons(memo["api"], identity, body, _all_addons(handler_kwargs))
     if problems:
         message = (
             f"cannot drop the app's databases: {'; '.join(problems)} "

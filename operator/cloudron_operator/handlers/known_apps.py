@@ -39,6 +39,7 @@ class AppSeen:
     running: bool
     conditions: Mapping[str, tuple[Any, Any, Any]]  # child condition type -> (status, reason, message)
     first_pass_done: bool  # its status has AddonsReady: the first pass wrote it whole
+    being_deleted: bool  # it has a deletionTimestamp
     invalid: bool  # Ready=False for a reason in the spec, which no child changes
     phase: str | None
     addons: frozenset[str]  # the Addons its status says its addons are provisioned in
@@ -72,6 +73,7 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
             if c.get("type") in CHILD_CONDITIONS
         },
         first_pass_done=first_pass_done(status),
+        being_deleted=bool(meta.get("deletionTimestamp")),
         invalid=ready_reason(app) in INVALID_REASONS,
         phase=str(status["phase"]) if status.get("phase") else None,
         addons=frozenset(
