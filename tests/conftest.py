@@ -9,17 +9,31 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import pytest
 from kubernetes import client, config
 
 from tests.harness.databases import DatabaseServer
-from tests.harness.localenv import LocalEnv
+from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_name
 from tests.harness.operator_process import OperatorProcess
 
 SERVER_FIXTURES = {"local_env", "cluster", "api_client", "postgres_server", "mariadb_server", "redis_server"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI job cancelled, `timeout`, `kill`) ends the session as Ctrl-C does: pytest then
+    # tears the fixtures down, and the session's cluster and servers are removed.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt(f"{signal.Signals(signum).name}: removing the test environment")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,10 +50,16 @@ def local_env() -> Iterator[LocalEnv]:
     """The session's environment: its own cluster and servers, removed at the end.
 
     Set CLOUDRON_TEST_KEEP=1 to leave them running for inspection (`python -m tests.harness down test-<pid>`).
+    Those of earlier sessions killed before their teardown are removed first.
     """
-    env = LocalEnv.named(f"test-{os.getpid()}")
+    for abandoned in abandoned_test_envs():
+        print(f"removing {abandoned.name}, left by a test session that was killed", file=sys.stderr)
+        abandoned.down()
+    env = LocalEnv.named(session_env_name(os.getpid()))
     yield env
-    if os.environ.get("CLOUDRON_TEST_KEEP") != "1":
+    if os.environ.get("CLOUDRON_TEST_KEEP") == "1":
+        env.keep()
+    else:
         env.down()
 
 

@@ -6,6 +6,8 @@ can reuse what a previous run started, and `make down` can stop it.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from tests.harness.cluster import LocalCluster
 from tests.harness.databases import DatabaseKind, DatabaseServer, is_running, start_server, stop_server
 
 DATABASE_KINDS: tuple[DatabaseKind, ...] = ("postgresql", "mysql", "redis")
+KEPT_MARKER = "kept"  # in an environment's root: left running on purpose (CLOUDRON_TEST_KEEP=1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ class LocalEnv:
         shutil.rmtree(self._database_root, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def keep(self) -> None:
+        """Leave it running for inspection: `abandoned_test_envs` passes it over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / KEPT_MARKER).touch()
+
+    @property
+    def kept(self) -> bool:
+        return (self.root / KEPT_MARKER).exists()
+
     def _state_file(self, kind: DatabaseKind) -> Path:
         return self.root / f"{kind}.json"
 
@@ -75,3 +87,41 @@ class LocalEnv:
 
     def _database_dir(self, kind: DatabaseKind) -> Path:
         return self._database_root / kind
+
+
+def session_env_name(pid: int) -> str:
+    """A test session's environment is named after its process."""
+    return f"test-{pid}"
+
+
+def abandoned_test_envs() -> list[LocalEnv]:
+    """Environments of test sessions whose process is gone without removing them (SIGKILL, a crash).
+
+    Their control plane and database servers would run on, taking the CPU the next sessions and
+    benchmarks measure with. Found by what they leave on disk: kwokctl's cluster directory, the
+    recorded servers, the servers' data.
+    """
+    traces = [
+        (cache_dir() / "kwok" / "clusters", r"cloudron-test-(\d+)"),
+        (cache_dir() / "envs", r"test-(\d+)"),
+        (Path(tempfile.gettempdir()), r"cloudron-operator-test-(\d+)"),
+    ]
+    pids = {
+        int(match.group(1))
+        for directory, pattern in traces
+        if directory.is_dir()
+        for entry in directory.iterdir()
+        if (match := re.fullmatch(pattern, entry.name))
+    }
+    envs = [LocalEnv.named(session_env_name(pid)) for pid in sorted(pids) if not _alive(pid)]
+    return [env for env in envs if not env.kept]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
