@@ -197,3 +197,31 @@ class AppliedChildrenStub:
 
     def forget(self, uid: str) -> None:
         self.forgotten.append(uid)
+
+
+def test_a_pass_works_on_the_app_as_it_was_when_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf replaces the body it handed a handler on every watch event of the app (for kinds with
+    timers): a pass that read the newer spec's generation at its end would report it applied."""
+    generation_5: dict[str, Any] = {
+        "metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "generation": 5},
+        "spec": {"manifest": {"version": "1.0"}},
+    }
+    live = kopf.Body(generation_5)  # type: ignore[arg-type]
+    seen: list[tuple[int, str]] = []
+
+    def a_pass(body: Any, memo: Any, logger: Any, **kwargs: Any) -> None:
+        seen.append((body.meta["generation"], body["spec"]["manifest"]["version"]))
+        live._replace_with(  # what kopf does with a watch event of generation 6 meanwhile
+            {
+                "metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "generation": 6},
+                "spec": {"manifest": {"version": "2.0"}},
+            }
+        )
+        seen.append((body.meta["generation"], body["spec"]["manifest"]["version"]))
+
+    monkeypatch.setattr(apps, "_reconcile_handler", a_pass)
+    memo = {"last_passes": LastPasses(), "known_apps": known_apps(live)}
+    apps.reconcile_handler(live, memo, logging.getLogger("test"), reason="update")
+
+    assert seen == [(5, "1.0"), (5, "1.0")]
+    assert live.meta["generation"] == 6

@@ -6,6 +6,7 @@ One level-based reconcile serves create, update, resume and the resync timer. Ch
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -168,10 +169,11 @@ def reconcile_handler(
     with passes.lock(uid):
         if resync_due_at is not None and passes.ended_after(uid, resync_due_at):
             return
-        if _going_or_gone(memo["known_apps"], body):
+        app = snapshot(body)
+        if _going_or_gone(memo["known_apps"], app):
             return  # queued before the deletion: its databases may be dropped already
         try:
-            _reconcile_handler(body, memo, logger, **kwargs)
+            _reconcile_handler(app, memo, logger, **kwargs)
         finally:
             passes.ended(uid)
 
@@ -204,6 +206,16 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
         message = f"the API server refused a child: {error.message}"
         _record(known, report_invalid(api, body, "ApplyFailed", message, mark_reconciled=mark_reconciled))
+
+
+def snapshot(body: kopf.Body) -> kopf.Body:
+    """The app as it is now, for a whole pass.
+
+    kopf hands every handler of a kind with timers the same live body, which each watch event of
+    the app replaces: a pass reading it at its end could write, for a spec it never applied, the
+    status of the one it did (and kopf would then take the newer spec as handled).
+    """
+    return kopf.Body(copy.deepcopy(dict(body)))  # type: ignore[arg-type]
 
 
 def _going_or_gone(known: KnownApps, body: kopf.Body) -> bool:
@@ -441,7 +453,7 @@ def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) ->
     passes: LastPasses = memo["last_passes"]
     uid = body.meta["uid"]
     with passes.lock(uid):
-        _drop_databases(body, memo, logger, kwargs)
+        _drop_databases(snapshot(body), memo, logger, kwargs)
     passes.forget(uid)
     memo["applied_children"].forget(uid)
 
