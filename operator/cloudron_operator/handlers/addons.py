@@ -40,6 +40,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 
 
 APP_COUNT_SECONDS = 5.0
+# The count's own field manager: its writes carry the count alone, so a body the watch has not
+# brought up to date cannot put back the conditions a check just replaced.
+APP_COUNT_MANAGER = f"{k8s.FIELD_MANAGER}-app-count"
 
 
 async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **_: Any) -> None:
@@ -62,8 +65,9 @@ async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any
             answer = await asyncio.to_thread(
                 k8s.apply,
                 memo["api"],
-                _status_object(name, {**status, "appCount": count}),
+                _status_object(name, {"appCount": count}),
                 subresource="status",
+                field_manager=APP_COUNT_MANAGER,
             )
             written = (str(answer["metadata"]["resourceVersion"]), count)
         await stopped.wait(APP_COUNT_SECONDS)

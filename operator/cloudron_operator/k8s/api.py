@@ -51,13 +51,19 @@ def new_api_client(connections: int = 10) -> client.ApiClient:
 
 
 def apply(
-    api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+    api: client.ApiClient,
+    obj: Mapping[str, Any],
+    *,
+    subresource: str = "",
+    dry_run: bool = False,
+    field_manager: str = FIELD_MANAGER,
 ) -> KubeObject:
     """Server-side apply `obj` as our field manager; an unchanged object is not written.
 
     With `dry_run` the server answers with the object as the apply would store it, and stores nothing.
+    Another `field_manager` owns only the fields it applies: the fields our own manager set stay.
     """
-    return _apply(api, obj, subresource=subresource, dry_run=dry_run)[1]
+    return _apply(api, obj, subresource=subresource, dry_run=dry_run, field_manager=field_manager)[1]
 
 
 def apply_reporting_creation(api: client.ApiClient, obj: Mapping[str, Any]) -> tuple[KubeObject, bool]:
@@ -67,11 +73,16 @@ def apply_reporting_creation(api: client.ApiClient, obj: Mapping[str, Any]) -> t
 
 
 def _apply(
-    api: client.ApiClient, obj: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+    api: client.ApiClient,
+    obj: Mapping[str, Any],
+    *,
+    subresource: str = "",
+    dry_run: bool = False,
+    field_manager: str = FIELD_MANAGER,
 ) -> tuple[int, KubeObject]:
     meta = obj["metadata"]
     path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"), meta["name"])
-    query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
+    query = [("fieldManager", field_manager), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
     return _exchange(
         api,
         "PATCH",
