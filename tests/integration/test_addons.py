@@ -379,6 +379,34 @@ def test_an_addon_nobody_serves_or_the_operator_cannot_give_is_named(
     assert any(e.get("reason") == "UnsupportedAddon" and e.get("type") == "Warning" for e in events)
 
 
+def test_a_redis_addon_with_a_bad_option_is_reported_on_it_and_on_its_apps(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess
+) -> None:
+    with addons_for_test(api_client, namespace, {"redis": None}) as made:
+        name = made.names["redis"]
+        client.CustomObjectsApi(api_client).patch_cluster_custom_object(
+            "cloudron.io", "v1alpha1", "addons", name, {"spec": {"options": {"memoryLimit": "256MB"}}}
+        )
+        k8s.create(api_client, app_object("cache", namespace, made, manifest_addons={"redis": {}}))
+
+        def addon_reason() -> str:
+            return str(condition(k8s.get(api_client, *ADDON, None, name) or {}, "Ready").get("reason"))
+
+        def app_reason() -> str:
+            return str(condition(get_app(api_client, namespace, "cache"), "AddonsReady").get("reason"))
+
+        wait_until(lambda: addon_reason() == "InvalidOptions", WAIT, "the Addon to report InvalidOptions")
+        wait_until(lambda: app_reason() == "InvalidOptions", WAIT, "the app to report InvalidOptions")
+        message = condition(get_app(api_client, namespace, "cache"), "AddonsReady")["message"]
+        assert "options.memoryLimit: '256MB' is not a byte quantity" in message
+        assert k8s.get(api_client, "apps/v1", "Deployment", namespace, "cache-redis") is None
+
+        client.CustomObjectsApi(api_client).patch_cluster_custom_object(
+            "cloudron.io", "v1alpha1", "addons", name, {"spec": {"options": {"memoryLimit": "256Mi"}}}
+        )
+        wait_until(lambda: addons_ready(api_client, namespace, "cache"), WAIT, "the app's redis once fixed")
+
+
 def test_two_default_addons_of_one_type_are_reported_on_both(
     api_client: client.ApiClient,
     namespace: str,

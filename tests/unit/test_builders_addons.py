@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
@@ -89,6 +90,20 @@ def test_redis_memory_follows_cloudrons_rule_unless_the_addon_sets_it() -> None:
     assert redis_memory(RedisOptions(), 2 * gib) == SMALL_APP_MEMORY
     assert redis_memory(RedisOptions(), 2 * gib + 1) == LARGE_APP_MEMORY
     assert redis_memory(RedisOptions.from_addon({"memoryLimit": "1Gi"}), 256) == gib
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"memoryLimit": "256MB"}, "options.memoryLimit: '256MB'"),
+        ({"memoryLimit": True}, "options.memoryLimit: True"),
+        ({"memoryLimit": 2.5}, "options.memoryLimit: 2.5"),
+        ({"storageSize": "ten gigs"}, "options.storageSize: 'ten gigs'"),
+    ],
+)
+def test_a_redis_option_that_is_not_a_byte_quantity_is_named(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named + " is not a byte quantity such as 256Mi")):
+        RedisOptions.from_addon(options)
 
 
 def redis_children(

@@ -48,14 +48,26 @@ class RedisOptions:
 
     @classmethod
     def from_addon(cls, options: Mapping[str, Any]) -> RedisOptions:
+        """The Addon's options; ValueError names the option that is not a byte quantity."""
         memory = options.get("memoryLimit")
+        storage_size = options.get("storageSize") or DEFAULT_STORAGE
         storage_class = options.get("storageClassName")
+        _bytes_option("storageSize", storage_size)  # kept as written, for the claim
         return cls(
             image=str(options.get("image") or DEFAULT_IMAGE),
-            memory_limit=quantity_bytes(memory) if isinstance(memory, int | str) else None,
-            storage_size=str(options.get("storageSize") or DEFAULT_STORAGE),
+            memory_limit=None if memory is None else _bytes_option("memoryLimit", memory),
+            storage_size=str(storage_size),
             storage_class_name=str(storage_class) if storage_class else None,
         )
+
+
+def _bytes_option(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"options.{name}: {value!r} is not a byte quantity such as 256Mi")
+    try:
+        return quantity_bytes(value)
+    except ValueError:
+        raise ValueError(f"options.{name}: {value!r} is not a byte quantity such as 256Mi") from None
 
 
 def redis_service_name(app_name: str) -> str:

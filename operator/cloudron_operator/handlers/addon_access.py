@@ -8,6 +8,7 @@ from typing import Any, Final
 from kubernetes import client
 
 from cloudron_operator.addon_plan import AddonProblem, AddonRecord
+from cloudron_operator.builders.redis import RedisOptions
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.builders.sendmail import Relay
 from cloudron_operator.k8s import api as k8s
@@ -35,6 +36,14 @@ def relay(api: client.ApiClient, addon: AddonRecord) -> Relay:
         return Relay.from_addon(addon.spec)
     username, password = _login(api, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""))
     return Relay.from_addon(addon.spec, username, password)
+
+
+def redis_options(addon: AddonRecord) -> RedisOptions:
+    """What every app's own Redis is made with, from a redis Addon's options."""
+    try:
+        return RedisOptions.from_addon(addon.spec.get("options") or {})
+    except ValueError as error:
+        raise AddonProblem("InvalidOptions", f"Addon {addon.name}: spec.{error}") from error
 
 
 def server_access(api: client.ApiClient, addon: AddonRecord) -> ServerAccess:

@@ -16,7 +16,7 @@ from kubernetes import client
 
 from cloudron_operator.addon_plan import AddonProblem, AddonRecord
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.addon_access import backend_for, relay, server_access
+from cloudron_operator.handlers.addon_access import backend_for, redis_options, relay, server_access
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
@@ -132,6 +132,7 @@ def _readiness(
 def _check_server(api: client.ApiClient, record: AddonRecord) -> tuple[str, str | None]:
     """What a working server answered, and its version if it tells one; raises what is wrong."""
     if record.type == AddonType.REDIS:
+        redis_options(record)
         return "each app that asks for redis gets a Redis of its own", None
     if record.type == AddonType.SENDMAIL:
         return f"the relay answers: {check_relay(relay(api, record))}", None

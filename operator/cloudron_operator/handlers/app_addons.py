@@ -24,7 +24,7 @@ from cloudron_operator.addon_plan import (
     provisioned_addons,
 )
 from cloudron_operator.builders.memory import effective_memory_limit
-from cloudron_operator.builders.redis import RedisOptions, build_redis_children, redis_env
+from cloudron_operator.builders.redis import build_redis_children, redis_env
 from cloudron_operator.builders.secrets import (
     RESERVED_PREFIX,
     addon_env_names,
@@ -33,7 +33,7 @@ from cloudron_operator.builders.secrets import (
     secret_values,
 )
 from cloudron_operator.builders.sendmail import sendmail_env
-from cloudron_operator.handlers.addon_access import backend_for, relay, server_access
+from cloudron_operator.handlers.addon_access import backend_for, redis_options, relay, server_access
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
@@ -195,6 +195,7 @@ def _redis(
     outcome: AddonOutcome,
     apply: ApplyChild,
 ) -> list[dict[str, Any]]:
+    options = redis_options(addon)
     no_password = addon_options(manifest, AddonType.REDIS).get("noPassword") is True
     password = None if no_password else _password(current, "CLOUDRON_REDIS_PASSWORD")
     env = addon_env_names(redis_env(identity, password), manifest)
@@ -204,7 +205,7 @@ def _redis(
     password_key = None if no_password else manifest.env_prefix + "REDIS_PASSWORD"
     return build_redis_children(
         identity,
-        RedisOptions.from_addon(addon.spec.get("options") or {}),
+        options,
         secret_name=secret["metadata"]["name"],
         password_key=password_key,
         password=password,
