@@ -207,6 +207,76 @@ def test_deleting_an_app_drops_its_database_and_user_unless_retained(
     wait_until(no_app_counted, WAIT, "the Addon's appCount to follow the deletions")
 
 
+def test_an_apps_database_is_dropped_where_it_is_while_its_addon_is_gone_for_a_while(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    """The Addon deleted and made again (a GitOps replace, say): status.addons keeps saying where the
+    app's database is, so deleting the app waits for the Addon and then drops it, never orphans it."""
+    uid = provisioned_app(api_client, namespace, "wiki", addons, manifest_addons={"postgresql": {}})
+    name = addons.names["postgresql"]
+    addon = k8s.get(api_client, *ADDON, None, name)
+    assert addon is not None
+    k8s.delete(api_client, *ADDON, None, name)
+
+    def addons_reason() -> str:
+        return str(condition(get_app(api_client, namespace, "wiki"), "AddonsReady").get("reason"))
+
+    wait_until(lambda: addons_reason() == "AddonNotFound", WAIT, "the app to miss its Addon")
+    assert get_app(api_client, namespace, "wiki")["status"]["addons"]["postgresql"]["addon"] == name
+
+    k8s.delete(api_client, *APP, namespace, "wiki")
+
+    def ready_reason() -> str:
+        return str(condition(get_app(api_client, namespace, "wiki"), "Ready").get("reason"))
+
+    wait_until(lambda: ready_reason() == "DeprovisionFailed", WAIT, "the deletion to wait for the Addon")
+    assert (
+        f"Addon {name} no longer exists"
+        in condition(get_app(api_client, namespace, "wiki"), "Ready")["message"]
+    )
+    assert uid in addons.app_uids("postgresql")
+
+    k8s.create(
+        api_client, {key: addon[key] for key in ("apiVersion", "kind", "spec")} | {"metadata": {"name": name}}
+    )
+    wait_until(_gone(api_client, namespace, "wiki"), WAIT, "the app to be gone once its Addon is back")
+    assert uid not in addons.app_uids("postgresql"), "its database and user are dropped"
+
+
+def test_a_database_the_manifest_no_longer_asks_for_is_kept_and_dropped_with_the_app(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
+) -> None:
+    uid = provisioned_app(
+        api_client, namespace, "wiki", addons, manifest_addons={"postgresql": {}, "mysql": {}}
+    )
+    dropping_postgresql = {"spec": {"manifest": {"addons": {"postgresql": None}}}}  # a JSON merge patch
+    client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+        "cloudron.io", "v1alpha1", namespace, "cloudronapps", "wiki", dropping_postgresql
+    )
+
+    def postgresql_entry() -> dict[str, Any]:
+        return dict(
+            get_app(api_client, namespace, "wiki").get("status", {}).get("addons", {}).get("postgresql", {})
+        )
+
+    wait_until(
+        lambda: "no longer in the manifest" in postgresql_entry().get("message", ""), WAIT, "the record"
+    )
+    assert postgresql_entry()["addon"] == addons.names["postgresql"]
+    assert addons_ready(api_client, namespace, "wiki")
+    assert uid in addons.app_uids("postgresql"), "the data stays while the app lives"
+    wait_until(
+        lambda: k8s.get(api_client, "v1", "Secret", namespace, "wiki-postgresql") is None,
+        WAIT,
+        "the Secret the workload no longer mounts to go",
+    )
+
+    k8s.delete(api_client, *APP, namespace, "wiki")
+    wait_until(_gone(api_client, namespace, "wiki"), WAIT, "the app to be gone")
+    assert uid not in addons.app_uids("postgresql")
+    assert uid not in addons.app_uids("mysql")
+
+
 def test_a_restarted_operator_counts_the_apps_an_addon_serves_from_its_first_check(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
 ) -> None:

@@ -69,6 +69,9 @@ class AddonOutcome:
 class AddonsResult:
     outcomes: list[AddonOutcome] = field(default_factory=list)
     children: list[dict[str, Any]] = field(default_factory=list)  # the app's own Redis, if any
+    # Database addon type -> the Addon holding a database the manifest no longer asks for. It is
+    # kept, with its data, and dropped with the app: the record is what finds it then.
+    left_behind: dict[str, str] = field(default_factory=dict)
 
     @property
     def secrets(self) -> dict[str, dict[str, str]]:
@@ -86,7 +89,15 @@ class AddonsResult:
         return any(o.problem is not None for o in self.outcomes)
 
     def status(self) -> dict[str, Any]:
-        return {str(o.addon_type): o.status() for o in self.outcomes}
+        left_behind = {
+            addon_type: {
+                "ready": True,
+                "addon": addon,
+                "message": "no longer in the manifest: its database is kept until the app is deleted",
+            }
+            for addon_type, addon in self.left_behind.items()
+        }
+        return {**left_behind, **{str(o.addon_type): o.status() for o in self.outcomes}}
 
     def condition(self) -> ConditionUpdate:
         problems = [o for o in self.outcomes if o.problem is not None]
@@ -111,11 +122,23 @@ def provision_addons(
     existing_secrets: Mapping[str, Mapping[str, Any]],
     apply_child: ApplyChild,
     metrics: Metrics,
+    recorded: Mapping[str, Any],
 ) -> AddonsResult:
-    """Provision every addon of the manifest that needs a server; problems are reported, not raised."""
+    """Provision every addon of the manifest that needs a server; problems are reported, not raised.
+
+    `recorded`: the app's status.addons, which says in which Addon each of its databases is. An
+    entry stays there as long as the database may exist, also while no Addon can be chosen (the
+    Addon deleted for a while, a second default) and once the manifest stops asking for it.
+    """
     known = list(addons)
     result = AddonsResult()
-    for addon_type in provisioned_addons(manifest):
+    wanted = provisioned_addons(manifest)
+    result.left_behind = {
+        addon_type: addon
+        for addon_type, addon in recorded_databases(recorded).items()
+        if addon_type not in wanted
+    }
+    for addon_type in wanted:
         secret_name = addon_secret_name(identity.name, addon_type)
         outcome = AddonOutcome(addon_type, secret_name=secret_name)
         current = secret_values(existing_secrets.get(secret_name))
@@ -155,6 +178,8 @@ def provision_addons(
                     )
         except AddonProblem as problem:
             outcome.problem = problem
+            if outcome.addon is None:
+                outcome.addon = recorded_databases(recorded).get(addon_type)
             if outcome.env is None and current:
                 outcome.env = current  # keep the app running on the credentials it has
     return result
@@ -235,49 +260,57 @@ def deprovision_addons(
     known = {a.name: a for a in addons}
     raw_addons: Mapping[str, Any] = (app.get("spec", {}).get("manifest") or {}).get("addons") or {}
     problems = []
-    for addon_type, addon in _provisioned_in(app, known.values(), raw_addons).items():
+    for addon_type, candidates in _provisioned_in(app, known.values(), raw_addons).items():
         options = raw_addons.get(addon_type)
         database = AppDatabase(identity.uid, dict(options) if isinstance(options, Mapping) else {})
-        try:
-            backend_for(addon).deprovision(server_access(api, addon), database)
-        except (AddonProblem, ServerUnreachable, ProvisioningFailed) as error:
-            problems.append(f"{addon_type} in Addon {addon.name}: {error}")
+        for addon in candidates:
+            try:
+                backend_for(addon).deprovision(server_access(api, addon), database)
+            except (AddonProblem, ServerUnreachable, ProvisioningFailed) as error:
+                problems.append(f"{addon_type} in Addon {addon.name}: {error}")
     missing = _missing_addons(app, known)
     problems += [f"{addon_type}: Addon {name} no longer exists" for addon_type, name in missing.items()]
     return problems
 
 
-def _provisioned_in(
-    app: Mapping[str, Any], addons: Iterable[AddonRecord], raw_addons: Mapping[str, Any]
-) -> dict[str, AddonRecord]:
-    """Database addon type -> the Addon the app's database is in."""
-    known = {a.name: a for a in addons}
-    recorded: Mapping[str, Any] = app.get("status", {}).get("addons") or {}
-    found: dict[str, AddonRecord] = {}
-    for addon_type in (AddonType.POSTGRESQL, AddonType.MYSQL):
-        if addon_type not in raw_addons and addon_type not in recorded:
-            continue
-        name = (recorded.get(addon_type) or {}).get("addon")
-        if name is not None:
-            if name in known:
-                found[addon_type] = known[name]
-            continue
-        selections = (app.get("spec", {}).get("addons") or {}).get(addon_type) or {}
-        ref = selections.get("addonRef")
-        defaults = [a for a in known.values() if a.type == addon_type and a.default]
-        candidates = [known[ref]] if ref in known else defaults
-        if len(candidates) == 1:
-            found[addon_type] = candidates[0]
-    return found
-
-
-def _missing_addons(app: Mapping[str, Any], known: Mapping[str, AddonRecord]) -> dict[str, str]:
-    recorded: Mapping[str, Any] = app.get("status", {}).get("addons") or {}
+def recorded_databases(recorded: Mapping[str, Any]) -> dict[str, str]:
+    """Database addon type -> the Addon that status.addons says holds the app's database."""
     return {
-        addon_type: entry["addon"]
+        str(addon_type): str(entry["addon"])
         for addon_type, entry in recorded.items()
         if addon_type in (AddonType.POSTGRESQL, AddonType.MYSQL)
         and isinstance(entry, Mapping)
         and entry.get("addon")
-        and entry["addon"] not in known
     }
+
+
+def _provisioned_in(
+    app: Mapping[str, Any], addons: Iterable[AddonRecord], raw_addons: Mapping[str, Any]
+) -> dict[str, list[AddonRecord]]:
+    """Database addon type -> the Addons the app's database may be in.
+
+    The one recorded in its status; with no record (the app was deleted before its first status
+    was written), the one its spec names, else every default of the type: dropping a database
+    that is not there changes nothing, and the names come from the app's uid alone.
+    """
+    known = {a.name: a for a in addons}
+    recorded = recorded_databases(app.get("status", {}).get("addons") or {})
+    found: dict[str, list[AddonRecord]] = {}
+    for addon_type in (AddonType.POSTGRESQL, AddonType.MYSQL):
+        if addon_type not in raw_addons and addon_type not in recorded:
+            continue
+        name = recorded.get(addon_type)
+        if name is not None:
+            if name in known:
+                found[addon_type] = [known[name]]
+            continue
+        selections = (app.get("spec", {}).get("addons") or {}).get(addon_type) or {}
+        ref = selections.get("addonRef")
+        defaults = [a for a in known.values() if a.type == addon_type and a.default]
+        found[addon_type] = [known[ref]] if ref in known else defaults
+    return found
+
+
+def _missing_addons(app: Mapping[str, Any], known: Mapping[str, AddonRecord]) -> dict[str, str]:
+    recorded = recorded_databases(app.get("status", {}).get("addons") or {})
+    return {addon_type: name for addon_type, name in recorded.items() if name not in known}

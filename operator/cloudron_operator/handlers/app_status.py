@@ -156,6 +156,8 @@ def report_invalid(
         "phase": "Error",
         "conditions": app_conditions(body, [ready]),
     }
+    if addons := body.get("status", {}).get("addons"):
+        desired["addons"] = addons  # where the app's databases are: its deletion drops them there
     if mark_reconciled:
         desired[RECONCILED_GENERATION] = generation
     return write_status(api, body, desired)

@@ -301,6 +301,7 @@ def reconcile(
             ),
             apply_child=children.apply,
             metrics=app_metrics,
+            recorded=_newest_status(known, body).get("addons") or {},
         )
         if addons_result.complete:
             desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
@@ -320,6 +321,12 @@ def reconcile(
 
 
 STATUS_ATTEMPTS = 5
+
+
+def _newest_status(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any]:
+    """The app's status as last seen: kopf's copy may be older than a status this process wrote."""
+    newest = apps.newest((body.meta["namespace"], body.meta["name"]), app_seen(body))
+    return newest.app.get("status", {}) if newest is not None and newest.uid == body.meta["uid"] else {}
 
 
 def _write_pass_status(
