@@ -237,6 +237,13 @@ def test_runtime_dirs_are_writable_and_seeded_from_the_image() -> None:
     assert "initContainers" not in pod(spec())
 
 
+def test_a_runtime_dir_named_twice_with_and_without_its_slash_is_mounted_once() -> None:
+    """Mount paths must be unique: the API server refuses the Deployment otherwise."""
+    manifest = {**BASE_MANIFEST, "runtimeDirs": ["/app/code/cache", "/app/code/cache/"]}
+    mounts = pod(spec(manifest))["containers"][0]["volumeMounts"][2:]
+    assert mounts == [{"name": "runtime-0", "mountPath": "/app/code/cache"}]
+
+
 def test_the_tls_addon_gets_the_certificate_where_cloudron_puts_it() -> None:
     pod_spec = pod(spec({**BASE_MANIFEST, "addons": {"tls": {}}}))
     assert pod_spec["containers"][0]["volumeMounts"][-1] == {

@@ -52,7 +52,7 @@ def app_volumes(identity: AppIdentity, manifest: Manifest) -> Volumes:
 
 def runtime_dirs(manifest: Manifest) -> list[str]:
     """The runtimeDirs that need a volume of their own: one inside another is seeded with its parent."""
-    directories = [directory.rstrip("/") for directory in manifest.runtime_dirs]
+    directories = list(dict.fromkeys(directory.rstrip("/") for directory in manifest.runtime_dirs))
     return [
         directory
         for directory in directories
