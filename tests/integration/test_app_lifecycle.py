@@ -21,6 +21,7 @@ from cloudron_operator.k8s import api as k8s
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess, scrape, value
 from tests.harness.processes import HarnessError, wait_until
+from tests.integration.addon_support import AddonSet, app_object
 from tests.integration.apps_support import (
     APP,
     WAIT,
@@ -488,6 +489,41 @@ def test_invalid_specs_are_reported_once_and_recover_when_fixed(
         recovered = partial(left_the_error, api_client, namespace, name, reason)
         wait_until(recovered, WAIT, f"{name} to leave Ready reason {reason} once fixed")
         assert k8s.get(api_client, "apps/v1", "Deployment", namespace, name) is not None, name
+
+
+def test_an_app_whose_children_would_have_another_apps_names_waits_for_it(
+    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess
+) -> None:
+    """App `wiki`'s Redis would be Deployment, Service and NetworkPolicy `wiki-redis`, as app
+    `wiki-redis`'s own are: each apply would take them over from the other app."""
+    no_addons = AddonSet({}, {})
+    k8s.create(api_client, app_object("wiki", namespace, no_addons, manifest_addons={}))
+    wait_until(lambda: deployment_owner(api_client, namespace, "wiki") is not None, WAIT, "wiki's Deployment")
+    later = k8s.create(api_client, app_object("wiki-redis", namespace, no_addons, manifest_addons={}))
+
+    def reason() -> str:
+        return str(condition(get_app(api_client, namespace, "wiki-redis"), "Ready").get("reason"))
+
+    wait_until(lambda: reason() == "NameConflict", WAIT, "wiki-redis to report NameConflict")
+    message = condition(get_app(api_client, namespace, "wiki-redis"), "Ready")["message"]
+    assert "app wiki in this namespace was made first" in message
+    assert "named wiki-redis: give this app another name" in message
+    assert deployment_owner(api_client, namespace, "wiki-redis") is None
+    assert warning_events(api_client, namespace, later, "NameConflict") == 1
+
+    k8s.delete(api_client, *APP, namespace, "wiki")
+    wait_until(
+        lambda: deployment_owner(api_client, namespace, "wiki-redis") == later["metadata"]["uid"],
+        WAIT,
+        "wiki-redis to get its children once wiki is gone",
+    )
+
+
+def deployment_owner(api: client.ApiClient, namespace: str, name: str) -> str | None:
+    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, name)
+    if deployment is None:
+        return None
+    return next((ref["uid"] for ref in deployment["metadata"].get("ownerReferences", [])), None)
 
 
 # --- 6. restart ------------------------------------------------------------------------------------

@@ -6,16 +6,19 @@ import re
 
 import pytest
 
-from cloudron_operator.builders import app_label_value, child_name, tls_name
+from cloudron_operator.builders import app_label_value, child_name, desired_children, tls_name
 from cloudron_operator.builders.identity import (
     DATA_SUFFIX,
     PORTS_SUFFIX,
     REDIRECTS_SUFFIX,
     TLS_SUFFIX,
+    apps_sharing_child_names,
     common_labels,
     owner_reference,
 )
-from tests.builder_cases import UID, identity
+from cloudron_operator.builders.redis import RedisOptions, build_redis_children
+from cloudron_operator.builders.secrets import addon_secret_name
+from tests.builder_cases import BASE_MANIFEST, CONFIG, PORT, UID, identity, manifest_of, spec
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +81,61 @@ def test_the_app_is_the_controlling_owner() -> None:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def every_child(name: str) -> set[tuple[str, str]]:
+    """(kind, name) of every object an app of that name can have: all features, every addon."""
+    manifest = {
+        **BASE_MANIFEST,
+        "addons": {
+            addon: {} for addon in ("localstorage", "postgresql", "mysql", "redis", "sendmail", "tls")
+        },
+        "tcpPorts": {"SSH_PORT": {**PORT, "defaultValue": 2222}},
+    }
+    app_spec = spec(manifest, redirects=["old.example.com"])
+    app = identity(name)
+    addon_secrets: dict[str, dict[str, str]] = {
+        addon_secret_name(name, addon): {} for addon in ("postgresql", "mysql", "redis", "sendmail")
+    }
+    children = desired_children(app, app_spec, manifest_of(app_spec), CONFIG, addon_secrets)
+    children += build_redis_children(
+        app,
+        RedisOptions(),
+        secret_name=addon_secret_name(name, "redis"),
+        password_key="CLOUDRON_REDIS_PASSWORD",
+        password="pw",
+        app_memory=256 * 1024**2,
+        running=True,
+    )
+    found = {(child["kind"], child["metadata"]["name"]) for child in children}
+    found |= {("Secret", secret) for secret in addon_secrets} | {("Secret", tls_name(name))}  # cert-manager's
+    return found
+
+
+APP_NAMES = [
+    "wiki",
+    "wiki-redis",
+    "wiki-ports",
+    "wiki-redirects",
+    "wiki-data",
+    "wiki-tls",
+    "wiki-postgresql",
+    "wiki-redis-data",
+    "wikiredis",
+    "redis",
+    "a" * 50,
+    "a" * 50 + "-redis",
+    "a" * 47 + "-redis",
+    LONG_NAME,
+    LONG_NAME + "-ports",
+]
+
+
+@pytest.mark.parametrize("first", APP_NAMES)
+def test_two_apps_share_a_child_name_exactly_when_they_are_named_as_sharing(first: str) -> None:
+    """Checked on every object the builders make, so a child added later with a new suffix counts."""
+    for second in APP_NAMES:
+        if second == first:
+            continue
+        shared = every_child(first) & every_child(second)
+        assert bool(shared) == (second in apps_sharing_child_names(first)), (first, second, shared)

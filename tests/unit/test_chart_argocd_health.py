@@ -29,6 +29,7 @@ STUCK = (
     "AddonFailed",
     "UnsupportedAddon",
     "DeprovisionFailed",
+    "NameConflict",
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

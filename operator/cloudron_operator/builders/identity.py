@@ -16,6 +16,10 @@ DATA_SUFFIX: Final = "-data"
 PORTS_SUFFIX: Final = "-ports"
 REDIRECTS_SUFFIX: Final = "-redirects"
 TLS_SUFFIX: Final = "-tls"
+REDIS_SUFFIX: Final = "-redis"  # the app's own Redis: Deployment, Service, NetworkPolicy, and -data
+# The children with these suffixes have a kind that other apps have children of without one: app
+# `wiki`'s ports Service is app `wiki-ports`'s Service, its Redis Deployment `wiki-redis`'s.
+SHARED_KIND_SUFFIXES: Final = (PORTS_SUFFIX, REDIRECTS_SUFFIX, REDIS_SUFFIX)
 _LONGEST_SUFFIX: Final = max(len(s) for s in (DATA_SUFFIX, PORTS_SUFFIX, REDIRECTS_SUFFIX, TLS_SUFFIX))
 _HASH_LENGTH: Final = 8
 # Service names must be DNS-1035 labels (start with a letter, no dots), the strictest rule of
@@ -51,6 +55,28 @@ def child_name(app_name: str, suffix: str = "") -> str:
     if not stem[:1].isalpha():
         stem = ("app-" + stem)[:room].rstrip("-")
     return f"{stem}-{digest}{suffix}"
+
+
+def apps_sharing_child_names(app_name: str) -> list[str]:
+    """The names of the other apps in a namespace whose children can have the names of this app's.
+
+    `wiki` and `wiki-redis`: `wiki`'s Redis is a Deployment, Service and NetworkPolicy named
+    `wiki-redis`, as `wiki-redis`'s own are. The names compared are the children's base names, so
+    an app name too long to be a base name (cut and hashed) shares them with no other.
+    """
+    base = child_name(app_name)
+    longer = [app_name + suffix for suffix in SHARED_KIND_SUFFIXES]
+    shorter = [app_name.removesuffix(suffix) for suffix in SHARED_KIND_SUFFIXES if app_name.endswith(suffix)]
+    return [
+        other
+        for other in longer + shorter
+        if other
+        and other != app_name
+        and any(
+            child_name(other) == base + suffix or base == child_name(other) + suffix
+            for suffix in SHARED_KIND_SUFFIXES
+        )
+    ]
 
 
 def tls_name(app_name: str) -> str:

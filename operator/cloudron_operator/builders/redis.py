@@ -15,6 +15,7 @@ from urllib.parse import quote
 from cloudron_operator.builders.identity import (
     APP_LABEL,
     COMPONENT_LABEL,
+    REDIS_SUFFIX,
     AppIdentity,
     app_label_value,
     child_name,
@@ -25,7 +26,6 @@ from cloudron_operator.builders.identity import (
 from cloudron_operator.builders.memory import format_bytes, quantity_bytes
 
 REDIS_COMPONENT: Final = "redis"
-REDIS_SUFFIX: Final = "-redis"
 REDIS_PORT: Final = 6379
 REDIS_USER: Final = "redisuser"  # the user name in Cloudron's CLOUDRON_REDIS_URL
 DEFAULT_IMAGE: Final = "docker.io/library/redis:7.4.2-alpine"

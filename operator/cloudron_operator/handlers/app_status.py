@@ -36,6 +36,7 @@ INVALID_REASONS = frozenset(
         "KindNotServed",
         "UnsupportedAddon",
         "DeprovisionFailed",
+        "NameConflict",
     }
 )
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from cloudron_operator import builders, metrics
 from cloudron_operator.addon_plan import AddonRecord, provisioned_addons, unsupported_addons
+from cloudron_operator.builders.identity import apps_sharing_child_names
 from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
@@ -279,6 +280,8 @@ def reconcile(
         builders.check_spec(spec, manifest)  # before any database is made for it
     except builders.InvalidSpec as invalid:
         raise InvalidApp("InvalidSpec", str(invalid)) from invalid
+    if conflict := _name_conflict(known, body):
+        raise InvalidApp("NameConflict", conflict)
     existing = None if first_attempt else _existing_children(api, identity)
     children = _Children(
         api,
@@ -318,6 +321,28 @@ def reconcile(
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
         )
+
+
+def _name_conflict(known: KnownApps, body: kopf.Body) -> str | None:
+    """Why this app may not have its children: an app of the namespace made before it has their names.
+
+    Each apply would take the child over from the other app, and the other would take it back.
+    """
+    namespace, name = body.meta["namespace"], body.meta["name"]
+    mine = _creation_order(body.meta)
+    for other_name in apps_sharing_child_names(name):
+        other = known.newest((namespace, other_name))
+        if other is not None and _creation_order(other.app["metadata"]) < mine:
+            shared = max(name, other_name, key=len)
+            return (
+                f"app {other_name} in this namespace was made first, and children of both apps would be "
+                f"named {shared}: give this app another name"
+            )
+    return None
+
+
+def _creation_order(meta: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(meta.get("creationTimestamp") or ""), str(meta["name"]))
 
 
 STATUS_ATTEMPTS = 5

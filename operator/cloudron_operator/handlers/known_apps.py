@@ -51,7 +51,15 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
     reduced = {
         "metadata": {
             key: meta[key]
-            for key in ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
+            for key in (
+                "name",
+                "namespace",
+                "uid",
+                "generation",
+                "resourceVersion",
+                "creationTimestamp",
+                "deletionTimestamp",
+            )
             if key in meta
         },
         "spec": {
