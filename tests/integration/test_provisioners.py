@@ -210,6 +210,25 @@ def password_record(on: Target, app: AppDatabase) -> list[tuple[Any, ...]]:
     )
 
 
+def server_writes(on: Target, app: AppDatabase) -> list[tuple[Any, ...]]:
+    """What changes when the server writes for the app: the versions of its catalog rows (PostgreSQL),
+    the counts of statements that MySQL logs for replicas (a GRANT that changes nothing counts)."""
+    if on.backend.addon_type == "postgresql":
+        names = postgresql_names(app.app_uid)
+        return admin_query(
+            on,
+            "SELECT xmin::text FROM pg_database WHERE datname = %s"
+            " UNION ALL SELECT xmin::text FROM pg_authid WHERE rolname = %s",
+            names.database,
+            names.role,
+        )
+    return admin_query(
+        on,
+        "SHOW GLOBAL STATUS WHERE Variable_name IN"
+        " ('Com_create_db', 'Com_grant', 'Com_create_user', 'Com_alter_user', 'Com_revoke')",
+    )
+
+
 # --- both backends ------------------------------------------------------------------------------------
 
 
@@ -262,8 +281,10 @@ def test_the_app_uses_its_database_and_a_second_provision_changes_nothing(
     target.backend.provision(target.access, app, PASSWORD)
     assert use_the_database(target, env, "first") == ["first"]
     stored = password_record(target, app)
+    written = server_writes(target, app)
     target.backend.provision(target.access, app, PASSWORD)
     assert password_record(target, app) == stored  # not even a fresh salt: the login check passed
+    assert server_writes(target, app) == written, "a provision that changes nothing writes nothing"
     assert use_the_database(target, env, "second") == ["first", "second"]
 
 
@@ -515,6 +536,9 @@ def test_mysql_apps_cannot_reach_each_other(my: Target, make_app: MakeApp) -> No
 def test_mysql_multiple_databases_grants_the_prefix_only(my: Target, make_app: MakeApp) -> None:
     app = make_app(my, multipleDatabases=True)
     my.backend.provision(my.access, app, PASSWORD)
+    written = server_writes(my, app)
+    my.backend.provision(my.access, app, PASSWORD)
+    assert server_writes(my, app) == written, "the prefix's grant is found, not given again"
     env = my.backend.env(my.access, app, PASSWORD)
     prefix = env["CLOUDRON_MYSQL_DATABASE_PREFIX"]
     assert prefix == mysql_names(app.app_uid).prefix
@@ -543,6 +567,11 @@ def test_mysql_multiple_databases_grants_the_prefix_only(my: Target, make_app: M
             "CREATE DATABASE {user}",
             "CREATE USER {user}@'%' IDENTIFIED BY 'x'",
             "ALTER USER {user}@'%' ACCOUNT LOCK",
+        ],
+        [  # a grant of some privileges only: the app could not create its tables
+            "CREATE DATABASE {user}",
+            "CREATE USER {user}@'%' IDENTIFIED BY 'x'",
+            "GRANT SELECT ON {user}.* TO {user}@'%'",
         ],
     ],
 )

@@ -66,14 +66,18 @@ class MysqlBackend:
     def provision(self, server: ServerAccess, app: AppDatabase, password: str) -> None:
         names = mysql_names(app.app_uid)
         multiple = _multiple_databases(app.options)
+        # Each statement here only when it changes something: MySQL logs every GRANT and CREATE
+        # to the binary log, and replicas replay them, also those that change nothing.
         with admin_connection(server) as conn:
-            if not multiple:
+            if not multiple and not _database_exists(conn, names.database):
                 with statement(f"create database {names.database}", safe=True), conn.cursor() as cur:
                     cur.execute(f"CREATE DATABASE IF NOT EXISTS {own_name(names.database)} {_CHARSET}")
             password_set = _ensure_user(conn, names.user, password)
-            scope = quote(names.prefix_pattern) if multiple else own_name(names.database)
-            with statement(f"grant user {names.user} its database", safe=True), conn.cursor() as cur:
-                cur.execute(f"GRANT ALL PRIVILEGES ON {scope}.* TO {account(names.user)}")
+            granted = names.prefix_pattern if multiple else names.database
+            if not _has_all_privileges(conn, names.user, granted):
+                scope = quote(names.prefix_pattern) if multiple else own_name(names.database)
+                with statement(f"grant user {names.user} its database", safe=True), conn.cursor() as cur:
+                    cur.execute(f"GRANT ALL PRIVILEGES ON {scope}.* TO {account(names.user)}")
             database = None if multiple else names.database
             if not password_set and not can_log_in(server.host, server.port, names.user, password, database):
                 with statement(f"set the password of user {names.user}"), conn.cursor() as cur:
@@ -119,6 +123,32 @@ def _ensure_user(conn: Connection, user: str, password: str) -> bool:
                 raise
             return False  # created concurrently: the login check decides about the password
     return True
+
+
+def _database_exists(conn: Connection, database: str) -> bool:
+    with statement(f"look up database {database}", safe=True), conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
+        return cur.fetchone() is not None
+
+
+def _has_all_privileges(conn: Connection, user: str, database: str) -> bool:
+    """Whether the user holds every database privilege on `database` (a name or a GRANT pattern).
+
+    GRANT ALL gives every *_priv column of its mysql.db row but Grant_priv; which columns there
+    are depends on the server's version, so they are read, not listed here.
+    """
+    with statement(f"look up the privileges of user {user}", safe=True), conn.cursor() as cur:
+        cur.execute("SELECT * FROM mysql.db WHERE Host = '%%' AND User = %s AND Db = %s", (user, database))
+        row = cur.fetchone()
+        columns = [str(column[0]) for column in cur.description or ()]
+    if row is None:
+        return False
+    privileges = {
+        column: value
+        for column, value in zip(columns, row, strict=True)
+        if column.endswith("_priv") and column != "Grant_priv"
+    }
+    return bool(privileges) and all(value == "Y" for value in privileges.values())
 
 
 def _user_exists(conn: Connection, user: str) -> bool:

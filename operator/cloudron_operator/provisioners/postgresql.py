@@ -66,8 +66,9 @@ class PostgresqlBackend:
         with admin_connection(server) as conn:
             password_set = _ensure_role(conn, names.role, password)
             _ensure_database(conn, names, locale)
-            with statement(f"revoke PUBLIC's privileges on database {names.database}", safe=True):
-                _execute(conn, sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC"), names.database)
+            if _public_has_privileges(conn, names.database):  # REVOKE rewrites the row even when a no-op
+                with statement(f"revoke PUBLIC's privileges on database {names.database}", safe=True):
+                    _execute(conn, sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC"), names.database)
             if not password_set and not can_log_in(
                 server.host, server.port, names.role, password, names.database
             ):
@@ -139,6 +140,17 @@ def _role(conn: connection, role: str) -> tuple[bool, ...] | None:
         cur.execute(_ROLE_QUERY, (role,))
         row = cur.fetchone()
     return tuple(bool(value) for value in row) if row is not None else None
+
+
+def _public_has_privileges(conn: connection, database: str) -> bool:
+    """Whether PUBLIC holds a privilege on the database: by default (no ACL yet) CONNECT and TEMPORARY."""
+    with statement(f"look up the privileges on database {database}", safe=True), conn.cursor() as cur:
+        cur.execute(
+            "SELECT datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(datacl) WHERE grantee = 0)"
+            " FROM pg_database WHERE datname = %s",
+            (database,),
+        )
+        return bool(_one(cur.fetchone()))
 
 
 def _ensure_database(conn: connection, names: PostgresqlNames, locale: str | None) -> None:
