@@ -8,6 +8,10 @@ from datetime import datetime
 from typing import Any
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+# metav1.Condition's limit, which the Addon CRD enforces and tools reading conditions assume: a
+# message built from absurd input (a 30 000-character manifest key) must not make the write fail.
+MAX_MESSAGE_LENGTH = 32768
+_CUT_MARK = " [...]"
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,18 @@ def merge_conditions(
                 "type": update.type,
                 "status": update.status,
                 "reason": update.reason,
-                "message": update.message,
+                "message": bounded(update.message),
                 "observedGeneration": generation,
                 "lastTransitionTime": since,
             }
         )
     return merged
+
+
+def bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    return message[: MAX_MESSAGE_LENGTH - len(_CUT_MARK)] + _CUT_MARK
 
 
 def ready_condition(

@@ -3,7 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cloudron_operator.children import certificate_condition, workload_condition
-from cloudron_operator.status import ConditionUpdate, merge_conditions, ready_condition, status_patch
+from cloudron_operator.status import (
+    MAX_MESSAGE_LENGTH,
+    ConditionUpdate,
+    merge_conditions,
+    ready_condition,
+    status_patch,
+)
 
 EARLIER = "2026-01-01T00:00:00Z"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -60,3 +66,12 @@ def test_certificate_condition_follows_cert_managers_ready_condition() -> None:
     assert certificate_condition(failed).status == "False"
     assert "Failed" in certificate_condition(failed).message
     assert certificate_condition({"status": {}}).status == "Unknown"
+
+
+def test_a_message_past_the_conditions_limit_is_cut_and_says_so() -> None:
+    long = "tcpPorts." + "X" * 40000 + ": not a valid name"
+    (condition,) = merge_conditions([], [ConditionUpdate("Ready", "False", "InvalidManifest", long)], 1, NOW)
+    assert len(condition["message"]) == MAX_MESSAGE_LENGTH
+    assert condition["message"].startswith("tcpPorts.XXX") and condition["message"].endswith(" [...]")
+    (short,) = merge_conditions([], [ConditionUpdate("Ready", "False", "InvalidManifest", "short")], 1, NOW)
+    assert short["message"] == "short"
