@@ -51,7 +51,9 @@ from pathlib import Path
 
 def test_waits_to_be_terminated(local_env):
     local_env.root.mkdir(parents=True)
-    Path(os.environ["SESSION_STARTED"]).write_text(str(local_env.root))
+    started = Path(os.environ["SESSION_STARTED"])
+    Path(f"{started}.tmp").write_text(str(local_env.root))
+    os.replace(f"{started}.tmp", started)  # whole, or not there yet
     time.sleep(60)
 """
 
@@ -78,7 +80,20 @@ def test_a_terminated_session_removes_its_environment(tmp_path: Path) -> None:
     assert root.is_dir()
 
     session.send_signal(signal.SIGTERM)
-    output = session.communicate(timeout=30)[0]
+    try:
+        output = session.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        # What it was doing, and its signal masks (a SIGTERM blocked since its parent forked it?).
+        dump = ["py-spy", "dump", "--pid", str(session.pid)]
+        stacks = subprocess.run(dump, check=False, capture_output=True, text=True)
+        masks = [
+            line for line in Path(f"/proc/{session.pid}/status").read_text().splitlines() if "Sig" in line
+        ]
+        session.kill()
+        raise AssertionError(
+            f"the session did not end on SIGTERM: {masks}\n{stacks.stdout}{stacks.stderr}\n"
+            f"{session.communicate()[0]}"
+        ) from None
 
     assert "SIGTERM: removing the test environment" in output
     assert not root.exists(), output
