@@ -244,6 +244,27 @@ def test_a_runtime_dir_named_twice_with_and_without_its_slash_is_mounted_once() 
     assert mounts == [{"name": "runtime-0", "mountPath": "/app/code/cache"}]
 
 
+@pytest.mark.parametrize(
+    ("addons", "revision", "annotation"),
+    [
+        ({"tls": {}}, None, None),  # not listed (an app's first pass): unknown, no change
+        ({"tls": {}}, 1, None),  # the first issue: the pods started with it
+        ({"tls": {}}, 2, "2"),  # renewed: the pods restart to read it
+        ({"tls": {}}, 7, "7"),
+        ({}, 7, None),  # without the tls addon the app never reads the certificate
+    ],
+)
+def test_a_tls_addon_app_restarts_when_its_certificate_is_renewed(
+    addons: dict[str, Any], revision: int | None, annotation: str | None
+) -> None:
+    app_spec = spec({**BASE_MANIFEST, "addons": addons})
+    built = build_deployment(
+        identity(), app_spec, manifest_of(app_spec), CONFIG, {}, certificate_revision=revision
+    )
+    annotations = built["spec"]["template"]["metadata"]["annotations"]
+    assert annotations.get("cloudron.io/certificate-revision") == annotation
+
+
 def test_the_tls_addon_gets_the_certificate_where_cloudron_puts_it() -> None:
     pod_spec = pod(spec({**BASE_MANIFEST, "addons": {"tls": {}}}))
     assert pod_spec["containers"][0]["volumeMounts"][-1] == {

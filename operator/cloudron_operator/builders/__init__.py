@@ -55,18 +55,23 @@ def desired_children(
     manifest: Manifest,
     config: OperatorConfig,
     addon_secrets: Mapping[str, Mapping[str, str]],
+    *,
+    certificate_revision: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every object the app needs, in the order to apply them: volume and policy before the pods.
 
     `addon_secrets` maps the name of each addon Secret in the app's namespace to its data; the
-    app gets every key as an env var, and restarts when any value changes. Raises InvalidSpec
-    when the spec asks for what the manifest does not allow.
+    app gets every key as an env var, and restarts when any value changes. `certificate_revision`
+    is the app's Certificate's status.revision when known: a tls addon app restarts when it is
+    renewed. Raises InvalidSpec when the spec asks for what the manifest does not allow.
     """
     check_spec(spec, manifest)
     children = [
         build_data_claim(identity, spec, manifest),
         build_network_policy(identity, spec, manifest, config),
-        build_deployment(identity, spec, manifest, config, addon_secrets),
+        build_deployment(
+            identity, spec, manifest, config, addon_secrets, certificate_revision=certificate_revision
+        ),
         build_http_service(identity),
         build_ports_service(identity, spec, manifest, config),
         build_certificate(identity, spec, config),

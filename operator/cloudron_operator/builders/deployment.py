@@ -23,6 +23,8 @@ from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
 
 SECRETS_HASH_ANNOTATION: Final = "cloudron.io/secrets-hash"
+# The tls addon's certificate the pods started with, once renewed (see `certificate_annotations`).
+CERTIFICATE_REVISION_ANNOTATION: Final = "cloudron.io/certificate-revision"
 HTTP_PORT_NAME: Final = "http"
 
 # Docker's default capabilities without NET_RAW, which Cloudron grants only to apps that ask for
@@ -60,8 +62,17 @@ def build_deployment(
     manifest: Manifest,
     config: OperatorConfig,
     addon_secrets: Mapping[str, Mapping[str, str]],
+    *,
+    certificate_revision: int | None = None,
 ) -> dict[str, Any]:
-    """The Deployment; `addon_secrets` are the Secrets (name -> data) whose keys become env vars."""
+    """The Deployment; `addon_secrets` are the Secrets (name -> data) whose keys become env vars.
+
+    `certificate_revision`: the app's Certificate's status.revision, when known.
+    """
+    annotations = {
+        SECRETS_HASH_ANNOTATION: secrets_hash(addon_secrets),
+        **certificate_annotations(manifest, certificate_revision),
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -74,12 +85,25 @@ def build_deployment(
             "template": {
                 "metadata": {
                     "labels": {**common_labels(identity), COMPONENT_LABEL: WORKLOAD_COMPONENT},
-                    "annotations": {SECRETS_HASH_ANNOTATION: secrets_hash(addon_secrets)},
+                    "annotations": annotations,
                 },
                 "spec": _pod_spec(identity, spec, manifest, config, addon_secrets),
             },
         },
     }
+
+
+def certificate_annotations(manifest: Manifest, revision: int | None) -> dict[str, str]:
+    """The pod template's mark of a renewed certificate: a tls addon app restarts on it, as on Cloudron.
+
+    Its files change in the pods (a Secret volume), but the app keeps what it read at start. The
+    first issue needs no restart: a pod does not start before its Secret volume exists, so the
+    first revision is the one it read, and an unknown revision (a pass that did not list the
+    children) changes nothing either.
+    """
+    if manifest.addons.tls is None or revision is None or revision < 2:
+        return {}
+    return {CERTIFICATE_REVISION_ANNOTATION: str(revision)}
 
 
 def _pod_spec(

@@ -283,6 +283,7 @@ def reconcile(
     if conflict := _name_conflict(known, body):
         raise InvalidApp("NameConflict", conflict)
     existing = None if first_attempt else _existing_children(api, identity)
+    certificate_revision = _certificate_revision(existing, identity)
     children = _Children(
         api,
         body,
@@ -307,7 +308,14 @@ def reconcile(
             recorded=_newest_status(known, body).get("addons") or {},
         )
         if addons_result.complete:
-            desired = builders.desired_children(identity, spec, manifest, config, addons_result.secrets)
+            desired = builders.desired_children(
+                identity,
+                spec,
+                manifest,
+                config,
+                addons_result.secrets,
+                certificate_revision=certificate_revision,
+            )
             for obj in [*desired, *addons_result.children]:
                 children.apply(obj)
             # A Secret the workload mounts stays, also one an addon with a problem did not rewrite.
@@ -558,6 +566,15 @@ def _kind_served(obj: Mapping[str, Any]) -> Iterator[None]:
                 "(cert-manager for Certificates)",
             ) from error
         raise
+
+
+def _certificate_revision(
+    existing: Mapping[tuple[str, str], Mapping[str, Any]] | None, identity: builders.AppIdentity
+) -> int | None:
+    """The status.revision of the app's Certificate as listed (None: not listed, not issued yet)."""
+    certificate = (existing or {}).get(("Certificate", builders.tls_name(identity.name)))
+    revision = (certificate or {}).get("status", {}).get("revision")
+    return revision if isinstance(revision, int) and not isinstance(revision, bool) else None
 
 
 def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
