@@ -64,13 +64,32 @@ def addon_options(manifest: Manifest, addon_type: AddonType) -> Mapping[str, Any
     return _options(manifest, addon_type.value)
 
 
-def choose_addon(addon_type: AddonType, spec: CloudronAppSpec, addons: Iterable[AddonRecord]) -> AddonRecord:
-    """The Addon the app's `addon_type` is provisioned in: the one spec.addons names, else the default.
+def choose_addon(
+    addon_type: AddonType,
+    spec: CloudronAppSpec,
+    addons: Iterable[AddonRecord],
+    *,
+    holding: str | None = None,
+) -> AddonRecord:
+    """The Addon the app's `addon_type` is provisioned in: the one spec.addons names, else the one
+    `holding` its database (the app's status says which), else the default.
 
+    An app keeps its database where it is when another Addon becomes the default, or a second one
+    does: the operator moves no data, and the app would start on an empty database. Naming an
+    Addon in spec.addons is how to move it (the data is the app owner's to move).
     Raises AddonProblem saying what the cluster admin or the app's owner has to create or fix.
     """
     known = list(addons)
     selection = spec.addons.get(addon_type)
+    if selection is None and holding is not None:
+        holder = next((addon for addon in known if addon.name == holding), None)
+        if holder is None or holder.type != addon_type:
+            raise AddonProblem(
+                "AddonNotFound",
+                f"there is no {addon_type} Addon named {holding}, which holds the app's database: "
+                f"create it again, or name another in spec.addons.{addon_type}.addonRef",
+            )
+        return holder
     if selection is not None:
         named = next((addon for addon in known if addon.name == selection.addon_ref), None)
         if named is None:

@@ -78,6 +78,24 @@ def test_the_addon_the_app_names_wins_over_the_default() -> None:
     assert choose_addon(AddonType.POSTGRESQL, app_spec, addons).name == "pg-old"
 
 
+def test_an_app_keeps_its_database_where_it_is_when_the_default_changes() -> None:
+    """The operator moves no data: following a new default, the app would start on an empty database."""
+    app_spec = spec()
+    now = [record("pg-old", "postgresql"), record("pg-new", "postgresql", default=True)]
+    assert choose_addon(AddonType.POSTGRESQL, app_spec, now, holding="pg-old").name == "pg-old"
+    two_defaults = [
+        record("pg-old", "postgresql", default=True),
+        record("pg-new", "postgresql", default=True),
+    ]
+    assert choose_addon(AddonType.POSTGRESQL, app_spec, two_defaults, holding="pg-old").name == "pg-old"
+    named = spec(addons={"postgresql": {"addonRef": "pg-new"}})
+    assert choose_addon(AddonType.POSTGRESQL, named, now, holding="pg-old").name == "pg-new", "named: moved"
+    with pytest.raises(AddonProblem) as gone:
+        choose_addon(AddonType.POSTGRESQL, app_spec, now[1:], holding="pg-old")
+    assert gone.value.reason == "AddonNotFound"
+    assert "pg-old, which holds the app's database" in str(gone.value)
+
+
 @pytest.mark.parametrize(
     ("selection", "addons", "reason", "hint"),
     [

@@ -144,7 +144,9 @@ def provision_addons(
         current = secret_values(existing_secrets.get(secret_name))
         result.outcomes.append(outcome)
         try:
-            addon = choose_addon(addon_type, spec, known)
+            addon = choose_addon(
+                addon_type, spec, known, holding=recorded_databases(recorded).get(addon_type)
+            )
             outcome.addon = addon.name
             if addon_type == AddonType.SENDMAIL:
                 env = addon_env_names(
