@@ -133,10 +133,9 @@ def provision_addons(
     known = list(addons)
     result = AddonsResult()
     wanted = provisioned_addons(manifest)
+    holders = recorded_databases(recorded)
     result.left_behind = {
-        addon_type: addon
-        for addon_type, addon in recorded_databases(recorded).items()
-        if addon_type not in wanted
+        addon_type: addon for addon_type, addon in holders.items() if addon_type not in wanted
     }
     for addon_type in wanted:
         secret_name = addon_secret_name(identity.name, addon_type)
@@ -144,9 +143,7 @@ def provision_addons(
         current = secret_values(existing_secrets.get(secret_name))
         result.outcomes.append(outcome)
         try:
-            addon = choose_addon(
-                addon_type, spec, known, holding=recorded_databases(recorded).get(addon_type)
-            )
+            addon = choose_addon(addon_type, spec, known, holding=holders.get(addon_type))
             outcome.addon = addon.name
             if addon_type == AddonType.SENDMAIL:
                 env = addon_env_names(
@@ -181,7 +178,7 @@ def provision_addons(
         except AddonProblem as problem:
             outcome.problem = problem
             if outcome.addon is None:
-                outcome.addon = recorded_databases(recorded).get(addon_type)
+                outcome.addon = holders.get(addon_type)
             if outcome.env is None and current:
                 outcome.env = current  # keep the app running on the credentials it has
     return result
