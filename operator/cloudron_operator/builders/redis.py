@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -62,12 +63,10 @@ class RedisOptions:
 
 
 def _bytes_option(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"options.{name}: {value!r} is not a byte quantity such as 256Mi")
-    try:
-        return quantity_bytes(value)
-    except ValueError:
-        raise ValueError(f"options.{name}: {value!r} is not a byte quantity such as 256Mi") from None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        with suppress(ValueError):
+            return quantity_bytes(value)
+    raise ValueError(f"options.{name}: {value!r} is not a byte quantity such as 256Mi")
 
 
 def redis_service_name(app_name: str) -> str:

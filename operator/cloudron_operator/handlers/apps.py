@@ -356,10 +356,15 @@ def _creation_order(meta: Mapping[str, Any]) -> tuple[str, str]:
 STATUS_ATTEMPTS = 5
 
 
-def _newest_status(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any]:
-    """The app's status as last seen: kopf's copy may be older than a status this process wrote."""
+def _newest_app(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any] | None:
+    """The app as last seen (reduced): kopf's copy may be older than a status this process wrote."""
     newest = apps.newest((body.meta["namespace"], body.meta["name"]), app_seen(body))
-    return newest.app.get("status", {}) if newest is not None and newest.uid == body.meta["uid"] else {}
+    return newest.app if newest is not None and newest.uid == body.meta["uid"] else None
+
+
+def _newest_status(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any]:
+    newest = _newest_app(apps, body)
+    return newest.get("status", {}) if newest is not None else {}
 
 
 def _write_pass_status(
@@ -378,8 +383,7 @@ def _write_pass_status(
     if that was not the stored one, the app is read and the pass's status merged into that.
     """
     key = (body.meta["namespace"], body.meta["name"])
-    newest = apps.newest(key, app_seen(body))
-    known = newest.app if newest is not None and newest.uid == body.meta["uid"] else None
+    known = _newest_app(apps, body)
     for _ in range(STATUS_ATTEMPTS):
         if known is None:
             known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
