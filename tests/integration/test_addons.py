@@ -18,6 +18,7 @@ from kubernetes import client
 
 from cloudron_operator.builders import AppIdentity
 from cloudron_operator.builders.secrets import build_addon_secret, secret_values
+from cloudron_operator.handlers.addon_access import ADMIN_SECRET_MAX_AGE
 from cloudron_operator.k8s import api as k8s
 from tests.harness.databases import DatabaseServer, restart_server, start_server, stop_server
 from tests.harness.operator_process import OperatorProcess
@@ -647,3 +648,53 @@ def _spec_writers(app: dict[str, Any]) -> set[str]:
         for entry in app["metadata"].get("managedFields", [])
         if "f:spec" in (entry.get("fieldsV1") or {})
     }
+
+
+def test_a_rotated_admin_password_reaches_the_apps_passes_before_the_kept_secret_expires(
+    api_client: client.ApiClient,
+    namespace: str,
+    app_operator: OperatorProcess,
+    own_postgres: StoppableServer,
+) -> None:
+    server = own_postgres.server
+    with addons_for_test(api_client, namespace, {"postgresql": server}) as rotating:
+        provisioned_app(api_client, namespace, "rotated", rotating, manifest_addons={"postgresql": {}})
+        new_password = uuid.uuid4().hex
+        admin = psycopg2.connect(
+            host=server.host,
+            port=server.port,
+            user=server.admin_user,
+            password=server.admin_password,
+            dbname="postgres",
+        )
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(f"ALTER ROLE {server.admin_user} PASSWORD %s", (new_password,))
+        finally:
+            admin.close()
+        client.CoreV1Api(api_client).patch_namespaced_secret(
+            rotating.names["postgresql"], namespace, {"stringData": {"password": new_password}}
+        )
+        updated = client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+            "cloudron.io",
+            "v1alpha1",
+            namespace,
+            "cloudronapps",
+            "rotated",
+            {"spec": {"env": {"ROTATED": "1"}}},
+        )
+
+        def reconciled_with_addons() -> bool:
+            app = get_app(api_client, namespace, "rotated")
+            return (
+                app.get("status", {}).get("reconciledGeneration") == updated["metadata"]["generation"]
+                and condition(app, "AddonsReady").get("status") == "True"
+            )
+
+        # The operator kept the old Secret, read moments ago. What drops it before it expires: the
+        # update's pass failing to log in with it, or the Addon's check, which reads it afresh
+        # (every resync interval: seconds here). The unit tests tell the two apart.
+        wait_until(
+            reconciled_with_addons, 0.75 * ADMIN_SECRET_MAX_AGE, "the app's pass to use the new password"
+        )

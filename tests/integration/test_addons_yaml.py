@@ -21,7 +21,7 @@ import yaml
 from kubernetes import client
 
 from cloudron_operator.addon_plan import AddonRecord
-from cloudron_operator.handlers.addon_access import server_access
+from cloudron_operator.handlers.addon_access import AdminSecrets, server_access
 from tests.harness.cluster import LocalCluster
 from tests.harness.localenv import LocalEnv
 from tests.harness.processes import HarnessError
@@ -169,7 +169,10 @@ def test_the_job_creates_the_secret_the_operator_reads_once(
     try:
         secret = core.read_namespaced_secret(ref["name"], ref["namespace"])
         password = base64.b64decode(secret.data["password"]).decode()
-        access = server_access(api_client, AddonRecord.from_object(addon["metadata"]["name"], addon["spec"]))
+        access = server_access(
+            AdminSecrets.from_api(api_client),
+            AddonRecord.from_object(addon["metadata"]["name"], addon["spec"]),
+        )
 
         assert secret.type == "kubernetes.io/basic-auth"
         assert re.fullmatch(r"[0-9a-f]{48}", password)

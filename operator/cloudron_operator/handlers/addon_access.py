@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from kubernetes import client
@@ -16,6 +18,60 @@ from cloudron_operator.provisioners import BACKENDS, DatabaseBackend, ServerAcce
 
 # The admin user when the Secret names only a password key (the servers' own superusers).
 DEFAULT_ADMIN_USERS: Final = {"postgresql": "postgres", "mysql": "root"}
+ADMIN_SECRET_MAX_AGE: Final = 60.0  # seconds an app's passes go on using an admin Secret they read
+
+SecretReader = Callable[[str, str], k8s.KubeObject | None]  # (namespace, name) -> the Secret, or None
+
+
+class AdminSecrets:
+    """The Addons' admin Secrets, as read at most `max_age` seconds ago, by (namespace, name).
+
+    Every pass of an app with a database logs in to its server as the Addon's admin; reading the
+    Secret for each was one request per pass (500 per resync interval at a thousand apps, half of
+    them with a database). A changed Secret is used within `max_age`, and sooner if the old login
+    stops working: a pass that fails at the server drops the Secret (`forget`), and its retry reads
+    it again. The Addon's own check always reads it (`fresh`): its Ready condition speaks of the
+    Secret as it is now. A Secret that is missing or unreadable is not kept, so it is asked for
+    again by every pass until it is there.
+    """
+
+    def __init__(
+        self,
+        read: SecretReader,
+        *,
+        max_age: float = ADMIN_SECRET_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read, self._max_age, self._clock = read, max_age, clock
+        self._kept: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_api(cls, api: client.ApiClient) -> AdminSecrets:
+        return cls(lambda namespace, name: k8s.get(api, "v1", "Secret", namespace, name))
+
+    def values(self, namespace: str, name: str, *, fresh: bool = False) -> dict[str, str] | None:
+        """The Secret's decoded values; None when it does not exist."""
+        key = (namespace, name)
+        now = self._clock()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and not fresh and now - kept[0] < self._max_age:
+            return kept[1]
+        secret = self._read(namespace, name)
+        with self._lock:
+            if secret is None:
+                self._kept.pop(key, None)
+                return None
+            values = secret_values(secret)
+            self._kept[key] = (now, values)
+        return values
+
+    def forget(self, addon: AddonRecord) -> None:
+        """Read the Addon's Secret again next time: a login with it failed."""
+        ref = (addon.spec.get("connection") or {}).get("adminSecretRef") or {}
+        with self._lock:
+            self._kept.pop((str(ref.get("namespace")), str(ref.get("name"))), None)
 
 
 def backend_for(addon: AddonRecord) -> DatabaseBackend:
@@ -25,7 +81,7 @@ def backend_for(addon: AddonRecord) -> DatabaseBackend:
     return backend
 
 
-def relay(api: client.ApiClient, addon: AddonRecord) -> Relay:
+def relay(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> Relay:
     """The SMTP relay of a sendmail Addon, with its login when the Addon names a Secret."""
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
     if not connection:
@@ -34,7 +90,7 @@ def relay(api: client.ApiClient, addon: AddonRecord) -> Relay:
         )
     if not connection.get("adminSecretRef"):
         return Relay.from_addon(addon.spec)
-    username, password = _login(api, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""))
+    username, password = _login(secrets, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""), fresh=fresh)
     return Relay.from_addon(addon.spec, username, password)
 
 
@@ -46,12 +102,12 @@ def redis_options(addon: AddonRecord) -> RedisOptions:
         raise AddonProblem("InvalidOptions", f"Addon {addon.name}: spec.{error}") from error
 
 
-def server_access(api: client.ApiClient, addon: AddonRecord) -> ServerAccess:
-    """The admin login of a database Addon, read from its Secret; AddonProblem says what is missing."""
+def server_access(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> ServerAccess:
+    """The admin login of a database Addon, from its Secret; AddonProblem says what is missing."""
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
     if not connection or not connection.get("adminSecretRef"):
         raise AddonProblem("AddonNotReady", f"Addon {addon.name} has no connection.adminSecretRef")
-    username, password = _login(api, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""))
+    username, password = _login(secrets, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""), fresh=fresh)
     return ServerAccess(
         host=str(connection["host"]),
         port=int(connection["port"]),
@@ -61,19 +117,18 @@ def server_access(api: client.ApiClient, addon: AddonRecord) -> ServerAccess:
     )
 
 
-def _login(api: client.ApiClient, addon: AddonRecord, default_user: str) -> tuple[str, str]:
+def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fresh: bool) -> tuple[str, str]:
     """User name and password from the Addon's Secret: basic-auth keys, or the password under `key`."""
     ref: Mapping[str, Any] = addon.spec["connection"]["adminSecretRef"]
     where = f"Secret {ref.get('namespace')}/{ref.get('name')} of Addon {addon.name}"
     try:
-        secret = k8s.get(api, "v1", "Secret", ref["namespace"], ref["name"])
+        values = secrets.values(ref["namespace"], ref["name"], fresh=fresh)
     except k8s.ApiError as error:
         if error.status == 403:
             raise AddonProblem("AddonNotReady", f"the operator may not read the {where}") from error
         raise
-    if secret is None:
+    if values is None:
         raise AddonProblem("AddonNotReady", f"the {where} does not exist")
-    values = secret_values(secret)
     key = ref.get("key")
     password = values.get(key) if key else values.get("password")
     username = values.get("username") if not key else None

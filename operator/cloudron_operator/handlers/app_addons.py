@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from cloudron_operator import builders
 from cloudron_operator.addon_plan import (
     AddonProblem,
@@ -33,7 +31,13 @@ from cloudron_operator.builders.secrets import (
     secret_values,
 )
 from cloudron_operator.builders.sendmail import sendmail_env
-from cloudron_operator.handlers.addon_access import backend_for, redis_options, relay, server_access
+from cloudron_operator.handlers.addon_access import (
+    AdminSecrets,
+    backend_for,
+    redis_options,
+    relay,
+    server_access,
+)
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
@@ -113,7 +117,7 @@ class AddonsResult:
 
 
 def provision_addons(
-    api: client.ApiClient,
+    admin_secrets: AdminSecrets,
     *,
     identity: builders.AppIdentity,
     spec: CloudronAppSpec,
@@ -148,7 +152,11 @@ def provision_addons(
             if addon_type == AddonType.SENDMAIL:
                 env = addon_env_names(
                     sendmail_env(
-                        identity, spec, manifest, addon_options(manifest, addon_type), relay(api, addon)
+                        identity,
+                        spec,
+                        manifest,
+                        addon_options(manifest, addon_type),
+                        relay(admin_secrets, addon),
                     ),
                     manifest,
                 )
@@ -167,7 +175,7 @@ def provision_addons(
             else:
                 with metrics.provisioning(addon_type):
                     _database(
-                        api,
+                        admin_secrets,
                         identity,
                         manifest=manifest,
                         addon=addon,
@@ -185,7 +193,7 @@ def provision_addons(
 
 
 def _database(
-    api: client.ApiClient,
+    admin_secrets: AdminSecrets,
     identity: builders.AppIdentity,
     *,
     manifest: Manifest,
@@ -195,7 +203,7 @@ def _database(
     apply: ApplyChild,
 ) -> None:
     backend = backend_for(addon)
-    access = server_access(api, addon)
+    access = server_access(admin_secrets, addon)
     database = AppDatabase(app_uid=identity.uid, options=dict(addon_options(manifest, outcome.addon_type)))
     password = _password(current, f"CLOUDRON_{outcome.addon_type.upper()}_PASSWORD")
     env = addon_env_names(backend.env(access, database, password), manifest)
@@ -204,8 +212,10 @@ def _database(
     try:
         backend.provision(access, database, password)
     except ServerUnreachable as error:
+        admin_secrets.forget(addon)  # the admin password may have changed: the retry reads it again
         raise AddonProblem("AddonUnreachable", f"Addon {addon.name}: {error}") from error
     except ProvisioningFailed as error:
+        admin_secrets.forget(addon)
         raise AddonProblem("AddonFailed", f"Addon {addon.name}: {error}") from error
 
 
@@ -245,7 +255,7 @@ def _password(current: Mapping[str, str], key: str) -> str:
 
 
 def deprovision_addons(
-    api: client.ApiClient,
+    admin_secrets: AdminSecrets,
     identity: builders.AppIdentity,
     app: Mapping[str, Any],
     addons: Iterable[AddonRecord],
@@ -264,8 +274,9 @@ def deprovision_addons(
         database = AppDatabase(identity.uid, dict(options) if isinstance(options, Mapping) else {})
         for addon in candidates:
             try:
-                backend_for(addon).deprovision(server_access(api, addon), database)
+                backend_for(addon).deprovision(server_access(admin_secrets, addon), database)
             except (AddonProblem, ServerUnreachable, ProvisioningFailed) as error:
+                admin_secrets.forget(addon)
                 problems.append(f"{addon_type} in Addon {addon.name}: {error}")
     missing = _missing_addons(app, known)
     problems += [f"{addon_type}: Addon {name} no longer exists" for addon_type, name in missing.items()]

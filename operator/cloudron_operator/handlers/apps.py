@@ -23,6 +23,7 @@ from cloudron_operator.addon_plan import AddonRecord, provisioned_addons, unsupp
 from cloudron_operator.builders.identity import apps_sharing_child_names
 from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.handlers.addon_access import AdminSecrets
 from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.handlers.app_status import (
     app_conditions,
@@ -193,6 +194,7 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             addons=_all_addons(kwargs),
             app_metrics=metrics.of(memo),
             known=known,
+            admin_secrets=memo["admin_secrets"],
             child_states=memo["child_states"],
             applied_children=memo["applied_children"],
             first_attempt=_first_create_attempt(kwargs),
@@ -253,6 +255,7 @@ def reconcile(
     addons: list[AddonRecord],
     app_metrics: metrics.Metrics,
     known: KnownApps,
+    admin_secrets: AdminSecrets,
     child_states: ChildStates,
     applied_children: AppliedChildren,
     first_attempt: bool = False,
@@ -295,7 +298,7 @@ def reconcile(
     )
     try:
         addons_result = provision_addons(
-            api,
+            admin_secrets,
             identity=identity,
             spec=spec,
             manifest=manifest,
@@ -507,7 +510,7 @@ def _drop_databases(body: kopf.Body, memo: Any, logger: Logger, handler_kwargs: 
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return
     identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
-    problems = deprovision_addons(memo["api"], identity, body, _all_addons(handler_kwargs))
+    problems = deprovision_addons(memo["admin_secrets"], identity, body, _all_addons(handler_kwargs))
     if problems:
         message = (
             f"cannot drop the app's databases: {'; '.join(problems)} "
