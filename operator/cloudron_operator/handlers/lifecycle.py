@@ -19,6 +19,7 @@ from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.handlers.kopf_storage import (
     AppStatusDiffBaseStorage,
+    OwnKindsOnly,
     ProgressAnnotationsStorage,
     status_keeps_reconciled_generation,
 )
@@ -54,7 +55,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, 
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["known_apps"] = known_apps = KnownApps()
     diff_base = _diffbase_storage(memo["api"], known_apps, logger)
-    settings.persistence.diffbase_storage = diff_base
+    settings.persistence.diffbase_storage = OwnKindsOnly(diff_base)
     memo["status_keeps_reconciled"] = isinstance(diff_base, AppStatusDiffBaseStorage)
     # Before kopf's watches start, as its indexes would be: every app is known before any handler
     # runs, so an Addon's first count of its apps and the first child events are complete.
