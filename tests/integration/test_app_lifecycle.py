@@ -362,15 +362,16 @@ def test_a_resync_asks_nothing_about_children_left_as_applied_yet_restores_an_ed
     app_operator: OperatorProcess,
     ready_znc: None,
 ) -> None:
-    # The first resync asks about the children the cluster wrote to since they were applied (the
-    # Deployment's status, the claim's binding, the Certificate's status); nothing writes to them then.
-    # Two: the first one counted may have listed the children before the app was Ready (a slow
-    # machine), the second started after it ended.
-    wait_for_resyncs(app_operator, namespace, "znc", count=2)
+    # The cluster wrote to the children since the app's first pass applied them (the Deployment's
+    # rollout, the claim's binding, the Certificate's status), and so does someone here, to a field
+    # the operator does not set: none of that is a field of the operator's.
     asked, known = child_applies(app_operator, "unchanged"), child_applies(app_operator, "known")
+    cluster.cluster.kubectl("annotate", "-n", namespace, "deployment/znc", "example.com/team=search")
     wait_for_resyncs(app_operator, namespace, "znc", count=2)
     assert child_applies(app_operator, "unchanged") == asked, "a resync dry-ran a child left as applied"
     assert child_applies(app_operator, "known") >= known + 2 * 7, "two resyncs of seven known children"
+    annotations = child(api_client, namespace, "apps/v1", "Deployment", "znc")["metadata"]["annotations"]
+    assert annotations.get("example.com/team") == "search", "a field of someone else's is left alone"
 
     wanted = app_container(api_client, namespace, "znc")["image"]
     updated = child_applies(app_operator, "updated")

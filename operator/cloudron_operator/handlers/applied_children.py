@@ -1,11 +1,14 @@
-"""What this process last applied to each child, and the version of the child that apply left.
+"""What this process last applied to each child, and what that apply left this operator owning.
 
 A resync asks the API server, child by child, what an apply would change (a dry run: the whole
-write path but the storage). For a child whose listed resourceVersion is still the one an earlier
-apply of this process left, and whose desired object is still the one applied then, the answer is
-known without asking: nothing. Any write to the child since (a hand edit, a controller's status
-update) gives it a new resourceVersion, and the child is asked about again. Kept in memory only:
-after a restart every child is asked about once.
+write path but the storage). Server-side apply changes nothing when the object to apply is the
+one applied before and every field it sets still holds the value it set. The child's managed
+fields entry of this operator tells: another writer that changed one of those fields took it
+over (an update takes the fields it changes from every other manager, a forced apply the fields
+it sets), and an apply of ours that changed a value moved the entry's time. A controller writing
+the child's status or fields of its own, as the Deployment, claim and Certificate controllers do,
+leaves the entry as it was, so such a child is known without asking: nothing to change. Kept in
+memory only: after a restart every child is asked about once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from cloudron_operator.k8s.api import FIELD_MANAGER
 
 ChildKey = tuple[str, str]  # (kind, name)
 
@@ -26,11 +31,11 @@ def desired_digest(obj: Mapping[str, Any]) -> str:
 
 
 class AppliedChildren:
-    """By app uid and child: the digest of the object last applied and the resourceVersion it left.
+    """By app uid and child: the digest of the object last applied and the fields that apply left ours.
 
-    Each record is true whenever it was made: an apply of that object to the child at that version
-    changes nothing. So records from passes of the same app that overlap (a resync and an update)
-    can only make a later pass ask once more, never skip a change.
+    Each record is true when it is made: an apply of that object to the child as it is then changes
+    nothing. An app's passes run one at a time (`apps.LastPasses`), so its records are made in the
+    order of its applies.
     """
 
     def __init__(self) -> None:
@@ -38,16 +43,16 @@ class AppliedChildren:
         self._lock = threading.Lock()
 
     def unchanged_since_applied(self, uid: str, desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
-        """`live` is the version an apply of `desired` left: applying it again would change nothing."""
+        """`desired` was applied to `live` and all it set is still ours: applying it again changes nothing."""
         with self._lock:
             record = self._by_app.get(uid, {}).get(_key(desired))
-        return record is not None and record == (desired_digest(desired), _version(live))
+        return record is not None and record == (desired_digest(desired), owned_fields(live))
 
     def record(self, uid: str, desired: Mapping[str, Any], live: Mapping[str, Any]) -> None:
         """Applying `desired` to `live` changes nothing: it was just applied, or a dry run said so."""
-        if version := _version(live):
+        if owned := owned_fields(live):
             with self._lock:
-                self._by_app.setdefault(uid, {})[_key(desired)] = (desired_digest(desired), version)
+                self._by_app.setdefault(uid, {})[_key(desired)] = (desired_digest(desired), owned)
 
     def forget(self, uid: str) -> None:
         with self._lock:
@@ -58,5 +63,16 @@ def _key(obj: Mapping[str, Any]) -> ChildKey:
     return (str(obj["kind"]), str(obj["metadata"]["name"]))
 
 
-def _version(obj: Mapping[str, Any]) -> str:
-    return str(obj["metadata"].get("resourceVersion") or "")
+def owned_fields(obj: Mapping[str, Any]) -> str:
+    """Digest of the object's uid and its managed fields entry of this operator's applies ("": none)."""
+    meta = obj["metadata"]
+    entries = [
+        {key: entry.get(key) for key in ("apiVersion", "fieldsV1", "time")}
+        for entry in meta.get("managedFields") or []
+        if entry.get("manager") == FIELD_MANAGER
+        and entry.get("operation") == "Apply"
+        and not entry.get("subresource")
+    ]
+    if not entries or not meta.get("uid"):
+        return ""
+    return desired_digest({"uid": meta["uid"], "entries": entries})
