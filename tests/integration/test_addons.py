@@ -15,6 +15,7 @@ import psycopg2
 import pymysql
 import pytest
 from kubernetes import client
+from psycopg2 import sql
 
 from cloudron_operator.builders import AppIdentity
 from cloudron_operator.builders.secrets import build_addon_secret, secret_values
@@ -670,7 +671,8 @@ def test_a_rotated_admin_password_reaches_the_apps_passes_before_the_kept_secret
         try:
             admin.autocommit = True
             with admin.cursor() as cur:
-                cur.execute(f"ALTER ROLE {server.admin_user} PASSWORD %s", (new_password,))
+                alter = sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(server.admin_user))
+                cur.execute(alter, (new_password,))
         finally:
             admin.close()
         client.CoreV1Api(api_client).patch_namespaced_secret(
