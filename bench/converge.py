@@ -153,9 +153,8 @@ def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str]
         run.ceiling = measure_ceiling(bench, n, settings)
         api = bench.admin_client()
         names = [bench_apps.app_name(i) for i in range(n)]
-        create_volumes(
-            api, APPS_NAMESPACE, [bench_apps.data_claim(name) for name in names], settings.client_workers
-        )
+        claims = [bench_apps.data_claim(name) for name in names]
+        create_volumes(api, APPS_NAMESPACE, claims, settings.client_workers, settings.timeout)
         api.close()
         operator = OperatorProcess(
             bench.operator_kubeconfig, settings.work_dir / f"operator-{n}.log", operator_env

@@ -131,26 +131,51 @@ def _write_operator_kubeconfig(api: client.ApiClient, admin_kubeconfig: Path, pa
     path.chmod(0o600)
 
 
-def create_volumes(api: client.ApiClient, namespace: str, claims: list[str], workers: int) -> None:
-    """PersistentVolumes pre-bound to the apps' data claims: the local cluster has no provisioner."""
+def create_volumes(
+    api: client.ApiClient, namespace: str, claims: list[str], workers: int, timeout: float
+) -> None:
+    """PersistentVolumes pre-bound to the apps' data claims (the local cluster has no provisioner),
+    once kube-controller-manager's volume binder has taken each in (phase Available).
+
+    The binder handles volumes one at a time, and a claim that arrives before its volume was taken
+    in fails to bind until the binder's next periodic sync, with an Event each time: waiting here
+    keeps that set-up work out of the clock that follows.
+    """
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda claim: pre_bound_volume(api, namespace, claim), claims))
+        names = set(pool.map(lambda claim: pre_bound_volume(api, namespace, claim), claims))
+    core = client.CoreV1Api(api)
+    wait_until(
+        lambda: names <= {pv.metadata.name for pv in core.list_persistent_volume().items if _available(pv)},
+        timeout,
+        f"{len(names)} PersistentVolumes to be Available",
+        1.0,
+    )
 
 
-def delete_volumes(api: client.ApiClient, namespace: str, workers: int) -> None:
-    """Delete the PersistentVolumes made for `namespace`'s claims (kept after their claims, as Released).
+def _available(volume: client.V1PersistentVolume) -> bool:
+    return volume.status is not None and volume.status.phase == "Available"
+
+
+def delete_volumes(api: client.ApiClient, namespace: str, workers: int, timeout: float) -> None:
+    """Delete the PersistentVolumes made for `namespace`'s claims (kept after their claims, as
+    Released), and wait until they are gone.
 
     Left in place they would cost the next run: the volume controller and the scheduler look through
-    every volume for each claim.
+    every volume for each claim. Gone, not only deleted: removing each one's protection finalizer is
+    kube-controller-manager's work, which must not overlap the next run's clock.
     """
     core = client.CoreV1Api(api)
-    names = [
-        pv.metadata.name
-        for pv in core.list_persistent_volume().items
-        if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == namespace
-    ]
+
+    def ours() -> list[str]:
+        return [
+            pv.metadata.name
+            for pv in core.list_persistent_volume().items
+            if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == namespace
+        ]
+
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(core.delete_persistent_volume, names))
+        list(pool.map(core.delete_persistent_volume, ours()))
+    wait_until(lambda: not ours(), timeout, f"the PersistentVolumes of {namespace} to be deleted", 1.0)
 
 
 def delete_namespace(api: client.ApiClient, name: str, timeout: float) -> None:

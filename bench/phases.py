@@ -130,7 +130,7 @@ def measure_ceiling(bench: BenchCluster, n: int, settings: Settings) -> Ceiling:
         )
         objects = [obj for app in created for obj in bench_apps.operator_children(app, bench.postgres)]
         claims = [bench_apps.data_claim(name) for name in names]
-        create_volumes(api, CEILING_NAMESPACE, claims, settings.client_workers)
+        create_volumes(api, CEILING_NAMESPACE, claims, settings.client_workers, settings.timeout)
         with watching(bench, names, CEILING_NAMESPACE) as timeline:
             cpu_before = control_plane_cpu(bench)
             start = time.time()
@@ -141,7 +141,7 @@ def measure_ceiling(bench: BenchCluster, n: int, settings: Settings) -> Ceiling:
         running = result.running_seconds
         say(f"ceiling: {'not running in time' if running is None else f'running after {running:.1f}s'}")
         delete_namespace(api, CEILING_NAMESPACE, settings.timeout)
-        delete_volumes(api, CEILING_NAMESPACE, settings.client_workers)
+        delete_volumes(api, CEILING_NAMESPACE, settings.client_workers, settings.timeout)
         return result
     finally:
         api.close()
