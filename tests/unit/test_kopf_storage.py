@@ -65,7 +65,7 @@ def _body(raw: dict[str, Any]) -> kopf.Body:
 
 
 def old_and_new(store: kopf.DiffBaseStorage, body: dict[str, Any]) -> tuple[Any, Any]:
-    wrapped = kopf.Body(body)  # type: ignore[arg-type]
+    wrapped = _body(body)
     return store.fetch(body=wrapped), store.build(body=wrapped, extra_fields=[("spec",)])
 
 
@@ -80,7 +80,7 @@ def test_once_a_pass_wrote_its_status_kopf_sees_no_change_and_writes_nothing() -
     old, new = old_and_new(store, handled)
     assert old == new
     patch = kopf.Patch()
-    store.store(body=kopf.Body(app(1, version="11")), patch=patch, essence=new)  # type: ignore[arg-type]
+    store.store(body=_body(app(1, version="11")), patch=patch, essence=new)
     assert not patch, "the known newer version of the app already says so"
 
 
@@ -119,7 +119,7 @@ def test_a_handler_that_finished_without_a_pass_status_write_gets_the_generation
     store = storage(body)
     _, new = old_and_new(store, body)
     patch = kopf.Patch()
-    store.store(body=kopf.Body(body), patch=patch, essence=new)  # type: ignore[arg-type]
+    store.store(body=_body(body), patch=patch, essence=new)
     assert patch == {"status": {"reconciledGeneration": 7}}
 
 
@@ -134,7 +134,7 @@ def test_other_kinds_keep_kopfs_annotation() -> None:
     old, new = old_and_new(store, addon)
     assert old is None and new["spec"] == {"type": "postgresql"}
     patch = kopf.Patch()
-    store.store(body=kopf.Body(addon), patch=patch, essence=new)  # type: ignore[arg-type]
+    store.store(body=_body(addon), patch=patch, essence=new)
     assert json.loads(patch["metadata"]["annotations"][ANNOTATION]) == {"spec": {"type": "postgresql"}}
 
 
@@ -198,7 +198,7 @@ def test_an_app_and_an_addon_keep_the_essence_of_the_storage_inside() -> None:
     assert (old, new) == old_and_new(OwnKindsOnly(inner), handled)
     addon = _body(
         {
-            "apiVersion": "cloudron.io/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": "Addon",
             "metadata": {"name": "pg", "annotations": {ANNOTATION: json.dumps({"spec": {"type": "mysql"}})}},
             "spec": {"type": "postgresql"},
