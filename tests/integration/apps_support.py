@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
-from kubernetes import client
+from kubernetes import client, config
 
 from cloudron_operator.k8s import api as k8s
 from tests.harness.cluster import LocalCluster
+from tests.harness.localenv import LocalEnv
 from tests.harness.processes import wait_until
-from tests.paths import REPO
+from tests.paths import REPO, TEST_DATA
 
 WAIT = 60.0
 RESYNC_SECONDS = 3.0
 APP = ("cloudron.io/v1alpha1", "CloudronApp")
+
+
+def install_crds(env: LocalEnv) -> None:
+    """Apply our CRDs and the test Certificate CRD; return once the API server serves each kind.
+
+    Established is not enough: the API server may answer `404 page not found` for a moment after,
+    until its handler for the new resource is in place.
+    """
+    api = config.new_client_from_config(config_file=str(env.cluster.kubeconfig))
+    try:
+        for path in (REPO / "crds", TEST_DATA / "crds"):
+            env.cluster.kubectl("apply", "--server-side", "-f", str(path))
+            env.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
+            for crd_file in sorted(path.glob("*.yaml")):
+                for crd in yaml.safe_load_all(crd_file.read_text()):
+                    if crd and crd.get("kind") == "CustomResourceDefinition":
+                        name = crd["metadata"]["name"]
+                        wait_until(functools.partial(served, api, crd), WAIT, f"{name} served")
+    finally:
+        api.close()
+
+
+def served(api: client.ApiClient, crd: dict[str, Any]) -> bool:
+    """Whether the API server answers a list of the CRD's resource (in its first served version)."""
+    spec = crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+    path = f"/apis/{spec['group']}/{version}/{spec['names']['plural']}"
+    try:
+        k8s.request(api, "GET", path, query=[("limit", "1")])
+    except k8s.ApiError as error:
+        if error.not_found:
+            return False
+        raise
+    return True
 
 
 def example(name: str, namespace: str) -> dict[str, Any]:

@@ -10,16 +10,13 @@ from kubernetes import client
 
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
-from tests.integration.apps_support import RESYNC_SECONDS, pre_bound_volume
-from tests.paths import REPO, TEST_DATA
+from tests.integration.apps_support import RESYNC_SECONDS, install_crds, pre_bound_volume
 
 
 @pytest.fixture(scope="session")
 def installed_crds(cluster: LocalEnv) -> None:
-    """Our CRDs and cert-manager's Certificate CRD, Established."""
-    for path in (REPO / "crds", TEST_DATA / "crds"):
-        cluster.cluster.kubectl("apply", "--server-side", "-f", str(path))
-        cluster.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
+    """Our CRDs and cert-manager's Certificate CRD, Established and served."""
+    install_crds(cluster)
 
 
 @pytest.fixture

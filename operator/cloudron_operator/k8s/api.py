@@ -16,6 +16,12 @@ APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 KubeObject = dict[str, Any]
 
 
+# The reason of an answer whose body is not a Kubernetes Status: a path the API server does not
+# serve (yet: a CRD just installed), a proxy's or load balancer's page, a cut-off body.
+NOT_SERVED, UNEXPECTED_ANSWER = "NotServed", "UnexpectedAnswer"
+BODY_EXCERPT_CHARS = 200
+
+
 class ApiError(Exception):
     """The API server answered with an error status (or could not be reached: status 0)."""
 
@@ -31,8 +37,13 @@ class ApiError(Exception):
 
     @property
     def retriable(self) -> bool:
-        """Conflicts, throttling, server errors and unreachable servers pass; other 4xx do not."""
-        return self.status in (0, 409, 429) or self.status >= 500
+        """Conflicts, throttling, server errors, unreachable servers and answers that are no Status
+        (a kind not served yet, a proxy in the way) pass; other 4xx do not."""
+        return (
+            self.status in (0, 409, 429)
+            or self.status >= 500
+            or self.reason in (NOT_SERVED, UNEXPECTED_ANSWER)
+        )
 
 
 def new_api_client(connections: int = 10) -> client.ApiClient:
@@ -134,7 +145,7 @@ def get(
     api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str
 ) -> KubeObject | None:
     try:
-        return _request(api, "GET", kind_of(api_version, kind).path(namespace, name))
+        return request(api, "GET", kind_of(api_version, kind).path(namespace, name))
     except ApiError as error:
         if error.not_found:
             return None
@@ -152,7 +163,7 @@ def list_objects(
 ) -> list[KubeObject]:
     query = [("labelSelector", label_selector)] if label_selector else []
     query += [("fieldSelector", field_selector)] if field_selector else []
-    items: list[KubeObject] = _request(api, "GET", kind_of(api_version, kind).path(namespace), query=query)[
+    items: list[KubeObject] = request(api, "GET", kind_of(api_version, kind).path(namespace), query=query)[
         "items"
     ]
     return items
@@ -166,7 +177,7 @@ def list_pages(
     token = ""
     while True:
         query = [("limit", str(page_size))] + ([("continue", token)] if token else [])
-        page = _request(api, "GET", path, query=query)
+        page = request(api, "GET", path, query=query)
         yield from page["items"]
         token = page.get("metadata", {}).get("continue", "")
         if not token:
@@ -177,7 +188,7 @@ def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | 
     """Delete in the background (dependents go through garbage collection); False if it was already gone."""
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
     try:
-        _request(api, "DELETE", kind_of(api_version, kind).path(namespace, name), body=body)
+        request(api, "DELETE", kind_of(api_version, kind).path(namespace, name), body=body)
     except ApiError as error:
         if error.not_found:
             return False
@@ -188,10 +199,10 @@ def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | 
 def create(api: client.ApiClient, obj: Mapping[str, Any]) -> KubeObject:
     meta = obj["metadata"]
     path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"))
-    return _request(api, "POST", path, body=obj)
+    return request(api, "POST", path, body=obj)
 
 
-def _request(
+def request(
     api: client.ApiClient,
     method: str,
     path: str,
@@ -228,8 +239,33 @@ def _exchange(
         response.read()
     except OSError as error:  # urllib3 errors derive from it: refused, reset, timed out
         raise ApiError(0, "Unreachable", str(error)) from error
-    data = json.loads(response.data) if response.data else {}
-    if response.status >= 400:
-        raise ApiError(response.status, str(data.get("reason", "")), str(data.get("message", response.data)))
-    result: KubeObject = data
-    return response.status, result
+    return response.status, decode_answer(response.status, response.data)
+
+
+def decode_answer(status: int, body: bytes | str | None) -> KubeObject:
+    """The object an answer carries; ApiError for an error status or a body that is not a JSON object.
+
+    The API server answers errors with a JSON Status, but not every answer comes from it as a
+    Status: a group or resource it does not serve yet gets a plain-text `404 page not found`
+    (right after a CRD is installed, until the server serves it), and a proxy in the way may answer
+    with a page of its own. Such an answer is an ApiError that says what came back, never a
+    decoding error.
+    """
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        if status >= 400:
+            message = data.get("message", "")
+            raise ApiError(status, str(data.get("reason", "")), str(message or _excerpt(body)))
+        return data
+    reason = NOT_SERVED if status == 404 else UNEXPECTED_ANSWER
+    what = "not JSON" if data is None else f"JSON {type(data).__name__}, not an object"
+    raise ApiError(status, reason, f"an answer that is {what}: {_excerpt(body)!r}")
+
+
+def _excerpt(body: bytes | str | None) -> str:
+    text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
+    text = " ".join(text.split())
+    return text if len(text) <= BODY_EXCERPT_CHARS else text[:BODY_EXCERPT_CHARS] + "..."
