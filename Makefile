@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/cloudron-operator
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo down kubeconfig test test-unit test-integration lint crds helm-lint bench bench-smoke
+.PHONY: help deps binaries demo down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -28,8 +28,11 @@ kubeconfig:  ## print the demo cluster's kubeconfig path
 test: deps lint  ## every test: lint, types, unit and integration (real cluster, real databases)
 	@$(PYTHON) -m pytest tests
 
-test-unit:  ## only the fast tests that need no server
+test-unit:  ## only the fast tests that need nothing but Python
 	@$(PYTHON) -m pytest -m unit tests
+
+test-tools: deps  ## only the tests that run helm, the Go checkers or the npm reference validator
+	@$(PYTHON) -m pytest -m tools tests
 
 test-integration: deps  ## only the tests against the local cluster and database servers
 	@$(PYTHON) -m pytest -m integration tests
@@ -47,7 +50,7 @@ bench-smoke: deps  ## the benchmark with 5 apps and a short idle window: it must
 
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
 	@$(BIN)/helm lint --strict helm/cloudron-operator
-	@$(PYTHON) -m pytest -q tests/unit/test_chart_render.py
+	@$(PYTHON) -m pytest -q tests/tools/test_chart_render.py
 
 crds:  ## regenerate crds/ and the chart's copy from the models
 	@$(PYTHON) -m cloudron_operator.crdgen

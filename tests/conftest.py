@@ -1,7 +1,9 @@
 """Fixtures: the real local cluster, real database servers and the operator as a subprocess.
 
-Tests under tests/unit are marked `unit` and may use none of the server fixtures; tests under
-tests/integration are marked `integration`. A missing binary or server is an error, never a skip.
+Each directory is a layer and a marker: tests/unit `unit` (nothing but Python: no server fixture,
+no process started), tests/tools `tools` (the helm binary, the checkers under hack/tools or the npm
+reference validator, and no server), tests/integration `integration` (the local cluster and the
+database servers). A missing binary or server is an error, never a skip.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from kubernetes import client, config
@@ -23,6 +26,7 @@ from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_name
 from tests.harness.operator_process import OperatorProcess
 
+LAYERS = ("unit", "tools", "integration")
 SERVER_FIXTURES = {"local_env", "cluster", "api_client", "postgres_server", "mariadb_server", "redis_server"}
 
 
@@ -39,10 +43,37 @@ def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         layer = Path(str(item.path)).parent.name
-        if layer in ("unit", "integration"):
+        if layer in LAYERS:
             item.add_marker(getattr(pytest.mark, layer))
-        if item.get_closest_marker("unit") and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
-            raise pytest.UsageError(f"{item.nodeid} is a unit test but uses a server fixture")
+        marked = [name for name in LAYERS if item.get_closest_marker(name)]
+        if len(marked) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked {marked}: a test is in one layer")
+        if marked and marked != ["integration"] and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} is a {marked[0]} test but uses a server fixture")
+
+
+# What a unit test may start: Python itself and the shell, which every machine has.
+UNIT_PROGRAMS = frozenset({sys.executable, "python3", "bash", "sh", "/bin/sh", "/bin/bash", "/usr/bin/env"})
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_run_nothing_but_python(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test that runs another program (helm, a Go checker, node) belongs in tests/tools."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    start = subprocess.Popen.__init__
+
+    def checked(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        program = str(args if isinstance(args, str | os.PathLike) else args[0])
+        if program not in UNIT_PROGRAMS:
+            raise pytest.UsageError(
+                f"{request.node.nodeid} is a unit test but runs {program}: move it to tests/tools"
+            )
+        start(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", checked)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from cloudron_operator.manifest import RUNTIME_DIR_ROOTS
 from cloudron_operator.manifest_validation import ManifestIssue, ManifestResult, parse_manifest
 from tests.paths import corpus_files
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.tools
 
 TESTS = Path(__file__).parents[1]
 REFERENCE = TESTS / "reference"
