@@ -17,9 +17,9 @@ import pytest
 from kubernetes import client
 from psycopg2 import sql
 
+from cloudron_operator.addons.logins import ADMIN_SECRET_MAX_AGE
 from cloudron_operator.builders import AppIdentity
 from cloudron_operator.builders.secrets import build_addon_secret, secret_values
-from cloudron_operator.handlers.addon_access import ADMIN_SECRET_MAX_AGE
 from cloudron_operator.k8s import api as k8s
 from tests.harness.databases import DatabaseServer, restart_server, start_server, stop_server
 from tests.harness.operator_process import OperatorProcess

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from cloudron_operator.addon_plan import AddonRecord
-from cloudron_operator.handlers.addon_access import AdminSecrets, server_access
+from cloudron_operator.addons.base import AddonRecord
+from cloudron_operator.addons.logins import AdminSecrets, server_access
 from tests.harness.cluster import LocalCluster
 from tests.harness.localenv import LocalEnv
 from tests.harness.processes import HarnessError

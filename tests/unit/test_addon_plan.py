@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from cloudron_operator.addon_plan import (
-    AddonProblem,
-    AddonRecord,
+from cloudron_operator.addons.base import AddonProblem, AddonRecord
+from cloudron_operator.addons.logins import AdminSecrets
+from cloudron_operator.addons.plan import (
     addon_options,
     choose_addon,
     provisioned_addons,
     unsupported_addons,
 )
+from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
 from tests.builder_cases import BASE_MANIFEST, manifest_of, spec
 
 pytestmark = pytest.mark.unit
+# The addon types the operator serves, in its order.
+SERVED = standard_backends(AdminSecrets(lambda namespace, name: None)).types
 
 
 def record(name: str, addon_type: str, *, default: bool = False) -> AddonRecord:
@@ -32,7 +35,7 @@ def test_database_and_redis_addons_are_provisioned_in_a_fixed_order() -> None:
     _, manifest = with_addons(
         {"sendmail": {}, "redis": {}, "localstorage": {}, "mysql": {}, "postgresql": {}}
     )
-    assert provisioned_addons(manifest) == (
+    assert provisioned_addons(manifest, SERVED) == (
         AddonType.POSTGRESQL,
         AddonType.MYSQL,
         AddonType.REDIS,
@@ -42,21 +45,21 @@ def test_database_and_redis_addons_are_provisioned_in_a_fixed_order() -> None:
 
 def test_built_in_addons_need_no_server_and_are_supported() -> None:
     app_spec, manifest = with_addons({"localstorage": {}, "tls": {}, "postgresql": {}})
-    assert unsupported_addons(manifest, app_spec) == ()
+    assert unsupported_addons(manifest, app_spec, SERVED) == ()
 
 
 def test_addons_the_operator_cannot_give_are_named() -> None:
     app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}, "mongodb": {}})
-    assert unsupported_addons(manifest, app_spec) == ("docker", "mongodb", "scheduler")
+    assert unsupported_addons(manifest, app_spec, SERVED) == ("docker", "mongodb", "scheduler")
 
 
 def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:
     manifest_addons = {"sendmail": {"optional": True}, "ldap": {}, "oidc": {"loginRedirectUri": "/cb"}}
     app_spec, manifest = with_addons(manifest_addons, sso=False)
-    assert unsupported_addons(manifest, app_spec) == ()
-    assert provisioned_addons(manifest) == ()
+    assert unsupported_addons(manifest, app_spec, SERVED) == ()
+    assert provisioned_addons(manifest, SERVED) == ()
     sso_on, manifest_on = with_addons(manifest_addons)
-    assert unsupported_addons(manifest_on, sso_on) == ("ldap", "oidc")
+    assert unsupported_addons(manifest_on, sso_on, SERVED) == ("ldap", "oidc")
 
 
 def test_the_manifest_options_of_an_addon_are_kept() -> None:

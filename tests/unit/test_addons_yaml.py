@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from cloudron_operator.addons.logins import DEFAULT_ADMIN_USERS
 from cloudron_operator.builders.redis import DEFAULT_IMAGE, DEFAULT_STORAGE, RedisOptions
-from cloudron_operator.handlers.addon_access import DEFAULT_ADMIN_USERS
 from cloudron_operator.handlers.apps import RETAIN_ANNOTATION
 from cloudron_operator.models import API_VERSION, AddonSpec
 from cloudron_operator.models.addon import DATABASE_TYPES

@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from cloudron_operator.addon_plan import AddonProblem, AddonRecord
+from cloudron_operator.addons.base import AddonProblem, AddonRecord
+from cloudron_operator.addons.flow import AddonsResult, provision_addons
+from cloudron_operator.addons.logins import AdminSecrets, server_access
+from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.addons.sql import SqlAddon
 from cloudron_operator.builders import AppIdentity
-from cloudron_operator.handlers import addon_access
-from cloudron_operator.handlers.addon_access import AdminSecrets, server_access
-from cloudron_operator.handlers.app_addons import AddonsResult, provision_addons
 from cloudron_operator.manifest_validation import validate_manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import CloudronAppSpec
-from cloudron_operator.provisioners import AppDatabase, ServerAccess, ServerUnreachable
+from cloudron_operator.provisioners import AppDatabase, PostgresqlBackend, ServerAccess, ServerUnreachable
 
 MAX_AGE = 60.0
 
@@ -130,10 +131,8 @@ def test_a_missing_secret_is_asked_for_by_every_pass_and_a_deleted_one_is_not_us
     assert server_access(secrets, ADDON).password == "back"
 
 
-class PasswordCheckingBackend:
+class PasswordCheckingBackend(PostgresqlBackend):
     """A postgresql backend whose server accepts one admin password: what a rotated server does."""
-
-    addon_type = "postgresql"
 
     def __init__(self, accepted: str) -> None:
         self.accepted = accepted
@@ -148,14 +147,14 @@ class PasswordCheckingBackend:
             raise ServerUnreachable("password authentication failed")
 
 
-def _provision(secrets: AdminSecrets) -> AddonsResult:
+def _provision(secrets: AdminSecrets, server: PasswordCheckingBackend) -> AddonsResult:
     manifest = validate_manifest(
         {"manifestVersion": 2, "version": "1.0.0", "httpPort": 80, "addons": {"postgresql": {}}}
     ).manifest
     assert manifest is not None
     spec = CloudronAppSpec.model_validate({"image": "wiki:1", "manifest": {}, "domain": "wiki.example.com"})
     return provision_addons(
-        secrets,
+        AddonBackends([SqlAddon(server, secrets)]),
         identity=AppIdentity("wiki", "apps", "0b6a4c3e-0000-4000-8000-000000000001"),
         spec=spec,
         manifest=manifest,
@@ -171,13 +170,12 @@ def test_a_pass_whose_admin_login_fails_makes_the_next_pass_read_the_secret_agai
     secrets: AdminSecrets, store: SecretStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = PasswordCheckingBackend(accepted="first")
-    monkeypatch.setattr(addon_access, "BACKENDS", {"postgresql": server})
-    assert _provision(secrets).complete
+    assert _provision(secrets, server).complete
     server.accepted = "second"  # the admin changed the password in the server, then in the Secret
     store.put("ops", "pg-admin", username="postgres", password="second")
 
-    failed = _provision(secrets)
+    failed = _provision(secrets, server)
     assert failed.retriable and failed.condition().reason == "AddonUnreachable"
-    assert _provision(secrets).complete
+    assert _provision(secrets, server).complete
     assert server.logins == ["first", "first", "second"]
     assert store.reads == 2

@@ -142,7 +142,7 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
         time.sleep(0.2)
         events.append("pass ended")
 
-    def drop_databases(admin_secrets: Any, identity: Any, app: Any, addons: Any) -> list[str]:
+    def drop_databases(backends: Any, identity: Any, app: Any, addons: Any) -> list[str]:
         events.append("databases dropped")
         return []
 
@@ -155,7 +155,7 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
         "known_apps": known,
         "applied_children": AppliedChildrenStub(),
         "api": None,
-        "admin_secrets": None,
+        "addon_backends": None,
     }
     logger = logging.getLogger("test")
 

@@ -14,21 +14,13 @@ from typing import Any
 import kopf
 from kubernetes import client
 
-from cloudron_operator.addon_plan import AddonProblem, AddonRecord
+from cloudron_operator.addons.base import AddonCheck, AddonProblem, AddonRecord
+from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.addon_access import (
-    AdminSecrets,
-    backend_for,
-    redis_options,
-    relay,
-    server_access,
-)
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
-from cloudron_operator.models import API_VERSION, GROUP, VERSION, AddonType
-from cloudron_operator.provisioners import BACKENDS, ServerUnreachable
-from cloudron_operator.provisioners.smtp_relay import check_relay
+from cloudron_operator.models import API_VERSION, GROUP, VERSION
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
 
 ADDONS = (GROUP, VERSION, "addons")
@@ -89,7 +81,7 @@ def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     addons_by_type: kopf.Index[str, AddonRecord] = kwargs["addons_by_type"]
     api: client.ApiClient = memo["api"]
     record = AddonRecord.from_object(body.meta["name"], body.spec)
-    ready, version = _readiness(memo["admin_secrets"], record, list(addons_by_type.get(record.type, [])))
+    ready, version = _readiness(memo["addon_backends"], record, list(addons_by_type.get(record.type, [])))
     desired: dict[str, Any] = {
         "observedGeneration": body.meta["generation"],
         "conditions": merge_conditions(
@@ -115,7 +107,7 @@ def _status_object(name: str, status: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _readiness(
-    secrets: AdminSecrets, record: AddonRecord, same_type: list[AddonRecord]
+    backends: AddonBackends, record: AddonRecord, same_type: list[AddonRecord]
 ) -> tuple[ConditionUpdate, str | None]:
     """The Ready condition and the server's version, from logging in as the apps' provisioner will."""
     if record.default:
@@ -127,25 +119,14 @@ def _readiness(
             )
             return ConditionUpdate("Ready", FALSE, "AmbiguousDefault", message), None
     try:
-        message, version = _check_server(secrets, record)
+        checked = _check(backends, record)
     except AddonProblem as problem:
         return ConditionUpdate("Ready", FALSE, problem.reason, str(problem)), None
-    except ServerUnreachable as error:
-        return ConditionUpdate("Ready", FALSE, "Unreachable", str(error)), None
-    return ConditionUpdate("Ready", TRUE, "Connected", message), version
+    return ConditionUpdate("Ready", TRUE, "Connected", checked.message), checked.server_version
 
 
-def _check_server(secrets: AdminSecrets, record: AddonRecord) -> tuple[str, str | None]:
-    """What a working server answered, and its version if it tells one; raises what is wrong.
-
-    The admin Secret is read afresh: the condition says whether the Secret as it is now works.
-    """
-    if record.type == AddonType.REDIS:
-        redis_options(record)
-        return "each app that asks for redis gets a Redis of its own", None
-    if record.type == AddonType.SENDMAIL:
-        return f"the relay answers: {check_relay(relay(secrets, record, fresh=True))}", None
-    if record.type not in BACKENDS:
+def _check(backends: AddonBackends, record: AddonRecord) -> AddonCheck:
+    backend = backends.get(record.type)
+    if backend is None:
         raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {record.type} addons yet")
-    version = backend_for(record).check(server_access(secrets, record, fresh=True))
-    return f"logged in to {record.type} {version}", version
+    return backend.check(record)

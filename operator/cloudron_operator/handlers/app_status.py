@@ -10,8 +10,8 @@ import kopf
 from kubernetes import client
 
 from cloudron_operator import builders
+from cloudron_operator.addons.flow import AddonsResult
 from cloudron_operator.children import certificate_condition, workload_condition
-from cloudron_operator.handlers.app_addons import AddonsResult
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION

@@ -19,12 +19,13 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from cloudron_operator import builders, metrics
-from cloudron_operator.addon_plan import AddonRecord, provisioned_addons, unsupported_addons
+from cloudron_operator.addons.base import AddonRecord
+from cloudron_operator.addons.flow import AddonsResult, deprovision_addons, provision_addons
+from cloudron_operator.addons.plan import provisioned_addons, unsupported_addons
+from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.identity import apps_sharing_child_names
 from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.addon_access import AdminSecrets
-from cloudron_operator.handlers.app_addons import AddonsResult, deprovision_addons, provision_addons
 from cloudron_operator.handlers.app_status import (
     app_conditions,
     refresh_status,
@@ -194,7 +195,7 @@ def _reconcile_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any
             addons=_all_addons(kwargs),
             app_metrics=metrics.of(memo),
             known=known,
-            admin_secrets=memo["admin_secrets"],
+            backends=memo["addon_backends"],
             child_states=memo["child_states"],
             applied_children=memo["applied_children"],
             first_attempt=_first_create_attempt(kwargs),
@@ -255,7 +256,7 @@ def reconcile(
     addons: list[AddonRecord],
     app_metrics: metrics.Metrics,
     known: KnownApps,
-    admin_secrets: AdminSecrets,
+    backends: AddonBackends,
     child_states: ChildStates,
     applied_children: AppliedChildren,
     first_attempt: bool = False,
@@ -272,7 +273,7 @@ def reconcile(
     CRD is too old to keep that field: see `kopf_storage`).
     """
     spec, manifest = _parse(body)
-    if unsupported := unsupported_addons(manifest, spec):
+    if unsupported := unsupported_addons(manifest, spec, backends.types):
         raise InvalidApp(
             "UnsupportedAddon",
             f"the manifest asks for {', '.join(unsupported)}, which this operator does not provide; "
@@ -298,13 +299,14 @@ def reconcile(
     )
     try:
         addons_result = provision_addons(
-            admin_secrets,
+            backends,
             identity=identity,
             spec=spec,
             manifest=manifest,
             addons=addons,
             existing_secrets=children.existing_secrets(
-                addon_secret_name(identity.name, addon_type) for addon_type in provisioned_addons(manifest)
+                addon_secret_name(identity.name, addon_type)
+                for addon_type in provisioned_addons(manifest, backends.types)
             ),
             apply_child=children.apply,
             metrics=app_metrics,
@@ -510,7 +512,7 @@ def _drop_databases(body: kopf.Body, memo: Any, logger: Logger, handler_kwargs: 
         kopf.info(body, reason="DatabasesRetained", message=f"{RETAIN_ANNOTATION}: databases and users kept")
         return
     identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
-    problems = deprovision_addons(memo["admin_secrets"], identity, body, _all_addons(handler_kwargs))
+    problems = deprovision_addons(memo["addon_backends"], identity, body, _all_addons(handler_kwargs))
     if problems:
         message = (
             f"cannot drop the app's databases: {'; '.join(problems)} "

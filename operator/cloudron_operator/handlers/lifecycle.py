@@ -10,8 +10,9 @@ from typing import Any
 import kopf
 from kubernetes import client
 
+from cloudron_operator.addons.logins import AdminSecrets
+from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.addon_access import AdminSecrets
 from cloudron_operator.handlers.applied_children import AppliedChildren
 from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
@@ -51,7 +52,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, 
     # One connection per thread that calls the API: kopf's handlers, and the child-event refreshes
     # in asyncio's default executor (min(32, CPUs + 4) threads).
     memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
-    memo["admin_secrets"] = AdminSecrets.from_api(memo["api"])
+    memo["addon_backends"] = standard_backends(AdminSecrets.from_api(memo["api"]))
     memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
     memo["known_apps"] = known_apps = KnownApps()
     diff_base = _diffbase_storage(memo["api"], known_apps, logger)

@@ -1,6 +1,7 @@
-"""Database backends of the addons: one module per server type behind one small interface.
+"""Database servers: one module per server type behind one small interface (`DatabaseBackend`).
 
-`BACKENDS` maps an Addon's type to the backend that provisions apps' databases on it.
+`BACKENDS` maps an Addon's type to the backend that provisions apps' databases on it; `addons.sql`
+fits each into the addon lifecycle.
 """
 
 from __future__ import annotations

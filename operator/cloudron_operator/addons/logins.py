@@ -1,4 +1,4 @@
-"""From an Addon to what a backend needs: the admin login from its Secret, and the backend itself."""
+"""From an Addon to the login its backend uses: the admin (or relay) credentials in the Addon's Secret."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any, Final
 
 from kubernetes import client
 
-from cloudron_operator.addon_plan import AddonProblem, AddonRecord
-from cloudron_operator.builders.redis import RedisOptions
+from cloudron_operator.addons.base import AddonProblem, AddonRecord
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.builders.sendmail import Relay
 from cloudron_operator.k8s import api as k8s
-from cloudron_operator.provisioners import BACKENDS, DatabaseBackend, ServerAccess
+from cloudron_operator.provisioners import ServerAccess
 
 # The admin user when the Secret names only a password key (the servers' own superusers).
 DEFAULT_ADMIN_USERS: Final = {"postgresql": "postgres", "mysql": "root"}
@@ -74,13 +73,6 @@ class AdminSecrets:
             self._kept.pop((str(ref.get("namespace")), str(ref.get("name"))), None)
 
 
-def backend_for(addon: AddonRecord) -> DatabaseBackend:
-    backend = BACKENDS.get(addon.type)
-    if backend is None:
-        raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {addon.type} addons")
-    return backend
-
-
 def relay(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> Relay:
     """The SMTP relay of a sendmail Addon, with its login when the Addon names a Secret."""
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
@@ -92,14 +84,6 @@ def relay(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> 
         return Relay.from_addon(addon.spec)
     username, password = _login(secrets, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""), fresh=fresh)
     return Relay.from_addon(addon.spec, username, password)
-
-
-def redis_options(addon: AddonRecord) -> RedisOptions:
-    """What every app's own Redis is made with, from a redis Addon's options."""
-    try:
-        return RedisOptions.from_addon(addon.spec.get("options") or {})
-    except ValueError as error:
-        raise AddonProblem("InvalidOptions", f"Addon {addon.name}: spec.{error}") from error
 
 
 def server_access(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> ServerAccess:

@@ -8,43 +8,25 @@ and a password, once written, never changes unless its Secret is deleted.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cloudron_operator import builders
-from cloudron_operator.addon_plan import (
-    AddonProblem,
-    AddonRecord,
-    addon_options,
-    choose_addon,
-    provisioned_addons,
-)
-from cloudron_operator.builders.memory import effective_memory_limit
-from cloudron_operator.builders.redis import build_redis_children, redis_env
+from cloudron_operator.addons.base import AddonProblem, AddonRecord, AddonRequest
+from cloudron_operator.addons.plan import addon_options, choose_addon, provisioned_addons
+from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.secrets import (
-    RESERVED_PREFIX,
     addon_env_names,
     addon_secret_name,
     build_addon_secret,
     secret_values,
 )
-from cloudron_operator.builders.sendmail import sendmail_env
-from cloudron_operator.handlers.addon_access import (
-    AdminSecrets,
-    backend_for,
-    redis_options,
-    relay,
-    server_access,
-)
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
-from cloudron_operator.provisioners import AppDatabase, ProvisioningFailed, ServerUnreachable
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate
 
-PASSWORD_BYTES = 24  # 32 URL-safe characters
 ApplyChild = Callable[[Mapping[str, Any]], None]
 
 
@@ -117,7 +99,7 @@ class AddonsResult:
 
 
 def provision_addons(
-    admin_secrets: AdminSecrets,
+    backends: AddonBackends,
     *,
     identity: builders.AppIdentity,
     spec: CloudronAppSpec,
@@ -136,8 +118,8 @@ def provision_addons(
     """
     known = list(addons)
     result = AddonsResult()
-    wanted = provisioned_addons(manifest)
-    holders = recorded_databases(recorded)
+    wanted = provisioned_addons(manifest, backends.types)
+    holders = recorded_databases(recorded, backends)
     result.left_behind = {
         addon_type: addon for addon_type, addon in holders.items() if addon_type not in wanted
     }
@@ -149,40 +131,13 @@ def provision_addons(
         try:
             addon = choose_addon(addon_type, spec, known, holding=holders.get(addon_type))
             outcome.addon = addon.name
-            if addon_type == AddonType.SENDMAIL:
-                env = addon_env_names(
-                    sendmail_env(
-                        identity,
-                        spec,
-                        manifest,
-                        addon_options(manifest, addon_type),
-                        relay(admin_secrets, addon),
-                    ),
-                    manifest,
-                )
-                apply_child(build_addon_secret(identity, addon_type, env))
-                outcome.env = env
-            elif addon_type == AddonType.REDIS:
-                result.children += _redis(
-                    identity,
-                    spec,
-                    manifest=manifest,
-                    addon=addon,
-                    current=current,
-                    outcome=outcome,
-                    apply=apply_child,
-                )
-            else:
-                with metrics.provisioning(addon_type):
-                    _database(
-                        admin_secrets,
-                        identity,
-                        manifest=manifest,
-                        addon=addon,
-                        current=current,
-                        outcome=outcome,
-                        apply=apply_child,
-                    )
+            result.children += _provision(
+                backends,
+                AddonRequest(identity, spec, manifest, addon, addon_options(manifest, addon_type), current),
+                outcome,
+                apply_child,
+                metrics,
+            )
         except AddonProblem as problem:
             outcome.problem = problem
             if outcome.addon is None:
@@ -192,121 +147,81 @@ def provision_addons(
     return result
 
 
-def _database(
-    admin_secrets: AdminSecrets,
-    identity: builders.AppIdentity,
-    *,
-    manifest: Manifest,
-    addon: AddonRecord,
-    current: Mapping[str, str],
+def _provision(
+    backends: AddonBackends,
+    request: AddonRequest,
     outcome: AddonOutcome,
-    apply: ApplyChild,
-) -> None:
-    backend = backend_for(addon)
-    access = server_access(admin_secrets, addon)
-    database = AppDatabase(app_uid=identity.uid, options=dict(addon_options(manifest, outcome.addon_type)))
-    password = _password(current, f"CLOUDRON_{outcome.addon_type.upper()}_PASSWORD")
-    env = addon_env_names(backend.env(access, database, password), manifest)
-    apply(build_addon_secret(identity, outcome.addon_type, env))
-    outcome.env = env
-    try:
-        backend.provision(access, database, password)
-    except ServerUnreachable as error:
-        admin_secrets.forget(addon)  # the admin password may have changed: the retry reads it again
-        raise AddonProblem("AddonUnreachable", f"Addon {addon.name}: {error}") from error
-    except ProvisioningFailed as error:
-        admin_secrets.forget(addon)
-        raise AddonProblem("AddonFailed", f"Addon {addon.name}: {error}") from error
-
-
-def _redis(
-    identity: builders.AppIdentity,
-    spec: CloudronAppSpec,
-    *,
-    manifest: Manifest,
-    addon: AddonRecord,
-    current: Mapping[str, str],
-    outcome: AddonOutcome,
-    apply: ApplyChild,
+    apply_child: ApplyChild,
+    metrics: Metrics,
 ) -> list[dict[str, Any]]:
-    options = redis_options(addon)
-    no_password = addon_options(manifest, AddonType.REDIS).get("noPassword") is True
-    password = None if no_password else _password(current, "CLOUDRON_REDIS_PASSWORD")
-    env = addon_env_names(redis_env(identity, password), manifest)
-    secret = build_addon_secret(identity, AddonType.REDIS, env)
-    apply(secret)
+    """The one lifecycle: the app's variables, its Secret written, *then* the server converged to them."""
+    backend = backends.get(outcome.addon_type)
+    if backend is None:
+        raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {outcome.addon_type} addons")
+    env = addon_env_names(backend.env(request), request.manifest)
+    apply_child(build_addon_secret(request.identity, outcome.addon_type, env))
     outcome.env = env
-    password_key = None if no_password else manifest.env_prefix + "REDIS_PASSWORD"
-    return build_redis_children(
-        identity,
-        options,
-        secret_name=secret["metadata"]["name"],
-        password_key=password_key,
-        password=password,
-        app_memory=effective_memory_limit(spec, manifest),
-        running=spec.running,
-    )
-
-
-def _password(current: Mapping[str, str], key: str) -> str:
-    """The password the app's Secret holds (under either naming), else a new one."""
-    existing = current.get(key) or current.get(key.removeprefix(RESERVED_PREFIX))
-    return existing or secrets.token_urlsafe(PASSWORD_BYTES)
+    if not backend.holds_data:
+        return backend.provision(request)
+    with metrics.provisioning(outcome.addon_type):
+        return backend.provision(request)
 
 
 def deprovision_addons(
-    admin_secrets: AdminSecrets,
+    backends: AddonBackends,
     identity: builders.AppIdentity,
     app: Mapping[str, Any],
     addons: Iterable[AddonRecord],
 ) -> list[str]:
-    """Drop the app's databases and users in every server it was provisioned in; the problems left.
+    """Drop the app's data in every server it was provisioned in; the problems left.
 
     The servers come from status.addons, or, when the app was deleted before any status was
-    written, from the Addons the manifest's addons would have chosen. Redis needs nothing here:
-    the app's own Redis is a child and goes with it.
+    written, from the Addons the manifest's addons would have chosen. Addons that hold no data
+    (Redis: the app's own Redis is a child and goes with it) are asked too: theirs is the say.
     """
     known = {a.name: a for a in addons}
     raw_addons: Mapping[str, Any] = (app.get("spec", {}).get("manifest") or {}).get("addons") or {}
     problems = []
-    for addon_type, candidates in _provisioned_in(app, known.values(), raw_addons).items():
+    for addon_type, candidates in _provisioned_in(app, known.values(), raw_addons, backends).items():
+        backend = backends.get(addon_type)
+        assert backend is not None  # _provisioned_in names only types with a backend
         options = raw_addons.get(addon_type)
-        database = AppDatabase(identity.uid, dict(options) if isinstance(options, Mapping) else {})
         for addon in candidates:
             try:
-                backend_for(addon).deprovision(server_access(admin_secrets, addon), database)
-            except (AddonProblem, ServerUnreachable, ProvisioningFailed) as error:
-                admin_secrets.forget(addon)
-                problems.append(f"{addon_type} in Addon {addon.name}: {error}")
-    missing = _missing_addons(app, known)
+                backend.deprovision(identity, addon, options if isinstance(options, Mapping) else {})
+            except AddonProblem as problem:
+                problems.append(f"{addon_type} in Addon {addon.name}: {problem}")
+    missing = _missing_addons(app, known, backends)
     problems += [f"{addon_type}: Addon {name} no longer exists" for addon_type, name in missing.items()]
     return problems
 
 
-def recorded_databases(recorded: Mapping[str, Any]) -> dict[str, str]:
-    """Database addon type -> the Addon that status.addons says holds the app's database."""
+def recorded_databases(recorded: Mapping[str, Any], backends: AddonBackends) -> dict[str, str]:
+    """Addon type -> the Addon that status.addons says holds the app's data (for types that hold data)."""
+    holding = backends.holding_data()
     return {
         str(addon_type): str(entry["addon"])
         for addon_type, entry in recorded.items()
-        if addon_type in (AddonType.POSTGRESQL, AddonType.MYSQL)
-        and isinstance(entry, Mapping)
-        and entry.get("addon")
+        if addon_type in holding and isinstance(entry, Mapping) and entry.get("addon")
     }
 
 
 def _provisioned_in(
-    app: Mapping[str, Any], addons: Iterable[AddonRecord], raw_addons: Mapping[str, Any]
+    app: Mapping[str, Any],
+    addons: Iterable[AddonRecord],
+    raw_addons: Mapping[str, Any],
+    backends: AddonBackends,
 ) -> dict[str, list[AddonRecord]]:
-    """Database addon type -> the Addons the app's database may be in.
+    """Addon type -> the Addons the app's data may be in, for the types that hold data.
 
     The one recorded in its status; with no record (the app was deleted before its first status
     was written), the one its spec names, else every default of the type: dropping a database
     that is not there changes nothing, and the names come from the app's uid alone.
     """
     known = {a.name: a for a in addons}
-    recorded = recorded_databases(app.get("status", {}).get("addons") or {})
+    recorded = recorded_databases(app.get("status", {}).get("addons") or {}, backends)
     found: dict[str, list[AddonRecord]] = {}
-    for addon_type in (AddonType.POSTGRESQL, AddonType.MYSQL):
+    for addon_type in backends.holding_data():
         if addon_type not in raw_addons and addon_type not in recorded:
             continue
         name = recorded.get(addon_type)
@@ -321,6 +236,8 @@ def _provisioned_in(
     return found
 
 
-def _missing_addons(app: Mapping[str, Any], known: Mapping[str, AddonRecord]) -> dict[str, str]:
-    recorded = recorded_databases(app.get("status", {}).get("addons") or {})
+def _missing_addons(
+    app: Mapping[str, Any], known: Mapping[str, AddonRecord], backends: AddonBackends
+) -> dict[str, str]:
+    recorded = recorded_databases(app.get("status", {}).get("addons") or {}, backends)
     return {addon_type: name for addon_type, name in recorded.items() if name not in known}

@@ -5,58 +5,40 @@ Pure: the manifest, the spec and what the operator knows of the Addons in, a pla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from cloudron_operator.addons.base import AddonProblem, AddonRecord
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
 
-# Addons provisioned per app in an Addon of their type.
-PROVISIONED: Final = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.REDIS, AddonType.SENDMAIL)
 # Addons the app's own children serve: the data volume and the mounted certificate.
 BUILT_IN: Final = frozenset({"localstorage", "tls"})
 # Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
 SSO_ADDONS: Final = frozenset({"ldap", "oidc", "proxyAuth"})
 
 
-class AddonProblem(Exception):
-    """An addon of the app cannot be provisioned now; `reason` is the condition's reason."""
+def unsupported_addons(
+    manifest: Manifest, spec: CloudronAppSpec, served: Sequence[AddonType]
+) -> tuple[str, ...]:
+    """The manifest's addons this operator cannot give the app; the app cannot run without them.
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class AddonRecord:
-    """What the operator keeps of an Addon object (from its watch, without another request)."""
-
-    name: str
-    type: str
-    default: bool
-    spec: Mapping[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_object(cls, name: str, spec: Mapping[str, Any]) -> AddonRecord:
-        return cls(name, str(spec.get("type", "")), spec.get("default") is True, spec)
-
-
-def unsupported_addons(manifest: Manifest, spec: CloudronAppSpec) -> tuple[str, ...]:
-    """The manifest's addons this operator cannot give the app; the app cannot run without them."""
+    `served`: the addon types this operator has a backend for.
+    """
     return tuple(
         name
         for name in manifest.addons.names
-        if name not in BUILT_IN and name not in PROVISIONED and not (name in SSO_ADDONS and not spec.sso)
+        if name not in BUILT_IN and name not in served and not (name in SSO_ADDONS and not spec.sso)
     )
 
 
-def provisioned_addons(manifest: Manifest) -> tuple[AddonType, ...]:
-    """The manifest's addons provisioned in an Addon, in a fixed order (an optional sendmail is not)."""
+def provisioned_addons(manifest: Manifest, served: Sequence[AddonType]) -> tuple[AddonType, ...]:
+    """The manifest's addons provisioned in an Addon, in the order of `served` (an optional sendmail
+    is not)."""
     names = set(manifest.addons.names)
     if _options(manifest, "sendmail").get("optional") is True:
         names.discard("sendmail")
-    return tuple(addon_type for addon_type in PROVISIONED if addon_type.value in names)
+    return tuple(addon_type for addon_type in served if addon_type.value in names)
 
 
 def addon_options(manifest: Manifest, addon_type: AddonType) -> Mapping[str, Any]:
