@@ -10,7 +10,7 @@ from tests.harness.databases import DatabaseServer
 from cloudron_operator import builders
 from cloudron_operator.builders.secrets import addon_env_names, build_addon_secret
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import API_VERSION, CloudronAppSpec
 from cloudron_operator.provisioners import BACKENDS, AppDatabase, ServerAccess
 

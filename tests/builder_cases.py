@@ -8,7 +8,7 @@ from typing import Any
 from cloudron_operator.builders import AppIdentity
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec
 from tests.paths import CORPUS
 

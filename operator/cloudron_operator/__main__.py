@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cloudron_operator.config import ConfigError, load_config
-from cloudron_operator.manifest_cli import check_files
+from cloudron_operator.manifest.cli import check_files
 
 PEERING_PRIORITIES = 2**31 - 1
 

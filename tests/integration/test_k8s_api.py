@@ -11,7 +11,7 @@ from kubernetes import client
 from cloudron_operator import builders
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.k8s import api as k8s
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec
 from tests.integration.apps_support import example
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from cloudron_operator.lenient_json import JsonSyntaxError, read_json
 from cloudron_operator.manifest import RUNTIME_DIR_ROOTS
-from cloudron_operator.manifest_validation import ManifestIssue, ManifestResult, parse_manifest
+from cloudron_operator.manifest.lenient_json import JsonSyntaxError, read_json
+from cloudron_operator.manifest.validation import ManifestIssue, ManifestResult, parse_manifest
 from tests.paths import corpus_files
 
 pytestmark = pytest.mark.tools

@@ -13,7 +13,7 @@ from cloudron_operator.addons.logins import AdminSecrets, server_access
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.addons.sql import SqlAddon
 from cloudron_operator.builders import AppIdentity
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import CloudronAppSpec
 from cloudron_operator.provisioners import AppDatabase, PostgresqlBackend, ServerAccess, ServerUnreachable

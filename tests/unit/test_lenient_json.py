@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cloudron_operator.lenient_json import JsonSyntaxError, Leniency, Position, read_json
+from cloudron_operator.manifest.lenient_json import JsonSyntaxError, Leniency, Position, read_json
 
 pytestmark = pytest.mark.unit
 

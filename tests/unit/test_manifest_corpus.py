@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudron_operator.manifest_validation import ManifestResult, parse_manifest
+from cloudron_operator.manifest.validation import ManifestResult, parse_manifest
 from tests.paths import corpus_files
 
 pytestmark = pytest.mark.unit

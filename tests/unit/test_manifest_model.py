@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cloudron_operator.manifest import DEFAULT_MEMORY_LIMIT, DeclaredPort, Manifest, SocketPort
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 
 pytestmark = pytest.mark.unit
 

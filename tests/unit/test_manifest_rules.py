@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cloudron_operator.manifest_validation import ManifestResult, parse_manifest, validate_manifest
+from cloudron_operator.manifest.validation import ManifestResult, parse_manifest, validate_manifest
 
 pytestmark = pytest.mark.unit
 

@@ -38,7 +38,7 @@ from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps, app_event, app_seen
 from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
-from cloudron_operator.manifest_validation import validate_manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import GROUP, VERSION, CloudronAppSpec
 from cloudron_operator.status import (

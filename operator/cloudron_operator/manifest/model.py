@@ -2,7 +2,7 @@
 
 `Manifest` holds the fields that decide how an app runs, checked by Cloudron's manifest
 rules, plus the App Store metadata of `StoreMetadata`. Read one with
-`manifest_validation.validate_manifest` or `parse_manifest`, which also apply the
+`validation.validate_manifest` or `parse_manifest`, which also apply the
 policy of docs/manifest.md (what is rejected, what only warns).
 """
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal, NamedTuple, Self
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from cloudron_operator.manifest_formats import (
+from cloudron_operator.manifest.formats import (
     AbsoluteDirectory,
     CronSchedule,
     Integer,
@@ -25,7 +25,7 @@ from cloudron_operator.manifest_formats import (
     PortNumber,
     SemVer,
 )
-from cloudron_operator.manifest_metadata import StoreMetadata
+from cloudron_operator.manifest.metadata import StoreMetadata
 
 RESERVED_ENV_PREFIX: Final = "CLOUDRON_"
 DEFAULT_MEMORY_LIMIT: Final = 256 * 2**20

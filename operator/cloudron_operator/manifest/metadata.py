@@ -12,7 +12,7 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from cloudron_operator.manifest_formats import (
+from cloudron_operator.manifest.formats import (
     EmailAddress,
     ManifestModel,
     NonEmptyString,

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from cloudron_operator.cron_schedule import check_schedule
+from cloudron_operator.manifest.cron import check_schedule
 
 T = TypeVar("T")
 

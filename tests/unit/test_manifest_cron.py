@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cloudron_operator.cron_schedule import NAMED_SCHEDULES, check_schedule
+from cloudron_operator.manifest.cron import NAMED_SCHEDULES, check_schedule
 
 pytestmark = pytest.mark.unit
 

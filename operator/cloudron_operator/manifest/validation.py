@@ -14,9 +14,9 @@ from typing import Any, Final
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from cloudron_operator.lenient_json import JsonSyntaxError, Leniency, read_json
-from cloudron_operator.manifest import DEFAULT_MEMORY_LIMIT, Manifest
-from cloudron_operator.manifest_metadata import StoreMetadata
+from cloudron_operator.manifest.lenient_json import JsonSyntaxError, Leniency, read_json
+from cloudron_operator.manifest.metadata import StoreMetadata
+from cloudron_operator.manifest.model import DEFAULT_MEMORY_LIMIT, Manifest
 
 # Rules of pydantic's own checks, worded like ours; pydantic's message for anything else.
 _RULES: Final = {

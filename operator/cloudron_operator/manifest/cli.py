@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cloudron_operator.manifest_validation import ManifestResult, parse_manifest
+from cloudron_operator.manifest.validation import ManifestResult, parse_manifest
 
 
 def check_files(paths: Sequence[str]) -> int:
