@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudron_operator.addons.flow import AddonsResult
-from cloudron_operator.handlers.app_status import desired_status
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.known_apps import AppSeen, KnownApps, app_seen
+from cloudron_operator.reconcile.status import desired_status
 
 APP = ("apps", "wiki")
 OTHER = ("apps", "chat")

@@ -11,7 +11,6 @@ import yaml
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers import build_registry
-from cloudron_operator.handlers.app_status import desired_status
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.handlers.kopf_storage import (
     AppStatusDiffBaseStorage,
@@ -20,6 +19,7 @@ from cloudron_operator.handlers.kopf_storage import (
 )
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION
+from cloudron_operator.reconcile.status import desired_status
 from tests.paths import REPO
 
 SPEC = {"domain": "wiki.example.com", "image": "wiki:1", "manifest": {"version": "1.0.0", "httpPort": 8000}}

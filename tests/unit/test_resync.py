@@ -16,9 +16,9 @@ import kopf
 import pytest
 
 from cloudron_operator.handlers import apps
-from cloudron_operator.handlers.apps import LastPasses, resync_due
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.handlers.workers import Workers
+from cloudron_operator.reconcile.passes import LastPasses, resync_due
 
 pytestmark = pytest.mark.unit
 
@@ -142,12 +142,12 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
         time.sleep(0.2)
         events.append("pass ended")
 
-    def drop_databases(backends: Any, identity: Any, app: Any, addons: Any) -> list[str]:
+    def drop_databases(backends: Any, body: Any, addons: Any, logger: Any) -> list[str]:
         events.append("databases dropped")
         return []
 
     monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
-    monkeypatch.setattr(apps, "deprovision_addons", drop_databases)
+    monkeypatch.setattr(apps, "drop_databases", drop_databases)
     body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "resourceVersion": "1"}})
     known = known_apps(body)
     memo = {

@@ -17,11 +17,12 @@ import kopf
 
 from cloudron_operator import builders
 from cloudron_operator.children import certificate_condition, workload_condition
-from cloudron_operator.handlers.app_status import INVALID_REASONS, ready_reason, refresh_status
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import AppKey, AppSeen, KnownApps, first_pass_done
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
+from cloudron_operator.reconcile.reasons import INVALID_REASONS, ready_reason
+from cloudron_operator.reconcile.status import refresh_status
 from cloudron_operator.status import ConditionUpdate
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import kopf
 
-from cloudron_operator.handlers.app_status import INVALID_REASONS, ready_reason
 from cloudron_operator.k8s.api import older_version
+from cloudron_operator.reconcile.reasons import INVALID_REASONS, ready_reason
 
 AppKey = tuple[str | None, str]  # (namespace, name) of a CloudronApp
 CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")

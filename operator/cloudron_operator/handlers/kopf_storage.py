@@ -34,9 +34,9 @@ from typing import Any
 
 import kopf
 
-from cloudron_operator.handlers.app_status import RECONCILED_GENERATION, reconciled_generation
 from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.models import API_VERSION, VERSION
+from cloudron_operator.reconcile.status import RECONCILED_GENERATION, reconciled_generation
 
 FieldSpec = str | list[str] | tuple[str, ...] | None  # a field as kopf names one
 

@@ -14,7 +14,6 @@ from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.applied_children import AppliedChildren
-from cloudron_operator.handlers.apps import LastPasses
 from cloudron_operator.handlers.child_events import AppRefreshes
 from cloudron_operator.handlers.child_states import ChildStates
 from cloudron_operator.handlers.known_apps import KnownApps
@@ -28,6 +27,7 @@ from cloudron_operator.handlers.workers import Workers
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
 from cloudron_operator.models import API_VERSION
+from cloudron_operator.reconcile.passes import LastPasses
 
 APPS_CRD = "cloudronapps.cloudron.io"
 CONSISTENCY_TIMEOUT_SECONDS = 60.0

@@ -13,6 +13,7 @@ from cloudron_operator import builders
 from cloudron_operator.addons.flow import AddonsResult
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.handlers.child_states import ChildStates
+from cloudron_operator.handlers.known_apps import KnownApps, app_seen
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.status import (
@@ -27,25 +28,6 @@ from cloudron_operator.status import (
 # The generation whose spec the app's last complete pass reconciled: kopf's record of what it handled
 # (`handlers/kopf_storage.py`). Only a pass sets it; every other status write keeps it.
 RECONCILED_GENERATION = "reconciledGeneration"
-
-INVALID_REASONS = frozenset(
-    {
-        "InvalidSpec",
-        "InvalidManifest",
-        "ApplyFailed",
-        "KindNotServed",
-        "UnsupportedAddon",
-        "DeprovisionFailed",
-        "NameConflict",
-    }
-)
-
-
-def ready_reason(app: Mapping[str, Any]) -> str:
-    for condition in app.get("status", {}).get("conditions", []):
-        if condition.get("type") == "Ready":
-            return str(condition.get("reason", ""))
-    return ""
 
 
 def reconciled_generation(status: Mapping[str, Any]) -> int | None:
@@ -200,3 +182,53 @@ def write_status(
         if not (only_if_current and error.status == 409):
             raise
         return None
+
+
+STATUS_ATTEMPTS = 5
+RETRY_DELAY = 10.0
+
+
+def newest_app(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any] | None:
+    """The app as last seen (reduced): kopf's copy may be older than a status this process wrote."""
+    newest = apps.newest((body.meta["namespace"], body.meta["name"]), app_seen(body))
+    return newest.app if newest is not None and newest.uid == body.meta["uid"] else None
+
+
+def newest_status(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any]:
+    newest = newest_app(apps, body)
+    return newest.get("status", {}) if newest is not None else {}
+
+
+def write_pass_status(
+    api: client.ApiClient,
+    body: kopf.Body,
+    addons: AddonsResult,
+    apps: KnownApps,
+    children: ChildStates,
+    *,
+    reconciled: bool,
+) -> None:
+    """The pass's status, merged into the newest status known, not into kopf's copy of the app.
+
+    Under load kopf's copy can be minutes old: merging into it would reset transition times and
+    undo what child events wrote meanwhile. The write is conditional on the version merged into:
+    if that was not the stored one, the app is read and the pass's status merged into that.
+    """
+    key = (body.meta["namespace"], body.meta["name"])
+    known = newest_app(apps, body)
+    for _ in range(STATUS_ATTEMPTS):
+        if known is None:
+            known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
+            if known is None or known["metadata"]["uid"] != body.meta["uid"]:
+                return
+        app = {
+            **dict(body),
+            "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
+            "status": known.get("status", {}),
+        }
+        written = refresh_status(api, app, children, addons, reconciled=reconciled)
+        if written is not None:
+            apps.record(written)
+            return
+        known = None
+    raise kopf.TemporaryError("the app's status kept changing while this pass wrote it", delay=RETRY_DELAY)

@@ -1,0 +1,79 @@
+"""Parse and check: the app's spec and manifest as models, or InvalidApp saying what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from cloudron_operator import builders
+from cloudron_operator.addons.plan import unsupported_addons
+from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.builders.identity import apps_sharing_child_names
+from cloudron_operator.handlers.known_apps import KnownApps
+from cloudron_operator.manifest import Manifest
+from cloudron_operator.manifest.validation import validate_manifest
+from cloudron_operator.models import CloudronAppSpec
+from cloudron_operator.reconcile.errors import InvalidApp
+
+
+def checked_app(
+    body: kopf.Body, backends: AddonBackends, known: KnownApps
+) -> tuple[builders.AppIdentity, CloudronAppSpec, Manifest]:
+    """The app's identity, spec and manifest, once everything that can be checked before any addon is
+    provisioned holds: a valid spec and manifest, addons this operator serves, names of its own."""
+    spec, manifest = parse(body)
+    if unsupported := unsupported_addons(manifest, spec, backends.types):
+        raise InvalidApp(
+            "UnsupportedAddon",
+            f"the manifest asks for {', '.join(unsupported)}, which this operator does not provide; "
+            "the app cannot run without it",
+        )
+    try:
+        builders.check_spec(spec, manifest)  # before any database is made for it
+    except builders.InvalidSpec as invalid:
+        raise InvalidApp("InvalidSpec", str(invalid)) from invalid
+    if conflict := name_conflict(known, body):
+        raise InvalidApp("NameConflict", conflict)
+    return builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"]), spec, manifest
+
+
+def parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
+    try:
+        spec = CloudronAppSpec.model_validate(body["spec"])
+    except ValidationError as error:
+        raise InvalidApp("InvalidSpec", _first_errors(str(e) for e in error.errors())) from error
+    result = validate_manifest(spec.manifest)
+    if result.manifest is None:
+        raise InvalidApp("InvalidManifest", "spec.manifest: " + _first_errors(str(e) for e in result.errors))
+    return spec, result.manifest
+
+
+def _first_errors(messages: Any, limit: int = 5) -> str:
+    listed = list(messages)
+    more = f" (and {len(listed) - limit} more)" if len(listed) > limit else ""
+    return "; ".join(listed[:limit]) + more
+
+
+def name_conflict(known: KnownApps, body: kopf.Body) -> str | None:
+    """Why this app may not have its children: an app of the namespace made before it has their names.
+
+    Each apply would take the child over from the other app, and the other would take it back.
+    """
+    namespace, name = body.meta["namespace"], body.meta["name"]
+    mine = _creation_order(body.meta)
+    for other_name in apps_sharing_child_names(name):
+        other = known.newest((namespace, other_name))
+        if other is not None and _creation_order(other.app["metadata"]) < mine:
+            shared = max(name, other_name, key=len)
+            return (
+                f"app {other_name} in this namespace was made first, and children of both apps would be "
+                f"named {shared}: give this app another name"
+            )
+    return None
+
+
+def _creation_order(meta: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(meta.get("creationTimestamp") or ""), str(meta["name"]))
