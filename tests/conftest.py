@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from tests.harness.databases import DatabaseServer
@@ -27,6 +28,20 @@ from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_na
 from tests.harness.operator_process import OperatorProcess
 
 LAYERS = ("unit", "tools", "integration")
+# Who writes an app's status, and when: the tests of the status writer read it from the audit log.
+STATUS_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["patch", "update"],
+            "resources": [{"group": "cloudron.io", "resources": ["cloudronapps/status"]}],
+        },
+        {"level": "None"},
+    ],
+}
 SERVER_FIXTURES = {"local_env", "cluster", "api_client", "postgres_server", "mariadb_server", "redis_server"}
 
 
@@ -96,7 +111,11 @@ def local_env() -> Iterator[LocalEnv]:
 
 @pytest.fixture(scope="session")
 def cluster(local_env: LocalEnv) -> LocalEnv:
-    local_env.cluster.ensure_running()
+    """The session's cluster; its API server logs the writes of apps' status (`STATUS_AUDIT_POLICY`)."""
+    local_env.root.mkdir(parents=True, exist_ok=True)
+    policy = local_env.root / "audit-policy.yaml"
+    policy.write_text(yaml.safe_dump(STATUS_AUDIT_POLICY))
+    local_env.cluster.ensure_running(options={"kubeAuditPolicy": str(policy)})
     return local_env
 
 

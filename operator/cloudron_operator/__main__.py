@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import secrets
+import os
 import sys
 from collections.abc import Sequence
 
 from cloudron_operator.config import ConfigError, load_config
 from cloudron_operator.manifest.cli import check_files
-
-PEERING_PRIORITIES = 2**31 - 1
 
 
 def _run_operator() -> int:
@@ -18,8 +16,7 @@ def _run_operator() -> int:
     import kopf  # noqa: PLC0415
 
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
-    from cloudron_operator.handlers.apps import WATCH_EVENT_HANDLERS  # noqa: PLC0415
-    from cloudron_operator.log_noise import quiet_event_handlers  # noqa: PLC0415
+    from cloudron_operator.kopf_adapters.peering import Identity  # noqa: PLC0415
     from cloudron_operator.metrics import Metrics  # noqa: PLC0415
 
     try:
@@ -29,22 +26,22 @@ def _run_operator() -> int:
         return 2
     # log_prefix: each line about an object starts with [namespace/name], or it names no app at all.
     kopf.configure(verbose=config.log_level == "debug", quiet=config.log_level == "warning", log_prefix=True)
-    if config.log_level != "debug":
-        quiet_event_handlers(WATCH_EVENT_HANDLERS)
     settings = kopf.OperatorSettings()
     settings.peering.lifetime = config.peering_lifetime_seconds
+    # With peering, every replica gets its own random priority: the highest one acts and the others
+    # pause until its keep-alive lapses. Equal priorities would pause them all (kopf's rule).
+    identity = Identity.new(os.environ.get("POD_ID")) if config.peering else None
     kopf.run(
         registry=build_registry(config, metrics := Metrics()),
         settings=settings,
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,
-        # With peering, every replica gets its own random priority: the highest one acts and the others
-        # pause until its keep-alive lapses. Equal priorities would pause them all (kopf's rule).
         standalone=not config.peering,
         peering_name=config.peering or None,
-        priority=secrets.randbelow(PEERING_PRIORITIES) + 1 if config.peering else None,
+        identity=identity.kopf_identity() if identity else None,
+        priority=identity.priority if identity else None,
         liveness_endpoint=f"http://{config.health_address}/healthz",
-        memo=kopf.Memo(config=config, metrics=metrics),
+        memo=kopf.Memo(config=config, metrics=metrics, peering_identity=identity),
     )
     return 0
 

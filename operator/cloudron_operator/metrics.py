@@ -11,7 +11,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar
 
 import kopf
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -68,9 +68,9 @@ class Metrics:
         )
         self.child_applies = Counter(
             f"{PREFIX}_child_applies",
-            "Children applied by the apps' passes, per outcome: created, updated, unchanged (a dry run "
-            "showed nothing to change), known (as this process left it: no request), applied (an app's "
-            "first pass found it there)",
+            "Children the apps' passes brought to their desired state, per outcome: created, updated, "
+            "unchanged (an apply that changed nothing), known (the live object's managed fields showed "
+            "nothing to change: no request)",
             ["outcome"],
             registry=self.registry,
         )
@@ -111,9 +111,3 @@ class Metrics:
             return run
 
         return wrap
-
-
-def of(memo: Any) -> Metrics:
-    """The process's metrics, kept in kopf's memo next to the config."""
-    metrics: Metrics = memo["metrics"]
-    return metrics

@@ -80,9 +80,10 @@ class LocalCluster:
             self._kwokctl("delete", "cluster")
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def ensure_running(self) -> None:
+    def ensure_running(self, *, options: Mapping[str, object] | None = None) -> None:
+        """Create the cluster (with `options`, see `create`) unless it exists; start it if stopped."""
         if not self.exists():
-            self.create()
+            self.create(options=options)
         elif not self.is_ready():
             self.start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,6 +12,7 @@ from kubernetes import client, config
 from cloudron_operator.k8s import api as k8s
 from tests.harness.cluster import LocalCluster
 from tests.harness.localenv import LocalEnv
+from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
 from tests.paths import REPO, TEST_DATA
 
@@ -53,6 +55,12 @@ def served(api: client.ApiClient, crd: dict[str, Any]) -> bool:
     return True
 
 
+def namespaced_operator(kubeconfig: Path, log: Path, namespace: str) -> OperatorProcess:
+    """The operator (not started) watching `namespace`, resyncing every few seconds."""
+    env = {"CLOUDRON_OPERATOR_NAMESPACES": namespace, "CLOUDRON_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS)}
+    return OperatorProcess(kubeconfig, log, env=env)
+
+
 def example(name: str, namespace: str) -> dict[str, Any]:
     """The CloudronApp of examples/<name>.yaml, in `namespace`."""
     app: dict[str, Any] = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
@@ -90,13 +98,17 @@ def issue_certificate(api: client.ApiClient, namespace: str, name: str) -> None:
     )
 
 
+def wait_for_certificate(api: client.ApiClient, namespace: str, name: str) -> None:
+    wait_until(
+        lambda: k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, name) is not None,
+        WAIT,
+        f"the operator to create Certificate {name}",
+    )
+
+
 def wait_until_ready(api: client.ApiClient, namespace: str, name: str, tls_secret: str) -> None:
     """Issue the app's certificate once it exists, then wait for Ready=True."""
-    wait_until(
-        lambda: k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, tls_secret) is not None,
-        WAIT,
-        f"the operator to create Certificate {tls_secret}",
-    )
+    wait_for_certificate(api, namespace, tls_secret)
     issue_certificate(api, namespace, tls_secret)
     wait_until(lambda: is_ready(api, namespace, name), WAIT, f"app {name} to become Ready")
 

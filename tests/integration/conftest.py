@@ -10,7 +10,7 @@ from kubernetes import client
 
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
-from tests.integration.apps_support import RESYNC_SECONDS, install_crds, pre_bound_volume
+from tests.integration.apps_support import install_crds, namespaced_operator, pre_bound_volume
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +24,7 @@ def app_operator(
     installed_crds: None, kubeconfig: Path, namespace: str, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     """The operator watching the test's namespace, resyncing every few seconds."""
-    env = {
-        "CLOUDRON_OPERATOR_NAMESPACES": namespace,
-        "CLOUDRON_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS),
-    }
-    process = OperatorProcess(kubeconfig, tmp_path / "operator.log", env=env)
+    process = namespaced_operator(kubeconfig, tmp_path / "operator.log", namespace)
     process.start()
     yield process
     process.stop()

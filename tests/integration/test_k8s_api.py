@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pytest
 from kubernetes import client
 
-from cloudron_operator import builders
-from cloudron_operator.config import OperatorConfig
 from cloudron_operator.k8s import api as k8s
-from cloudron_operator.manifest.validation import validate_manifest
-from cloudron_operator.models import CloudronAppSpec
-from tests.integration.apps_support import example
+from cloudron_operator.k8s.managed_fields import apply_changes_nothing, owned_view
 
 
 def _secret(namespace: str, value: str) -> dict[str, object]:
@@ -79,51 +72,18 @@ def _claim(namespace: str, labels: dict[str, str]) -> dict[str, object]:
     }
 
 
-def _listed(api: client.ApiClient, obj: Mapping[str, Any]) -> k8s.KubeObject:
-    """`obj` as it is now on the server, read the way the reconciler reads children: from a list."""
-    meta = obj["metadata"]
-    found = k8s.list_objects(api, obj["apiVersion"], obj["kind"], meta["namespace"])
-    return next(item for item in found if item["metadata"]["name"] == meta["name"])
-
-
-def test_a_fresh_claim_is_not_rewritten_by_the_same_apply(
+def test_a_fresh_claim_is_judged_unchanged_and_not_rewritten(
     api_client: client.ApiClient, namespace: str
 ) -> None:
-    # A plain second apply would write: the claim was stored with an empty status.phase (see the docstring).
+    """A plain second apply would rewrite it: the claim is stored with an empty status.phase and read
+    back with the default, Pending. Its managed fields tell that nothing is to be applied."""
     created = k8s.apply(api_client, _claim(namespace, {"a": "1"}))
-    live = _listed(api_client, created)
-    same = k8s.apply_unless_unchanged(api_client, _claim(namespace, {"a": "1"}), live)
-    assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    view = owned_view(created, k8s.FIELD_MANAGER)
+    assert apply_changes_nothing(_claim(namespace, {"a": "1"}), view)
     now = k8s.get(api_client, "v1", "PersistentVolumeClaim", namespace, "data")
     assert now is not None and now["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
-    relabelled = k8s.apply_unless_unchanged(api_client, _claim(namespace, {"a": "2"}), live)
+    assert not apply_changes_nothing(_claim(namespace, {"a": "2"}), view)
+    relabelled = k8s.apply(api_client, _claim(namespace, {"a": "2"}))
     assert relabelled["metadata"]["labels"] == {"a": "2"}
     assert relabelled["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
-
-
-def test_an_unchanged_app_child_takes_a_dry_run_and_no_write(
-    api_client: client.ApiClient, namespace: str, installed_crds: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every child of an example app equals its dry run once stored, so a resync sends no real apply."""
-    app = k8s.create(api_client, example("znc", namespace))  # the owner: without it GC removes the children
-    spec = CloudronAppSpec.model_validate(app["spec"])
-    manifest = validate_manifest(spec.manifest).manifest
-    assert manifest is not None
-    identity = builders.AppIdentity("znc", namespace, app["metadata"]["uid"])
-    children = builders.desired_children(identity, spec, manifest, OperatorConfig(), addon_secrets={})
-    for child in children:
-        k8s.apply(api_client, child)
-
-    writes: list[str] = []
-    dry_apply = k8s.apply
-
-    def counting_apply(api: client.ApiClient, obj: Mapping[str, Any], **options: Any) -> k8s.KubeObject:
-        if not options.get("dry_run"):
-            writes.append(f"{obj['kind']}/{obj['metadata']['name']}")
-        return dry_apply(api, obj, **options)
-
-    monkeypatch.setattr(k8s, "apply", counting_apply)
-    for child in children:
-        k8s.apply_unless_unchanged(api_client, child, _listed(api_client, child))
-    assert writes == []

@@ -14,14 +14,13 @@ from kubernetes import client
 
 from cloudron_operator.k8s import api as k8s
 from tests.harness.localenv import LocalEnv
-from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
 from tests.integration.apps_support import (
     APP,
-    RESYNC_SECONDS,
     WAIT,
     example,
     install_crds,
+    namespaced_operator,
     wait_until_ready,
 )
 
@@ -72,14 +71,7 @@ def test_an_operator_started_before_its_crds_are_served_serves_the_apps_made_aft
     with pytest.raises(k8s.ApiError) as answer:
         k8s.request(api_client, "GET", APPS_PATH)
     assert answer.value.reason == k8s.NOT_SERVED and answer.value.retriable, answer.value
-    operator = OperatorProcess(
-        cluster.cluster.kubeconfig,
-        tmp_path / "operator.log",
-        env={
-            "CLOUDRON_OPERATOR_NAMESPACES": namespace,
-            "CLOUDRON_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS),
-        },
-    )
+    operator = namespaced_operator(cluster.cluster.kubeconfig, tmp_path / "operator.log", namespace)
     crd_back = False
     try:
         operator.start()  # returns once /healthz answers: the start-up handler did not fail

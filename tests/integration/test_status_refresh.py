@@ -1,4 +1,5 @@
-"""A status refresh from what the operator has seen, against the real API server (no operator running).
+"""A status refresh from what the operator has seen, against the real API server; one writer of an
+app's status at a time, with the operator running.
 
 A refresh starts from the newest version of the app the process knows, without reading it. When
 something wrote the app since, the API server refuses the conditional write; the refresh then
@@ -7,15 +8,32 @@ reads the app and merges into what is stored, never into the old copy.
 
 from __future__ import annotations
 
+import itertools
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 
-from cloudron_operator.handlers.child_events import refresh_app_status
-from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import KnownApps, app_seen
 from cloudron_operator.k8s import api as k8s
-from tests.integration.apps_support import condition, example, get_app
+from cloudron_operator.reconcile.refresh import refresh_app_status
+from cloudron_operator.store import Store
+from cloudron_operator.store.apps import app_seen
+from tests.harness.localenv import LocalEnv
+from tests.harness.operator_process import OperatorProcess
+from tests.harness.processes import wait_until
+from tests.integration.apps_support import (
+    RESYNC_SECONDS,
+    WAIT,
+    condition,
+    example,
+    get_app,
+    issue_certificate,
+    wait_for_certificate,
+)
 
 
 def _write_status(api: client.ApiClient, app: dict[str, Any], addons_message: str) -> dict[str, Any]:
@@ -51,10 +69,11 @@ def _condition(kind: str, status: str, reason: str, message: str) -> dict[str, A
     }
 
 
-def _ready_children(namespace: str, name: str) -> ChildStates:
-    """The children as the watch events showed them: the pods ready, the certificate issued."""
-    children = ChildStates()
-    children.record(
+def _ready_children(api: client.ApiClient, namespace: str, name: str) -> Store:
+    """A store whose children are as the watch events showed them: the pods ready, the certificate
+    issued."""
+    children = Store(api, (namespace,))
+    children.children["Deployment"].upsert(
         {
             "kind": "Deployment",
             "metadata": {
@@ -68,7 +87,7 @@ def _ready_children(namespace: str, name: str) -> ChildStates:
             "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1},
         }
     )
-    children.record(
+    children.children["Certificate"].upsert(
         {
             "kind": "Certificate",
             "metadata": {"namespace": namespace, "name": f"{name}-tls", "uid": "c", "resourceVersion": "1"},
@@ -85,25 +104,18 @@ def test_a_refresh_from_an_old_version_merges_into_the_stored_one(
     name, uid = created["metadata"]["name"], created["metadata"]["uid"]
     old = _write_status(api_client, created, "provisioned: first pass")
     stored = _write_status(api_client, created, "provisioned: a later pass")  # written since `old`
-    known = KnownApps()
+    known = _ready_children(api_client, namespace, name)
 
-    refreshed = refresh_app_status(
-        api_client,
-        (namespace, name),
-        uid=uid,
-        known=app_seen(old),
-        apps=known,
-        children=_ready_children(namespace, name),
-    )
+    refreshed = refresh_app_status(api_client, (namespace, name), uid=uid, known=app_seen(old), store=known)
 
     assert refreshed
     app = get_app(api_client, namespace, name)
-    assert int(app["metadata"]["resourceVersion"]) > int(stored["metadata"]["resourceVersion"])
+    assert app["metadata"]["resourceVersion"] != stored["metadata"]["resourceVersion"]
     assert condition(app, "Ready")["status"] == "True"
     assert condition(app, "WorkloadAvailable")["status"] == "True"
     assert condition(app, "CertificateReady")["reason"] == "Issued"
     assert condition(app, "AddonsReady")["message"] == "provisioned: a later pass"  # not the old copy's
-    newest = known.newest((namespace, name))
+    newest = known.app((namespace, name))
     assert newest is not None and newest.resource_version == app["metadata"]["resourceVersion"]
 
 
@@ -113,18 +125,69 @@ def test_a_refresh_that_changes_nothing_writes_nothing(
     created = k8s.apply(api_client, example("znc", namespace))
     name, uid = created["metadata"]["name"], created["metadata"]["uid"]
     _write_status(api_client, created, "provisioned")
-    children = _ready_children(namespace, name)
-    known = KnownApps()
+    known = _ready_children(api_client, namespace, name)
     key = (namespace, name)
-    assert refresh_app_status(api_client, key, uid=uid, known=None, apps=known, children=children)
+    assert refresh_app_status(api_client, key, uid=uid, known=None, store=known)
     settled = get_app(api_client, namespace, name)
 
-    again = refresh_app_status(
-        api_client, key, uid=uid, known=known.newest(key), apps=known, children=children
-    )
+    again = refresh_app_status(api_client, key, uid=uid, known=known.app(key), store=known)
 
     assert again
     assert (
         get_app(api_client, namespace, name)["metadata"]["resourceVersion"]
         == settled["metadata"]["resourceVersion"]
     )
+
+
+def _status_writes(audit_log: Path, namespace: str, name: str) -> list[tuple[datetime, datetime]]:
+    """When each of the operator's writes of the app's status was received and answered."""
+    writes = []
+    for line in audit_log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef", {})
+        if (
+            event.get("stage") == "ResponseComplete"
+            and (ref.get("namespace"), ref.get("name"), ref.get("subresource")) == (namespace, name, "status")
+            and f"fieldManager={k8s.FIELD_MANAGER}" in event.get("requestURI", "")
+        ):
+            received = datetime.fromisoformat(event["requestReceivedTimestamp"])
+            writes.append((received, datetime.fromisoformat(event["stageTimestamp"])))
+    return sorted(writes)
+
+
+def test_an_apps_status_has_one_writer_at_a_time_while_child_events_resyncs_and_a_spec_change_race(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    app_operator: OperatorProcess,
+    data_volume: None,
+) -> None:
+    k8s.create(api_client, example("znc", namespace))
+    wait_for_certificate(api_client, namespace, "znc-tls")
+    # At once: the certificate issued (a child event), a spec change (an update pass), and the
+    # resync ticking every few seconds.
+    patch = {"spec": {"env": {"RACE": "1"}}}
+    changes = [
+        threading.Thread(target=issue_certificate, args=(api_client, namespace, "znc-tls")),
+        threading.Thread(
+            target=client.CustomObjectsApi(api_client).patch_namespaced_custom_object,
+            args=("cloudron.io", "v1alpha1", namespace, "cloudronapps", "znc", patch),
+        ),
+    ]
+    for change in changes:
+        change.start()
+    for change in changes:
+        change.join()
+
+    def ready_at_the_new_generation() -> bool:
+        app = get_app(api_client, namespace, "znc")
+        current = app["status"].get("observedGeneration") == app["metadata"]["generation"] == 2
+        return current and condition(app, "Ready").get("status") == "True"
+
+    wait_until(ready_at_the_new_generation, WAIT, "Ready at generation 2")
+    time.sleep(3 * RESYNC_SECONDS)  # resyncs at rest
+
+    writes = _status_writes(cluster.cluster.audit_log, namespace, "znc")
+    assert len(writes) >= 3, writes  # the first pass, the refresh, the update pass
+    for (_, answered), (received, _) in itertools.pairwise(writes):
+        assert received >= answered, "two writes of the app's status overlapped"

@@ -10,8 +10,8 @@ import kopf
 import pytest
 
 from cloudron_operator.handlers import addons
-from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.k8s import api as k8s
+from tests.runtime_cases import memo_of, runtime_for_tests
 
 pytestmark = pytest.mark.unit
 
@@ -37,8 +37,8 @@ def test_the_app_count_is_written_alone_under_its_own_field_manager(monkeypatch:
         return {**obj, "metadata": {**obj["metadata"], "resourceVersion": "7"}}
 
     monkeypatch.setattr(k8s, "apply", fake_apply)
-    known = KnownApps()
-    known.record(
+    runtime = runtime_for_tests()
+    runtime.store.apps.record(
         {
             "metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "resourceVersion": "3"},
             "status": {"addons": {"postgresql": {"ready": True, "addon": "pg"}}},
@@ -53,7 +53,7 @@ def test_the_app_count_is_written_alone_under_its_own_field_manager(monkeypatch:
     }
     body = kopf.Body(stale)  # type: ignore[arg-type]
 
-    asyncio.run(addons.keep_app_count(OneRound(), body, {"known_apps": known, "api": None}))  # type: ignore[arg-type]
+    asyncio.run(addons.keep_app_count(OneRound(), body, memo_of(runtime)))  # type: ignore[arg-type]
 
     assert len(written) == 1
     obj, options = written[0]

@@ -1,14 +1,17 @@
-"""The bookkeeping that keeps child events cheap: one refresh per app at a time, the newest app known."""
+"""What keeps child events cheap: one refresh per app at a time, and the apps as the store keeps them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes import client
+
 from cloudron_operator.addons.flow import AddonsResult
-from cloudron_operator.handlers.child_events import AppRefreshes
-from cloudron_operator.handlers.known_apps import AppSeen, KnownApps, app_seen
+from cloudron_operator.reconcile.refresh import AppRefreshes
 from cloudron_operator.reconcile.status import desired_status
+from cloudron_operator.store import Store
+from cloudron_operator.store.apps import AppSeen, app_seen
 
 APP = ("apps", "wiki")
 OTHER = ("apps", "chat")
@@ -77,62 +80,16 @@ def test_a_known_app_marks_an_app_whose_spec_must_be_fixed() -> None:
     assert not waiting.invalid
 
 
-WORKLOAD_TRUE = {"conditions": [{"type": "WorkloadAvailable", "status": "True", "reason": "PodsReady"}]}
-WORKLOAD_FALSE = {"conditions": [{"type": "WorkloadAvailable", "status": "False", "reason": "PodsNotReady"}]}
-
-
-def test_the_newer_of_kopfs_copy_and_what_this_process_knows_is_believed() -> None:
-    known = KnownApps()
-    known.record(_app(WORKLOAD_TRUE, version="20"))
-    lagging_copy = app_seen(_app(WORKLOAD_FALSE, version="12"))
-    newer_copy = app_seen(_app(WORKLOAD_FALSE, version="25"))
-    assert known.newest(APP, lagging_copy) == app_seen(_app(WORKLOAD_TRUE, version="20"))
-    assert known.newest(APP, newer_copy) == newer_copy
-    assert known.newest(APP) == app_seen(_app(WORKLOAD_TRUE, version="20"))
-    assert known.newest(OTHER, lagging_copy) == lagging_copy  # nothing known of it
-
-
-def test_an_older_version_does_not_replace_a_newer_one() -> None:
-    known = KnownApps()
-    known.record(_app(WORKLOAD_TRUE, version="20"))  # this process's own write
-    known.record(_app(WORKLOAD_FALSE, version="9"))  # a watch event still on its way meanwhile
-    assert known.newest(APP) == app_seen(_app(WORKLOAD_TRUE, version="20"))
-    known.record(_app(WORKLOAD_FALSE, version="21"))
-    assert known.newest(APP) == app_seen(_app(WORKLOAD_FALSE, version="21"))
-
-
-def test_versions_that_are_not_integers_are_not_compared_and_the_later_one_wins() -> None:
-    known = KnownApps()
-    known.record(_app(WORKLOAD_TRUE, version="b"))
-    known.record(_app(WORKLOAD_FALSE, version="a"))
-    assert known.newest(APP) == app_seen(_app(WORKLOAD_FALSE, version="a"))
-    copy = app_seen(_app(WORKLOAD_TRUE, version="c"))
-    assert known.newest(APP, copy) == copy
-
-
-def test_an_app_made_again_under_the_same_name_replaces_the_old_one() -> None:
-    known = KnownApps()
-    known.record(_app(WORKLOAD_TRUE, version="50", uid="old"))
-    recreated = app_seen(_app(WORKLOAD_FALSE, version="60", uid="new"))
-    assert known.newest(APP, recreated) == recreated  # the old app is not believed
-    known.record(_app(WORKLOAD_FALSE, version="60", uid="new"))
-    assert known.newest(APP) == recreated
-    known.forget(APP, uid="old")  # the old app's deletion, seen late, is not the new app's
-    assert known.newest(APP) == recreated
-    known.forget(APP, uid="new")
-    assert known.newest(APP) is None
-
-
 def _named(name: str, status: dict[str, Any]) -> dict[str, Any]:
     app = _app(status, uid=f"uid-{name}")
     app["metadata"]["name"] = name
     return app
 
 
-def test_known_apps_are_counted_by_phase_and_by_the_addon_serving_them() -> None:
-    known = KnownApps()
+def test_the_stores_apps_are_counted_by_phase_and_by_the_addon_serving_them() -> None:
+    known = Store(client.ApiClient(), ())
     pg = {"postgresql": {"addon": "pg", "secret": "s"}}
-    known.load(
+    known.apps.replace(
         [
             _named("a", {"phase": "Running", "addons": pg}),
             _named("b", {"phase": "Running", "addons": {**pg, "redis": {"addon": "redis"}}}),
@@ -143,7 +100,7 @@ def test_known_apps_are_counted_by_phase_and_by_the_addon_serving_them() -> None
     assert known.phases() == {"Running": 2, "Installing": 1}
     assert (known.serving("pg"), known.serving("redis"), known.serving("mariadb")) == (2, 1, 1)
     assert known.serving("other") == 0
-    known.forget(("apps", "b"), uid="uid-b")
+    known.apps.remove(_named("b", {}))
     assert known.serving("pg") == 1
     assert known.phases() == {"Running": 1, "Installing": 1}
 

@@ -8,18 +8,18 @@ from typing import Any
 
 import kopf
 import yaml
+from kubernetes import client
 
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers import build_registry
-from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.handlers.kopf_storage import (
+from cloudron_operator.kopf_adapters.storage import (
     AppStatusDiffBaseStorage,
-    OwnKindsOnly,
     status_keeps_reconciled_generation,
 )
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION
 from cloudron_operator.reconcile.status import desired_status
+from cloudron_operator.store import Store
 from tests.paths import REPO
 
 SPEC = {"domain": "wiki.example.com", "image": "wiki:1", "manifest": {"version": "1.0.0", "httpPort": 8000}}
@@ -55,9 +55,9 @@ def app(
 
 
 def storage(*known: dict[str, Any]) -> AppStatusDiffBaseStorage:
-    apps = KnownApps()
-    apps.load(known)
-    return AppStatusDiffBaseStorage(apps, others=kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io"))
+    store = Store(client.ApiClient(), ())
+    store.apps.replace(known)
+    return AppStatusDiffBaseStorage(store, others=kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io"))
 
 
 def _body(raw: dict[str, Any]) -> kopf.Body:
@@ -163,57 +163,12 @@ def test_the_status_diff_base_is_used_only_under_a_crd_that_keeps_the_field() ->
     assert not status_keeps_reconciled_generation(crd), "a CRD that does not serve the operator's version"
 
 
-class Refusing(kopf.DiffBaseStorage):
-    """An inner storage that must not be asked."""
-
-    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
-        raise AssertionError(f"asked for the essence of a {body.get('kind')}")
-
-    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        raise AssertionError(f"asked for the stored essence of a {body.get('kind')}")
-
-    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        raise AssertionError(f"asked to store the essence of a {body.get('kind')}")
-
-
-def test_a_watched_child_gets_an_empty_essence_without_a_copy_of_it() -> None:
-    deployment = _body(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "wiki", "namespace": "apps", "managedFields": [{"manager": "kcm"}]},
-            "spec": {"replicas": 1},
-            "status": {"readyReplicas": 1},
-        }
-    )
-    store = OwnKindsOnly(Refusing())
-    assert store.fetch(body=deployment) == store.build(body=deployment, extra_fields=[("spec",)]) == {}
-    store.store(body=deployment, patch=kopf.Patch(), essence=kopf.BodyEssence())
-
-
-def test_an_app_and_an_addon_keep_the_essence_of_the_storage_inside() -> None:
-    handled = app(2, reconciled=1)
-    inner = storage(handled)
-    old, new = old_and_new(inner, handled)
-    assert (old, new) == old_and_new(OwnKindsOnly(inner), handled)
-    addon = _body(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Addon",
-            "metadata": {"name": "pg", "annotations": {ANNOTATION: json.dumps({"spec": {"type": "mysql"}})}},
-            "spec": {"type": "postgresql"},
-        }
-    )
-    annotations = kopf.AnnotationsDiffBaseStorage(prefix="cloudron.io")
-    assert OwnKindsOnly(annotations).fetch(body=addon) == {"spec": {"type": "mysql"}}
-    assert OwnKindsOnly(annotations).build(body=addon) == {"spec": {"type": "postgresql"}}
-
-
-def test_every_kind_with_a_handler_that_compares_essences_is_one_whose_essence_is_kept() -> None:
+def test_kopf_watches_only_the_operators_own_kinds() -> None:
+    """The children are watched by the store: kopf would build an essence of every child event."""
     registry = build_registry(OperatorConfig(), Metrics())
-    compared = {
+    watched = {
         f"{selector.group}/{selector.version}"
-        for handlers in (registry._changing, registry._spawning)
+        for handlers in (registry._changing, registry._spawning, registry._watching, registry._indexing)
         for selector in handlers.get_all_selectors()
     }
-    assert compared == {API_VERSION}, "OwnKindsOnly would give an empty essence to another kind"
+    assert watched == {API_VERSION}

@@ -14,11 +14,13 @@ from typing import Any
 
 import kopf
 import pytest
+from kubernetes import client
 
 from cloudron_operator.handlers import apps
-from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.handlers.workers import Workers
+from cloudron_operator.kopf_adapters.workers import Workers
 from cloudron_operator.reconcile.passes import LastPasses, resync_due
+from cloudron_operator.store import Store
+from tests.runtime_cases import memo_of, runtime_for_tests
 
 pytestmark = pytest.mark.unit
 
@@ -82,8 +84,41 @@ def test_the_last_pass_is_remembered_per_app_until_the_app_is_deleted() -> None:
     since = passes.since("u1")
     assert since is not None and 0 <= since < 5
     assert passes.since("u2") is None
-    passes.forget("u1")
+    passes.deleted("u1")
     assert passes.since("u1") is None
+    assert passes.was_deleted("u1") and not passes.was_deleted("u2")
+
+
+def test_an_apps_lock_lives_while_a_pass_holds_or_waits_for_it() -> None:
+    """A lock dropped while a pass still waits for it would let a second pass run beside the first."""
+    passes = LastPasses()
+    holding, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with passes.lock("u1"):
+            holding.set()
+            release.wait(5)
+            order.append("first")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert holding.wait(5)
+    passes.deleted("u1")  # the app's deletion was handled meanwhile: the lock must stay
+    with_second = threading.Thread(target=_second_pass, args=(passes, order))
+    with_second.start()
+    time.sleep(0.1)
+    assert order == []
+    release.set()
+    thread.join(5)
+    with_second.join(5)
+    assert order == ["first", "second"]
+    assert passes._locks == {}, "no lock is kept once nobody holds or waits for it"
+
+
+def _second_pass(passes: LastPasses, order: list[str]) -> None:
+    with passes.lock("u1"):
+        order.append("second")
 
 
 def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothing_to_do(
@@ -106,7 +141,7 @@ def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothi
     monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
     body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps"}})
     other = kopf.Body({"metadata": {"uid": "u2", "name": "chat", "namespace": "apps"}})
-    memo = {"last_passes": passes, "known_apps": known_apps(body, other)}
+    memo = memo_of(runtime_for_tests(passes=passes, store=store_of(body, other)))
     logger = logging.getLogger("test")
     create = threading.Thread(target=lambda: apps.reconcile_handler(body, memo, logger, reason="create"))
     create.start()
@@ -122,11 +157,10 @@ def test_a_resync_due_during_an_apps_create_pass_waits_for_it_and_then_has_nothi
     assert ran == ["create", "resync", "resync"], "another app's passes do not count"
 
 
-def known_apps(*bodies: kopf.Body) -> KnownApps:
-    known = KnownApps()
-    for body in bodies:
-        known.record({**body, "metadata": {"resourceVersion": "1", **body.meta}})
-    return known
+def store_of(*bodies: kopf.Body) -> Store:
+    store = Store(client.ApiClient(), ())
+    store.apps.replace([{**body, "metadata": {"resourceVersion": "1", **body.meta}} for body in bodies])
+    return store
 
 
 def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
@@ -149,14 +183,8 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
     monkeypatch.setattr(apps, "_reconcile_handler", slow_pass)
     monkeypatch.setattr(apps, "drop_databases", drop_databases)
     body = kopf.Body({"metadata": {"uid": "u1", "name": "wiki", "namespace": "apps", "resourceVersion": "1"}})
-    known = known_apps(body)
-    memo = {
-        "last_passes": passes,
-        "known_apps": known,
-        "applied_children": AppliedChildrenStub(),
-        "api": None,
-        "addon_backends": None,
-    }
+    known = store_of(body)
+    memo = memo_of(runtime_for_tests(passes=passes, store=known))
     logger = logging.getLogger("test")
 
     resync = threading.Thread(
@@ -167,7 +195,7 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
     deleting: dict[str, Any] = {
         "metadata": {**body.meta, "resourceVersion": "2", "deletionTimestamp": "2026-11-29T21:00:00Z"}
     }
-    known.record(deleting)  # the watch event of the deletion, recorded before kopf runs the handler
+    known.apps.upsert(deleting)  # the watch event of the deletion
     deleting_body = kopf.Body(deleting)  # type: ignore[arg-type]
     apps.delete_handler(deleting_body, memo, logger, addons_by_type={})
     resync.join()
@@ -176,7 +204,7 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
     apps.reconcile_handler(
         body, memo, logger, resync_due_at=passes.now()
     )  # a tick queued before the deletion
-    known.forget(("apps", "wiki"), "u1")  # the watch reports the app gone
+    known.apps.remove(deleting)  # the watch reports the app gone
     apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())
     assert events == ["pass ended", "databases dropped"], "no pass after the deletion began"
     assert passes.since("u1") is None, "nothing is kept of a deleted app"
@@ -184,20 +212,11 @@ def test_deleting_an_app_waits_for_its_running_pass_and_no_pass_runs_after_it(
     again = kopf.Body(
         {"metadata": {"uid": "u9", "name": "wiki", "namespace": "apps", "resourceVersion": "5"}}
     )
-    known.record(again)
-    apps.reconcile_handler(again, memo, logger, reason="create")
+    apps.reconcile_handler(again, memo, logger, reason="create")  # before the store has it: a new app
     apps.reconcile_handler(body, memo, logger, resync_due_at=passes.now())  # the old app's, queued still
     assert events == ["pass ended", "databases dropped", "pass ended"], (
         "an app made again under the name runs"
     )
-
-
-class AppliedChildrenStub:
-    def __init__(self) -> None:
-        self.forgotten: list[str] = []
-
-    def forget(self, uid: str) -> None:
-        self.forgotten.append(uid)
 
 
 def test_a_pass_works_on_the_app_as_it_was_when_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,7 +240,7 @@ def test_a_pass_works_on_the_app_as_it_was_when_it_started(monkeypatch: pytest.M
         seen.append((body.meta["generation"], body["spec"]["manifest"]["version"]))
 
     monkeypatch.setattr(apps, "_reconcile_handler", a_pass)
-    memo = {"last_passes": LastPasses(), "known_apps": known_apps(live)}
+    memo = memo_of(runtime_for_tests(store=store_of(live)))
     apps.reconcile_handler(live, memo, logging.getLogger("test"), reason="update")
 
     assert seen == [(5, "1.0"), (5, "1.0")]

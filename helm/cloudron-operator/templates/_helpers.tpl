@@ -45,7 +45,7 @@ nothing is replaced with PUT, so no rule grants `update`.
 
 {{/* Namespaced: what the operator does in a namespace whose CloudronApps it serves. */}}
 {{- define "cloudron-operator.appNamespaceRules" -}}
-# kopf watches the apps and patches their finalizer and progress annotations; handlers read them.
+# kopf and the operator's store watch the apps; kopf patches their finalizer and progress annotations.
 - apiGroups: [cloudron.io]
   resources: [cloudronapps]
   verbs: [get, list, watch, patch]
@@ -53,7 +53,7 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [cloudron.io]
   resources: [cloudronapps/status]
   verbs: [get, patch]
-# The app's children: Services, the data PVC, the addon credential Secrets.
+# The app's children (the store lists and watches each kind): Services, the data PVC, the addon Secrets.
 - apiGroups: [""]
   resources: [services, persistentvolumeclaims, secrets]
   verbs: [get, list, watch, create, patch, delete]

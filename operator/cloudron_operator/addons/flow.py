@@ -25,6 +25,7 @@ from cloudron_operator.builders.secrets import (
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import AddonType, CloudronAppSpec
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate
 
 ApplyChild = Callable[[Mapping[str, Any]], None]
@@ -93,9 +94,11 @@ class AddonsResult:
             message = "; ".join(f"{o.addon_type}: {o.problem}" for o in problems)
             return ConditionUpdate("AddonsReady", FALSE, first.problem.reason, message)
         if not self.outcomes:
-            return ConditionUpdate("AddonsReady", TRUE, "NoAddons", "the app needs no provisioned addon")
+            return ConditionUpdate(
+                "AddonsReady", TRUE, Reason.NO_ADDONS, "the app needs no provisioned addon"
+            )
         names = ", ".join(str(o.addon_type) for o in self.outcomes)
-        return ConditionUpdate("AddonsReady", TRUE, "Provisioned", f"provisioned: {names}")
+        return ConditionUpdate("AddonsReady", TRUE, Reason.PROVISIONED, f"provisioned: {names}")
 
 
 def provision_addons(
@@ -157,7 +160,9 @@ def _provision(
     """The one lifecycle: the app's variables, its Secret written, *then* the server converged to them."""
     backend = backends.get(outcome.addon_type)
     if backend is None:
-        raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {outcome.addon_type} addons")
+        raise AddonProblem(
+            Reason.UNSUPPORTED_ADDON, f"this operator cannot provision {outcome.addon_type} addons"
+        )
     env = addon_env_names(backend.env(request), request.manifest)
     apply_child(build_addon_secret(request.identity, outcome.addon_type, env))
     outcome.env = env

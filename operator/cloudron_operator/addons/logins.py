@@ -13,6 +13,7 @@ from cloudron_operator.addons.base import AddonProblem, AddonRecord
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.builders.sendmail import Relay
 from cloudron_operator.k8s import api as k8s
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.provisioners import ServerAccess
 
 # The admin user when the Secret names only a password key (the servers' own superusers).
@@ -78,7 +79,7 @@ def relay(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> 
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
     if not connection:
         raise AddonProblem(
-            "AddonNotReady", f"Addon {addon.name} has no connection: name the relay's host and port"
+            Reason.ADDON_NOT_READY, f"Addon {addon.name} has no connection: name the relay's host and port"
         )
     if not connection.get("adminSecretRef"):
         return Relay.from_addon(addon.spec)
@@ -90,7 +91,7 @@ def server_access(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = Fa
     """The admin login of a database Addon, from its Secret; AddonProblem says what is missing."""
     connection: Mapping[str, Any] = addon.spec.get("connection") or {}
     if not connection or not connection.get("adminSecretRef"):
-        raise AddonProblem("AddonNotReady", f"Addon {addon.name} has no connection.adminSecretRef")
+        raise AddonProblem(Reason.ADDON_NOT_READY, f"Addon {addon.name} has no connection.adminSecretRef")
     username, password = _login(secrets, addon, DEFAULT_ADMIN_USERS.get(addon.type, ""), fresh=fresh)
     return ServerAccess(
         host=str(connection["host"]),
@@ -109,10 +110,10 @@ def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fres
         values = secrets.values(ref["namespace"], ref["name"], fresh=fresh)
     except k8s.ApiError as error:
         if error.status == 403:
-            raise AddonProblem("AddonNotReady", f"the operator may not read the {where}") from error
+            raise AddonProblem(Reason.ADDON_NOT_READY, f"the operator may not read the {where}") from error
         raise
     if values is None:
-        raise AddonProblem("AddonNotReady", f"the {where} does not exist")
+        raise AddonProblem(Reason.ADDON_NOT_READY, f"the {where} does not exist")
     key = ref.get("key")
     password = values.get(key) if key else values.get("password")
     username = values.get("username") if not key else None
@@ -120,5 +121,5 @@ def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fres
     username = username or default_user
     if not password or not username:
         missing = f"key {key}" if key else "keys username and password"
-        raise AddonProblem("AddonNotReady", f"the {where} lacks {missing}")
+        raise AddonProblem(Reason.ADDON_NOT_READY, f"the {where} lacks {missing}")
     return username, password

@@ -11,6 +11,7 @@ from typing import Any, Final
 from cloudron_operator.addons.base import AddonProblem, AddonRecord
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
+from cloudron_operator.models.conditions import Reason
 
 # Addons the app's own children serve: the data volume and the mounted certificate.
 BUILT_IN: Final = frozenset({"localstorage", "tls"})
@@ -67,7 +68,7 @@ def choose_addon(
         holder = next((addon for addon in known if addon.name == holding), None)
         if holder is None or holder.type != addon_type:
             raise AddonProblem(
-                "AddonNotFound",
+                Reason.ADDON_NOT_FOUND,
                 f"there is no {addon_type} Addon named {holding}, which holds the app's database: "
                 f"create it again, or name another in spec.addons.{addon_type}.addonRef",
             )
@@ -76,12 +77,12 @@ def choose_addon(
         named = next((addon for addon in known if addon.name == selection.addon_ref), None)
         if named is None:
             raise AddonProblem(
-                "AddonNotFound",
+                Reason.ADDON_NOT_FOUND,
                 f"spec.addons.{addon_type}.addonRef: there is no Addon named {selection.addon_ref}",
             )
         if named.type != addon_type:
             raise AddonProblem(
-                "AddonTypeMismatch",
+                Reason.ADDON_TYPE_MISMATCH,
                 f"spec.addons.{addon_type}.addonRef: Addon {named.name} is of type {named.type}, "
                 f"not {addon_type}",
             )
@@ -89,14 +90,14 @@ def choose_addon(
     defaults = sorted((a for a in known if a.type == addon_type and a.default), key=lambda a: a.name)
     if not defaults:
         raise AddonProblem(
-            "NoDefaultAddon",
+            Reason.NO_DEFAULT_ADDON,
             f"the manifest asks for {addon_type} and no Addon of that type is the default: create one "
             f"with spec.default: true (see addons/), or name one in spec.addons.{addon_type}.addonRef",
         )
     if len(defaults) > 1:
         names = ", ".join(a.name for a in defaults)
         raise AddonProblem(
-            "AmbiguousDefaultAddon",
+            Reason.AMBIGUOUS_DEFAULT_ADDON,
             f"Addons {names} are all the default for {addon_type}: keep spec.default: true on one, "
             f"or name one in spec.addons.{addon_type}.addonRef",
         )

@@ -14,6 +14,7 @@ from cloudron_operator.builders.memory import effective_memory_limit
 from cloudron_operator.builders.redis import RedisOptions, build_redis_children, redis_env
 from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.models import AddonType
+from cloudron_operator.models.conditions import Reason
 
 PASSWORD_KEY = "CLOUDRON_REDIS_PASSWORD"  # noqa: S105 - a variable's name
 
@@ -50,7 +51,7 @@ def redis_options(addon: AddonRecord) -> RedisOptions:
     try:
         return RedisOptions.from_addon(addon.options)
     except ValueError as error:
-        raise AddonProblem("InvalidOptions", f"Addon {addon.name}: spec.{error}") from error
+        raise AddonProblem(Reason.INVALID_OPTIONS, f"Addon {addon.name}: spec.{error}") from error
 
 
 def _password(request: AddonRequest) -> str | None:

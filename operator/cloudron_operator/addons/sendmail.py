@@ -10,6 +10,7 @@ from cloudron_operator.addons.logins import AdminSecrets, relay
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.builders.sendmail import sendmail_env
 from cloudron_operator.models import AddonType
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.provisioners.base import ServerUnreachable
 from cloudron_operator.provisioners.smtp_relay import check_relay
 
@@ -25,7 +26,7 @@ class SendmailAddon:
         try:
             greeting = check_relay(relay(self.logins, addon, fresh=True))
         except ServerUnreachable as error:
-            raise AddonProblem("Unreachable", str(error)) from error
+            raise AddonProblem(Reason.UNREACHABLE, str(error)) from error
         return AddonCheck(f"the relay answers: {greeting}")
 
     def env(self, request: AddonRequest) -> dict[str, str]:

@@ -14,6 +14,7 @@ from cloudron_operator.addons.base import AddonCheck, AddonProblem, AddonRecord,
 from cloudron_operator.addons.logins import AdminSecrets, server_access
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.models import AddonType
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.provisioners import (
     AppDatabase,
     DatabaseBackend,
@@ -37,7 +38,7 @@ class SqlAddon:
         try:
             version = self.backend.check(server_access(self.logins, addon, fresh=True))
         except ServerUnreachable as error:
-            raise AddonProblem("Unreachable", str(error)) from error
+            raise AddonProblem(Reason.UNREACHABLE, str(error)) from error
         return AddonCheck(f"logged in to {addon.type} {version}", version)
 
     def env(self, request: AddonRequest) -> dict[str, str]:

@@ -1,26 +1,27 @@
 """Addon: check the server it names, report Ready, its version and how many apps it serves.
 
 A kopf index keeps the Addons by type for the app handlers; how many apps each Addon serves is
-counted from the apps this process knows (`known_apps`), without a request.
+counted from the apps in the store, without a request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes import client
 
 from cloudron_operator.addons.base import AddonCheck, AddonProblem, AddonRecord
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.models import API_VERSION, GROUP, VERSION
+from cloudron_operator.models.conditions import Reason
+from cloudron_operator.runtime import runtime
 from cloudron_operator.status import FALSE, TRUE, ConditionUpdate, merge_conditions, status_patch
 
 ADDONS = (GROUP, VERSION, "addons")
@@ -38,6 +39,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 
 
 APP_COUNT_SECONDS = 5.0
+CONSISTENCY_SECONDS = 60.0
 # The count's own field manager: its writes carry the count alone, so a body the watch has not
 # brought up to date cannot put back the conditions a check just replaced.
 APP_COUNT_MANAGER = f"{k8s.FIELD_MANAGER}-app-count"
@@ -50,25 +52,49 @@ async def keep_app_count(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any
     this the count would lag by up to that long and be written while everything else is at rest.
     An async daemon: it holds no worker thread, and kopf logs nothing per round.
     """
-    apps: KnownApps = memo["known_apps"]
+    context = runtime(memo)
     name = body.meta["name"]
-    written: tuple[str, int] | None = None  # resourceVersion and appCount of this daemon's last write
+    written = _OwnWrite()
     while not stopped:
-        count = apps.serving(name)
+        count = context.store.serving(name)
         status = dict(body.status)  # a live view: kopf updates it from the watch
-        stored_count = status.get("appCount")
-        if written is not None and k8s.older_version(body.meta.get("resourceVersion"), written[0]):
-            stored_count = written[1]  # the watch has not brought our own write back yet
+        stored_count = written.count_or(status.get("appCount"), body.meta.get("resourceVersion"))
         if status.get("conditions") and stored_count != count:
             answer = await asyncio.to_thread(
                 k8s.apply,
-                memo["api"],
+                context.api,
                 _status_object(name, {"appCount": count}),
                 subresource="status",
                 field_manager=APP_COUNT_MANAGER,
             )
-            written = (str(answer["metadata"]["resourceVersion"]), count)
+            written.made(str(answer["metadata"]["resourceVersion"]), count)
         await stopped.wait(APP_COUNT_SECONDS)
+
+
+class _OwnWrite:
+    """The daemon's last write of the count, until kopf's copy of the Addon is seen to have it.
+
+    resourceVersions are compared for equality only: kopf's copy has our write once it carries the
+    version our write was answered with. A copy that moved past it unseen (another write came right
+    after) is trusted once the write is older than kopf's consistency window.
+    """
+
+    def __init__(self) -> None:
+        self._version: str | None = None
+        self._count = 0
+        self._at = 0.0
+
+    def made(self, version: str, count: int) -> None:
+        self._version, self._count, self._at = version, count, time.monotonic()
+
+    def count_or(self, stored: Any, version: Any) -> Any:
+        """The count kopf's copy has, or ours if that copy may predate our write."""
+        if self._version is None:
+            return stored
+        if version == self._version or time.monotonic() - self._at > CONSISTENCY_SECONDS:
+            self._version = None
+            return stored
+        return self._count
 
 
 async def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, AddonRecord]:
@@ -79,15 +105,15 @@ async def addons_by_type(name: str, spec: Mapping[str, Any], **_: Any) -> dict[s
 def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     # kopf passes its indexes as keyword arguments named after the index functions.
     addons_by_type: kopf.Index[str, AddonRecord] = kwargs["addons_by_type"]
-    api: client.ApiClient = memo["api"]
+    context = runtime(memo)
     record = AddonRecord.from_object(body.meta["name"], body.spec)
-    ready, version = _readiness(memo["addon_backends"], record, list(addons_by_type.get(record.type, [])))
+    ready, version = _readiness(context.backends, record, list(addons_by_type.get(record.type, [])))
     desired: dict[str, Any] = {
         "observedGeneration": body.meta["generation"],
         "conditions": merge_conditions(
             body.status.get("conditions", []), [ready], body.meta["generation"], datetime.now(UTC)
         ),
-        "appCount": memo["known_apps"].serving(record.name),
+        "appCount": context.store.serving(record.name),
     }
     if version is not None:
         desired["serverVersion"] = version
@@ -96,7 +122,7 @@ def check_addon(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         kopf.warn(body, reason=ready.reason, message=ready.message)
     if status_patch(body.status, desired):
         k8s.apply(
-            api,
+            context.api,
             _status_object(record.name, desired),
             subresource="status",
         )
@@ -117,16 +143,18 @@ def _readiness(
                 f"Addons {', '.join(others)} are also the default for {record.type}: "
                 "keep spec.default: true on one of them"
             )
-            return ConditionUpdate("Ready", FALSE, "AmbiguousDefault", message), None
+            return ConditionUpdate("Ready", FALSE, Reason.AMBIGUOUS_DEFAULT, message), None
     try:
         checked = _check(backends, record)
     except AddonProblem as problem:
         return ConditionUpdate("Ready", FALSE, problem.reason, str(problem)), None
-    return ConditionUpdate("Ready", TRUE, "Connected", checked.message), checked.server_version
+    return ConditionUpdate("Ready", TRUE, Reason.CONNECTED, checked.message), checked.server_version
 
 
 def _check(backends: AddonBackends, record: AddonRecord) -> AddonCheck:
     backend = backends.get(record.type)
     if backend is None:
-        raise AddonProblem("UnsupportedAddon", f"this operator cannot provision {record.type} addons yet")
+        raise AddonProblem(
+            Reason.UNSUPPORTED_ADDON, f"this operator cannot provision {record.type} addons yet"
+        )
     return backend.check(record)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -13,31 +14,38 @@ from kubernetes import client
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.applied_children import AppliedChildren
-from cloudron_operator.handlers.child_events import AppRefreshes
-from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.handlers.kopf_storage import (
+from cloudron_operator.handlers.child_events import child_listener
+from cloudron_operator.k8s import api as k8s
+from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
+from cloudron_operator.kopf_adapters.peering import CLUSTER_PEERING, NAMESPACED_PEERING, Identity, PeeringView
+from cloudron_operator.kopf_adapters.storage import (
     AppStatusDiffBaseStorage,
-    OwnKindsOnly,
     ProgressAnnotationsStorage,
     status_keeps_reconciled_generation,
 )
-from cloudron_operator.handlers.workers import Workers
-from cloudron_operator.k8s import api as k8s
-from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
-from cloudron_operator.models import API_VERSION
+from cloudron_operator.kopf_adapters.workers import Workers
+from cloudron_operator.metrics import Metrics
 from cloudron_operator.reconcile.passes import LastPasses
+from cloudron_operator.reconcile.refresh import AppRefreshes
+from cloudron_operator.runtime import MEMO_KEY, Runtime
+from cloudron_operator.store import Store
 
 APPS_CRD = "cloudronapps.cloudron.io"
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
-LIST_CHUNK_SIZE = 100
+LIST_CHUNK_SIZE = 100  # objects per page of kopf's and the store's lists: one page is parsed at once
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, **_: Any) -> None:
+    """kopf's settings, then the runtime; the store is complete before any other handler runs.
+
+    A coroutine, to know kopf's event loop (child changes are handled there); its blocking part,
+    the first list of every kind, runs in a thread.
+    """
     config: OperatorConfig = memo["config"]
-    settings.execution.executor = memo["workers"] = Workers(config.max_workers)
+    metrics: Metrics = memo["metrics"]
+    workers = Workers(config.max_workers)
+    settings.execution.executor = workers
     settings.posting.reporting_component = FIELD_MANAGER
     settings.persistence.finalizer = "cloudron.io/finalizer"
     # Handler progress lives in annotations, not in status: status belongs to our conditions.
@@ -46,30 +54,55 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, 
     # this long for the watch to bring that version back before it trusts an older event. Its
     # default, 5 s, is shorter than the watch lags when hundreds of apps arrive at once.
     settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
-    # kopf's first listing of each kind comes in pages, parsed one at a time: with a thousand apps
-    # their Deployments are about 5 MB of JSON, parsed at once without pages.
+    # kopf's first listing of each kind comes in pages, parsed one at a time.
     settings.watching.chunk_size = LIST_CHUNK_SIZE
-    # One connection per thread that calls the API: kopf's handlers, and the child-event refreshes
-    # in asyncio's default executor (min(32, CPUs + 4) threads).
-    memo["api"] = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
-    memo["addon_backends"] = standard_backends(AdminSecrets.from_api(memo["api"]))
-    memo["app_refreshes"] = AppRefreshes()  # shared: handlers get shallow copies of this memo
-    memo["known_apps"] = known_apps = KnownApps()
-    diff_base = _diffbase_storage(memo["api"], known_apps, logger)
-    settings.persistence.diffbase_storage = OwnKindsOnly(diff_base)
-    memo["status_keeps_reconciled"] = isinstance(diff_base, AppStatusDiffBaseStorage)
-    # Before kopf's watches start, as its indexes would be: every app is known before any handler
-    # runs, so an Addon's first count of its apps and the first child events are complete.
-    known_apps.load(_all_apps(memo["api"], config.namespaces))
-    memo["child_states"] = ChildStates()
-    memo["last_passes"] = LastPasses()
-    memo["applied_children"] = AppliedChildren()
-    memo["metrics"].app_phases.attach(known_apps.phases)
+    # One connection per thread that calls the API: kopf's handlers, the child-event refreshes in
+    # asyncio's default executor (min(32, CPUs + 4) threads), and one per informer.
+    api = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
+    store = Store(api, config.namespaces, page_size=LIST_CHUNK_SIZE)
+    paused = _peering(store, config, memo)
+    diff_base = await asyncio.to_thread(_diffbase_storage, api, store, logger)
+    settings.persistence.diffbase_storage = diff_base
+    runtime = Runtime(
+        config=config,
+        metrics=metrics,
+        api=api,
+        store=store,
+        backends=standard_backends(AdminSecrets.from_api(api)),
+        passes=LastPasses(),
+        workers=workers,
+        refreshes=AppRefreshes(),
+        status_keeps_reconciled=isinstance(diff_base, AppStatusDiffBaseStorage),
+        paused=paused,
+    )
+    # Before kopf's watches start: every app and child is known before any handler runs, so an
+    # Addon's first count of its apps and the first passes are complete.
+    await asyncio.to_thread(store.sync)
+    store.on_child_change = child_listener(runtime, asyncio.get_running_loop())
+    store.start()
+    memo[MEMO_KEY] = runtime
+    metrics.app_phases.attach(store.phases)
     if config.metrics_address:
-        memo["metrics"].serve(config.metrics_address)
+        metrics.serve(config.metrics_address)
 
 
-def _diffbase_storage(api: client.ApiClient, apps: KnownApps, logger: Logger) -> kopf.DiffBaseStorage:
+def _peering(store: Store, config: OperatorConfig, memo: kopf.Memo) -> Callable[[], bool]:
+    """With peering, whether kopf pauses this replica, read from the peering objects the store watches."""
+    identity = memo.get("peering_identity")
+    if not config.peering or not isinstance(identity, Identity):
+        return lambda: False
+    view = PeeringView(identity, config.peering)
+    store.watch(NAMESPACED_PEERING if config.namespaces else CLUSTER_PEERING, config.namespaces, view)
+    return view.paused
+
+
+def stop(memo: kopf.Memo, **_: Any) -> None:
+    found = memo.get(MEMO_KEY)
+    if isinstance(found, Runtime):
+        found.store.stop()
+
+
+def _diffbase_storage(api: client.ApiClient, store: Store, logger: Logger) -> kopf.DiffBaseStorage:
     """What kopf handled of an app is in its status, written by the pass: kopf has nothing to patch.
 
     Unless the installed CRD is older than the operator (Helm does not upgrade a chart's CRDs).
@@ -83,7 +116,7 @@ def _diffbase_storage(api: client.ApiClient, apps: KnownApps, logger: Logger) ->
         field_selector=f"metadata.name={APPS_CRD}",
     )
     if status_keeps_reconciled_generation(found[0] if found else None):
-        return AppStatusDiffBaseStorage(apps, others=annotations)
+        return AppStatusDiffBaseStorage(store, others=annotations)
     logger.warning(
         "the installed CRD %s has no status.reconciledGeneration: it is older than this operator. kopf "
         "keeps what it handled of each app in annotations, one more write per app, until the CRDs are "
@@ -93,16 +126,8 @@ def _diffbase_storage(api: client.ApiClient, apps: KnownApps, logger: Logger) ->
     return annotations
 
 
-def _all_apps(api: client.ApiClient, namespaces: tuple[str, ...]) -> Iterator[k8s.KubeObject]:
-    for namespace in namespaces or (None,):
-        try:
-            yield from k8s.list_pages(api, API_VERSION, "CloudronApp", namespace, LIST_CHUNK_SIZE)
-        except k8s.ApiError as error:
-            if not error.not_found:  # no CRD yet: no apps; kopf reports the missing kind itself
-                raise
-
-
 def register(registry: kopf.OperatorRegistry) -> None:
     kopf.on.startup(registry=registry)(configure)
+    kopf.on.cleanup(registry=registry)(stop)
     # A registry of our own has none of kopf's default login handlers: log in as the API client does.
     kopf.on.login(registry=registry)(kopf.login_via_client)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 
 from cloudron_operator.k8s.resources import kind_of
@@ -104,43 +105,6 @@ def _apply(
     )
 
 
-def apply_unless_unchanged(
-    api: client.ApiClient, obj: Mapping[str, Any], live: Mapping[str, Any]
-) -> KubeObject:
-    """Apply `obj` to the existing object `live`, unless a dry run shows the result would equal `live`.
-
-    The API server skips a write only when the stored bytes would not change, and a fresh object's
-    bytes are not always what it reads back: a PersistentVolumeClaim is stored at creation with an
-    empty status.phase and read back with the default, Pending, so the first apply after creation
-    rewrites a claim that no binding has touched (a new resourceVersion, an event to every watcher).
-    The dry run costs what a no-op apply costs; only an object that changes takes two requests.
-    """
-    would_be = apply(api, obj, dry_run=True)
-    if _comparable(would_be) == _comparable(live):
-        return dict(live)
-    return apply(api, obj)
-
-
-def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """`obj` without what differs between a list item and a single object of the same state."""
-    meta = {key: value for key, value in obj["metadata"].items() if key != "resourceVersion"}
-    return {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")} | {
-        "metadata": meta
-    }
-
-
-def older_version(version: str | None, than: str | None) -> bool:
-    """resourceVersion `version` is older than `than`; False when the two cannot be compared.
-
-    resourceVersions are opaque to clients by contract; the API server's are etcd revisions,
-    integers that grow, and only those are compared.
-    """
-    try:
-        return int(version or "") < int(than or "")
-    except ValueError:
-        return False
-
-
 def get(
     api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str
 ) -> KubeObject | None:
@@ -169,19 +133,54 @@ def list_objects(
     return items
 
 
-def list_pages(
-    api: client.ApiClient, api_version: str, kind: str, namespace: str | None, page_size: int
+def watch(
+    api: client.ApiClient,
+    path: str,
+    *,
+    resource_version: str,
+    label_selector: str = "",
+    timeout_seconds: int = 300,
 ) -> Iterator[KubeObject]:
-    """Every object of the kind, listed `page_size` at a time: one page is parsed and held at once."""
-    path = kind_of(api_version, kind).path(namespace)
-    token = ""
-    while True:
-        query = [("limit", str(page_size))] + ([("continue", token)] if token else [])
-        page = request(api, "GET", path, query=query)
-        yield from page["items"]
-        token = page.get("metadata", {}).get("continue", "")
-        if not token:
-            return
+    """The watch events of a list path from `resource_version` on, as they come, with bookmarks.
+
+    Ends when the API server ends the watch (after about `timeout_seconds`). An error answer, a
+    broken connection or a body that is not JSON raise ApiError; an expired resourceVersion comes
+    as an event of type ERROR with a 410 Status, as the API server sends it.
+    """
+    query = [
+        ("watch", "1"),
+        ("resourceVersion", resource_version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(timeout_seconds)),
+    ] + ([("labelSelector", label_selector)] if label_selector else [])
+    method, url, headers, _, _ = api.param_serialize(
+        method="GET",
+        resource_path=path,
+        query_params=query,
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    try:
+        response = api.call_api(
+            method, url, header_params=headers, _request_timeout=(10, timeout_seconds + 30)
+        )
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        raise ApiError(0, "Unreachable", str(error)) from error
+    stream = response.response
+    try:
+        if response.status >= 400:
+            decode_answer(response.status, stream.read())
+        pending = b""
+        for chunk in stream.stream(64 * 1024):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield decode_answer(200, line)
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        raise ApiError(0, "Unreachable", f"the watch broke: {error}") from error
+    finally:
+        stream.release_conn()
 
 
 def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
@@ -237,7 +236,7 @@ def _exchange(
     try:
         response = api.call_api(method_, url, header_params=headers, body=body_, post_params=post)
         response.read()
-    except OSError as error:  # urllib3 errors derive from it: refused, reset, timed out
+    except (OSError, urllib3.exceptions.HTTPError) as error:  # refused, reset, timed out
         raise ApiError(0, "Unreachable", str(error)) from error
     return response.status, decode_answer(response.status, response.data)
 

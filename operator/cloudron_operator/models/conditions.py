@@ -23,6 +23,64 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class Reason(StrEnum):
+    """Every reason the operator gives in a condition or an Event, in one place."""
+
+    # Ready=False until the app's spec (or the cluster it needs) changes: no child state alters it.
+    INVALID_SPEC = "InvalidSpec"
+    INVALID_MANIFEST = "InvalidManifest"
+    UNSUPPORTED_ADDON = "UnsupportedAddon"
+    NAME_CONFLICT = "NameConflict"
+    KIND_NOT_SERVED = "KindNotServed"
+    APPLY_FAILED = "ApplyFailed"
+    DEPROVISION_FAILED = "DeprovisionFailed"
+    # Ready and its parts.
+    RUNNING = "Running"
+    PENDING = "Pending"
+    # AddonsReady.
+    PROVISIONED = "Provisioned"
+    NO_ADDONS = "NoAddons"
+    ADDON_NOT_FOUND = "AddonNotFound"
+    ADDON_TYPE_MISMATCH = "AddonTypeMismatch"
+    NO_DEFAULT_ADDON = "NoDefaultAddon"
+    AMBIGUOUS_DEFAULT_ADDON = "AmbiguousDefaultAddon"
+    ADDON_NOT_READY = "AddonNotReady"
+    ADDON_UNREACHABLE = "AddonUnreachable"
+    ADDON_FAILED = "AddonFailed"
+    INVALID_OPTIONS = "InvalidOptions"
+    # WorkloadAvailable and CertificateReady.
+    STOPPED = "Stopped"
+    CREATING = "Creating"
+    PODS_READY = "PodsReady"
+    PODS_NOT_READY = "PodsNotReady"
+    ISSUED = "Issued"
+    NOT_ISSUED = "NotIssued"
+    ISSUING = "Issuing"
+    # An Addon's Ready.
+    CONNECTED = "Connected"
+    UNREACHABLE = "Unreachable"
+    AMBIGUOUS_DEFAULT = "AmbiguousDefault"
+    # Events of a pass or a deletion.
+    CREATED = "Created"
+    UPDATED = "Updated"
+    DELETED = "Deleted"
+    DATABASES_RETAINED = "DatabasesRetained"
+
+
+# The reasons of an app's Ready=False that only a change of its spec (or of the cluster) clears.
+INVALID_REASONS = frozenset(
+    {
+        Reason.INVALID_SPEC,
+        Reason.INVALID_MANIFEST,
+        Reason.APPLY_FAILED,
+        Reason.KIND_NOT_SERVED,
+        Reason.UNSUPPORTED_ADDON,
+        Reason.DEPROVISION_FAILED,
+        Reason.NAME_CONFLICT,
+    }
+)
+
+
 class Condition(StatusModel):
     """One aspect of the object's state, as in `metav1.Condition`."""
 

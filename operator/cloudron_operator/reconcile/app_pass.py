@@ -5,85 +5,58 @@ A pass is level-based: it recomputes the whole desired state from the spec, what
 
 from __future__ import annotations
 
-import kopf
-from kubernetes import client
+from typing import TYPE_CHECKING
 
-from cloudron_operator import builders, metrics
+import kopf
+
+from cloudron_operator import builders
 from cloudron_operator.addons.base import AddonRecord
 from cloudron_operator.addons.flow import deprovision_addons, provision_addons
 from cloudron_operator.addons.plan import provisioned_addons
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.secrets import addon_secret_name
-from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers.applied_children import AppliedChildren
-from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import KnownApps
-from cloudron_operator.reconcile.children import AppChildren, Logger, certificate_revision, existing_children
+from cloudron_operator.reconcile.children import AppChildren, Logger, certificate_revision
 from cloudron_operator.reconcile.parse import checked_app
 from cloudron_operator.reconcile.status import newest_status, write_pass_status
+
+if TYPE_CHECKING:
+    from cloudron_operator.runtime import Runtime
 
 ADDON_RETRY_DELAY = 15.0  # a database server that comes back is used again within this
 
 
-def reconcile(
-    api: client.ApiClient,
-    config: OperatorConfig,
-    body: kopf.Body,
-    *,
-    logger: Logger,
-    addons: list[AddonRecord],
-    app_metrics: metrics.Metrics,
-    known: KnownApps,
-    backends: AddonBackends,
-    child_states: ChildStates,
-    applied_children: AppliedChildren,
-    first_attempt: bool = False,
-    mark_reconciled: bool = True,
-) -> None:
-    """One full pass. On the `first_attempt` at a new app, the children are not listed first.
+def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list[AddonRecord]) -> None:
+    """One full pass of the app `body` (a snapshot, as it was when the pass began).
 
-    That saves a list per child kind (the pass's longest part at a thousand new apps). What the list
-    gives a later pass is not needed then: apply creates or converges each child alike, the addon
-    Secrets, whose passwords must survive a killed pass, are read by name, and stale children (left
-    by a killed pass over an older spec) are pruned by the app's next full pass.
-
-    `mark_reconciled`: the status says which generation the pass reconciled (unless the installed
-    CRD is too old to keep that field: see `kopf_storage`).
+    The status says which generation the pass reconciled, unless the installed CRD is too old to keep
+    that field (see `kopf_adapters.storage`).
     """
-    identity, spec, manifest = checked_app(body, backends, known)
-    existing = None if first_attempt else existing_children(api, identity)
-    children = AppChildren(
-        api,
-        body,
-        logger=logger,
-        existing=existing,
-        states=child_states,
-        applied=applied_children,
-        metrics=app_metrics,
-    )
+    store, api = runtime.store, runtime.api
+    identity, spec, manifest = checked_app(body, runtime.backends, store)
+    children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)
     try:
         addons_result = provision_addons(
-            backends,
+            runtime.backends,
             identity=identity,
             spec=spec,
             manifest=manifest,
             addons=addons,
             existing_secrets=children.existing_secrets(
                 addon_secret_name(identity.name, addon_type)
-                for addon_type in provisioned_addons(manifest, backends.types)
+                for addon_type in provisioned_addons(manifest, runtime.backends.types)
             ),
             apply_child=children.apply,
-            metrics=app_metrics,
-            recorded=newest_status(known, body).get("addons") or {},
+            metrics=runtime.metrics,
+            recorded=newest_status(store, body).get("addons") or {},
         )
         if addons_result.complete:
             desired = builders.desired_children(
                 identity,
                 spec,
                 manifest,
-                config,
+                runtime.config,
                 addons_result.secrets,
-                certificate_revision=certificate_revision(existing, identity),
+                certificate_revision=certificate_revision(store, identity),
             )
             for obj in [*desired, *addons_result.children]:
                 children.apply(obj)
@@ -92,8 +65,8 @@ def reconcile(
     finally:
         children.report()  # what was changed, also when the pass stopped half-way
     # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
-    reconciled = mark_reconciled and not addons_result.retriable
-    write_pass_status(api, body, addons_result, known, child_states, reconciled=reconciled)
+    reconciled = runtime.status_keeps_reconciled and not addons_result.retriable
+    write_pass_status(api, body, addons_result, store, reconciled=reconciled)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY

@@ -12,31 +12,32 @@ from cloudron_operator import builders
 from cloudron_operator.addons.plan import unsupported_addons
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.identity import apps_sharing_child_names
-from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.reconcile.errors import InvalidApp
+from cloudron_operator.store import Store
 
 
 def checked_app(
-    body: kopf.Body, backends: AddonBackends, known: KnownApps
+    body: kopf.Body, backends: AddonBackends, store: Store
 ) -> tuple[builders.AppIdentity, CloudronAppSpec, Manifest]:
     """The app's identity, spec and manifest, once everything that can be checked before any addon is
     provisioned holds: a valid spec and manifest, addons this operator serves, names of its own."""
     spec, manifest = parse(body)
     if unsupported := unsupported_addons(manifest, spec, backends.types):
         raise InvalidApp(
-            "UnsupportedAddon",
+            Reason.UNSUPPORTED_ADDON,
             f"the manifest asks for {', '.join(unsupported)}, which this operator does not provide; "
             "the app cannot run without it",
         )
     try:
         builders.check_spec(spec, manifest)  # before any database is made for it
     except builders.InvalidSpec as invalid:
-        raise InvalidApp("InvalidSpec", str(invalid)) from invalid
-    if conflict := name_conflict(known, body):
-        raise InvalidApp("NameConflict", conflict)
+        raise InvalidApp(Reason.INVALID_SPEC, str(invalid)) from invalid
+    if conflict := name_conflict(store, body):
+        raise InvalidApp(Reason.NAME_CONFLICT, conflict)
     return builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"]), spec, manifest
 
 
@@ -44,10 +45,12 @@ def parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
     try:
         spec = CloudronAppSpec.model_validate(body["spec"])
     except ValidationError as error:
-        raise InvalidApp("InvalidSpec", _first_errors(str(e) for e in error.errors())) from error
+        raise InvalidApp(Reason.INVALID_SPEC, _first_errors(str(e) for e in error.errors())) from error
     result = validate_manifest(spec.manifest)
     if result.manifest is None:
-        raise InvalidApp("InvalidManifest", "spec.manifest: " + _first_errors(str(e) for e in result.errors))
+        raise InvalidApp(
+            Reason.INVALID_MANIFEST, "spec.manifest: " + _first_errors(str(e) for e in result.errors)
+        )
     return spec, result.manifest
 
 
@@ -57,7 +60,7 @@ def _first_errors(messages: Any, limit: int = 5) -> str:
     return "; ".join(listed[:limit]) + more
 
 
-def name_conflict(known: KnownApps, body: kopf.Body) -> str | None:
+def name_conflict(store: Store, body: kopf.Body) -> str | None:
     """Why this app may not have its children: an app of the namespace made before it has their names.
 
     Each apply would take the child over from the other app, and the other would take it back.
@@ -65,7 +68,7 @@ def name_conflict(known: KnownApps, body: kopf.Body) -> str | None:
     namespace, name = body.meta["namespace"], body.meta["name"]
     mine = _creation_order(body.meta)
     for other_name in apps_sharing_child_names(name):
-        other = known.newest((namespace, other_name))
+        other = store.app((namespace, other_name))
         if other is not None and _creation_order(other.app["metadata"]) < mine:
             shared = max(name, other_name, key=len)
             return (

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 RESYNC_SLACK = 0.9
+# How long a deleted app's uid is remembered: longer than any pass queued before the deletion waits.
+DELETED_KEPT_SECONDS = 3600.0
 
 
 def resync_due(since_last_pass: float | None, resync_seconds: float, *, others_waiting: bool = False) -> bool:
@@ -36,7 +40,8 @@ class LastPasses:
 
     def __init__(self) -> None:
         self._ended: dict[str, float] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # uid -> its lock, and how many use it
+        self._deleted: dict[str, float] = {}  # uid -> when its deletion was handled
         self._guard = threading.Lock()
 
     @staticmethod
@@ -54,11 +59,32 @@ class LastPasses:
         ended = self._ended.get(uid)
         return ended is not None and ended > moment
 
-    def lock(self, uid: str) -> threading.Lock:
+    @contextmanager
+    def lock(self, uid: str) -> Iterator[None]:
+        """Hold the app's lock. It exists while a pass holds or waits for it, and no longer."""
         with self._guard:
-            return self._locks.setdefault(uid, threading.Lock())
+            lock, users = self._locks.get(uid, (threading.Lock(), 0))
+            self._locks[uid] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[uid]
+                if users > 1:
+                    self._locks[uid] = (lock, users - 1)
+                else:
+                    del self._locks[uid]
 
-    def forget(self, uid: str) -> None:
+    def deleted(self, uid: str) -> None:
+        """The app's deletion was handled: a pass of it still queued must not run."""
+        now = time.monotonic()
         with self._guard:
             self._ended.pop(uid, None)
-            self._locks.pop(uid, None)
+            self._deleted[uid] = now
+            for gone in [uid for uid, when in self._deleted.items() if now - when > DELETED_KEPT_SECONDS]:
+                del self._deleted[gone]
+
+    def was_deleted(self, uid: str) -> bool:
+        with self._guard:
+            return uid in self._deleted

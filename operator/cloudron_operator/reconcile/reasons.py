@@ -1,21 +1,13 @@
-"""The reasons an app's Ready condition gives, as far as the code must tell them apart."""
+"""The reason an app's Ready condition gives now (the reasons themselves: `models.conditions.Reason`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-INVALID_REASONS = frozenset(
-    {
-        "InvalidSpec",
-        "InvalidManifest",
-        "ApplyFailed",
-        "KindNotServed",
-        "UnsupportedAddon",
-        "DeprovisionFailed",
-        "NameConflict",
-    }
-)
+from cloudron_operator.models.conditions import INVALID_REASONS
+
+__all__ = ["INVALID_REASONS", "ready_reason"]
 
 
 def ready_reason(app: Mapping[str, Any]) -> str:

@@ -12,10 +12,9 @@ from kubernetes import client
 from cloudron_operator import builders
 from cloudron_operator.addons.flow import AddonsResult
 from cloudron_operator.children import certificate_condition, workload_condition
-from cloudron_operator.handlers.child_states import ChildStates
-from cloudron_operator.handlers.known_apps import KnownApps, app_seen
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
+from cloudron_operator.models.conditions import Reason
 from cloudron_operator.status import (
     FALSE,
     UNKNOWN,
@@ -24,9 +23,10 @@ from cloudron_operator.status import (
     ready_condition,
     status_patch,
 )
+from cloudron_operator.store import Store
 
 # The generation whose spec the app's last complete pass reconciled: kopf's record of what it handled
-# (`handlers/kopf_storage.py`). Only a pass sets it; every other status write keeps it.
+# (`kopf_adapters/storage.py`). Only a pass sets it; every other status write keeps it.
 RECONCILED_GENERATION = "reconciledGeneration"
 
 
@@ -38,7 +38,7 @@ def reconciled_generation(status: Mapping[str, Any]) -> int | None:
 def refresh_status(
     api: client.ApiClient,
     app: Mapping[str, Any],
-    children: ChildStates,
+    store: Store,
     addons: AddonsResult | None = None,
     *,
     reconciled: bool = False,
@@ -49,23 +49,19 @@ def refresh_status(
     `reconciled`: a pass that ends well writes it, and marks the app's generation reconciled. The
     write is conditional on `app` being current (None if it was not): whatever wrote since knows
     better, and the caller reads the app again. Otherwise the answer is the app as stored now.
-    The children are taken as this process last saw them (`children`), read only if it never did.
+    The children are taken as the store has them.
     """
     name, namespace = app["metadata"]["name"], app["metadata"]["namespace"]
-    deployment_name, certificate_name = builders.child_name(name), builders.tls_name(name)
-    deployment = children.get(
-        namespace,
-        "Deployment",
-        deployment_name,
-        lambda: k8s.get(api, "apps/v1", "Deployment", namespace, deployment_name),
+    deployment = store.child(namespace, "Deployment", builders.child_name(name))
+    certificate = store.child(namespace, "Certificate", builders.tls_name(name))
+    desired = desired_status(
+        app,
+        deployment.as_object() if deployment is not None else None,
+        certificate.as_object() if certificate is not None else None,
+        addons,
+        datetime.now(UTC),
+        reconciled=reconciled,
     )
-    certificate = children.get(
-        namespace,
-        "Certificate",
-        certificate_name,
-        lambda: k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, certificate_name),
-    )
-    desired = desired_status(app, deployment, certificate, addons, datetime.now(UTC), reconciled=reconciled)
     return write_status(api, app, desired, only_if_current=True)
 
 
@@ -78,7 +74,7 @@ def desired_status(
     *,
     reconciled: bool = False,
 ) -> dict[str, Any]:
-    """The status of `app` (its metadata, spec and status as `known_apps` keeps them) now.
+    """The status of `app` (its metadata, spec and status as the store keeps them) now.
 
     A pass (`addons` given) reports on the app's generation. A refresh (no `addons`) while the pass
     of a newer spec is still to come reports on the children made from the older one: it keeps the
@@ -96,7 +92,7 @@ def desired_status(
     running = bool(spec.get("running", True))
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
     parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
-    ready = ready_condition(parts, "Running", f"{url} is served")
+    ready = ready_condition(parts, Reason.RUNNING, f"{url} is served")
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
     desired = {
         "observedGeneration": observed,
@@ -117,7 +113,7 @@ def desired_status(
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:
     found = next((c for c in status.get("conditions", []) if c.get("type") == kind), None)
     if found is None:
-        return ConditionUpdate(kind, UNKNOWN, "Pending", "not checked yet")
+        return ConditionUpdate(kind, UNKNOWN, Reason.PENDING, "not checked yet")
     return ConditionUpdate(kind, found["status"], found.get("reason", ""), found.get("message", ""))
 
 
@@ -188,14 +184,14 @@ STATUS_ATTEMPTS = 5
 RETRY_DELAY = 10.0
 
 
-def newest_app(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any] | None:
-    """The app as last seen (reduced): kopf's copy may be older than a status this process wrote."""
-    newest = apps.newest((body.meta["namespace"], body.meta["name"]), app_seen(body))
+def newest_app(store: Store, body: kopf.Body) -> Mapping[str, Any] | None:
+    """The app as the store has it (reduced): kopf's copy may be older than a status this process wrote."""
+    newest = store.app((body.meta["namespace"], body.meta["name"]))
     return newest.app if newest is not None and newest.uid == body.meta["uid"] else None
 
 
-def newest_status(apps: KnownApps, body: kopf.Body) -> Mapping[str, Any]:
-    newest = newest_app(apps, body)
+def newest_status(store: Store, body: kopf.Body) -> Mapping[str, Any]:
+    newest = newest_app(store, body)
     return newest.get("status", {}) if newest is not None else {}
 
 
@@ -203,8 +199,7 @@ def write_pass_status(
     api: client.ApiClient,
     body: kopf.Body,
     addons: AddonsResult,
-    apps: KnownApps,
-    children: ChildStates,
+    store: Store,
     *,
     reconciled: bool,
 ) -> None:
@@ -215,7 +210,7 @@ def write_pass_status(
     if that was not the stored one, the app is read and the pass's status merged into that.
     """
     key = (body.meta["namespace"], body.meta["name"])
-    known = newest_app(apps, body)
+    known = newest_app(store, body)
     for _ in range(STATUS_ATTEMPTS):
         if known is None:
             known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
@@ -226,9 +221,9 @@ def write_pass_status(
             "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
             "status": known.get("status", {}),
         }
-        written = refresh_status(api, app, children, addons, reconciled=reconciled)
+        written = refresh_status(api, app, store, addons, reconciled=reconciled)
         if written is not None:
-            apps.record(written)
+            store.record(written)
             return
         known = None
     raise kopf.TemporaryError("the app's status kept changing while this pass wrote it", delay=RETRY_DELAY)

@@ -20,11 +20,6 @@ and kopf, never finding it, would take every event of an app for its creation.
 The progress of a handler stays in annotations, as kopf keeps it, without the one write per new app
 that kopf's marking of them costs when nothing is left to mark (`ProgressAnnotationsStorage`).
 
-kopf builds the essence of every watch event of every kind it watches, also of kinds that only
-have event handlers and no diff to compare: the apps' Deployments and Certificates. Building it
-deep-copies the whole object, managed fields and status included, for every status update the
-controllers make: 14% of the operator's CPU while a thousand apps converged. Those kinds get an
-empty essence (`OwnKindsOnly`).
 """
 
 from __future__ import annotations
@@ -34,9 +29,9 @@ from typing import Any
 
 import kopf
 
-from cloudron_operator.handlers.known_apps import KnownApps
 from cloudron_operator.models import API_VERSION, VERSION
 from cloudron_operator.reconcile.status import RECONCILED_GENERATION, reconciled_generation
+from cloudron_operator.store import Store
 
 FieldSpec = str | list[str] | tuple[str, ...] | None  # a field as kopf names one
 
@@ -44,9 +39,9 @@ FieldSpec = str | list[str] | tuple[str, ...] | None  # a field as kopf names on
 class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
     """For CloudronApps: the essence is `{"spec": {"generation": N}}`, N the handled generation."""
 
-    def __init__(self, apps: KnownApps, others: kopf.DiffBaseStorage) -> None:
+    def __init__(self, store: Store, others: kopf.DiffBaseStorage) -> None:
         super().__init__()
-        self.apps, self.others = apps, others
+        self.apps, self.others = store, others
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[FieldSpec] | None = None) -> kopf.BodyEssence:
         if not _is_app(body):
@@ -79,7 +74,7 @@ class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
     def _handled(self, body: kopf.Body) -> int | None:
         """The highest generation handled, in this version's status or a newer one known."""
         candidates = [reconciled_generation(body.get("status", {}))]
-        known = self.apps.newest((body.meta.get("namespace"), body.meta["name"]))
+        known = self.apps.app((str(body.meta.get("namespace")), body.meta["name"]))
         if known is not None and known.uid == body.meta.get("uid"):
             candidates.append(reconciled_generation(known.app.get("status", {})))
         found = [generation for generation in candidates if generation is not None]
@@ -93,32 +88,6 @@ class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
         generation = body.meta.get("generation")
         unchanged = stored.get("spec") == body.get("spec")
         return generation if unchanged and isinstance(generation, int) else 0
-
-
-class OwnKindsOnly(kopf.DiffBaseStorage):
-    """`inner` for this operator's own kinds, whose changes kopf acts on; an empty essence for the others.
-
-    The others are the kinds kopf follows for event handlers alone, which get no diff: a kind that
-    gets a create, update or delete handler, a timer or a daemon must be one of API_VERSION's.
-    """
-
-    def __init__(self, inner: kopf.DiffBaseStorage) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def build(self, *, body: kopf.Body, extra_fields: Iterable[FieldSpec] | None = None) -> kopf.BodyEssence:
-        if body.get("apiVersion") != API_VERSION:
-            return kopf.BodyEssence()
-        return self.inner.build(body=body, extra_fields=extra_fields)
-
-    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        if body.get("apiVersion") != API_VERSION:
-            return kopf.BodyEssence()
-        return self.inner.fetch(body=body)
-
-    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        if body.get("apiVersion") == API_VERSION:
-            self.inner.store(body=body, patch=patch, essence=essence)
 
 
 def status_keeps_reconciled_generation(crd: Mapping[str, Any] | None) -> bool:
