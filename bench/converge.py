@@ -31,7 +31,17 @@ from bench import apps as bench_apps
 from bench import snapshot
 from bench.audit import AuditLog
 from bench.environment import APPS_NAMESPACE, ENV_NAME, create_volumes, prepare
-from bench.phases import Settings, at_rest, converge, measure_ceiling, restart, say, watching
+from bench.phases import (
+    SPEC_CHANGE_SAMPLE,
+    Settings,
+    at_rest,
+    converge,
+    measure_ceiling,
+    restart,
+    say,
+    spec_change,
+    watching,
+)
 from bench.procstats import processes_named
 from bench.report import Run, table
 from cloudron_operator.config import OperatorConfig, load_config
@@ -170,6 +180,8 @@ def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str]
                 f"N={n}: all Ready after {ready_after:.1f}s; at rest for {settings.idle_seconds:.0f}s or more"
             )
             run.rest = at_rest(operator, audit, timeline, run.convergence.ended_at, settings)
+            say(f"N={n}: a spec change of up to {SPEC_CHANGE_SAMPLE} apps at rest")
+            run.spec_change = spec_change(bench, audit, timeline, settings)
             say(f"N={n}: SIGKILL and restart")
             run.restart = restart(operator, audit, timeline, settings)
     except Exception as error:  # noqa: BLE001 - the table still shows what was measured; the run fails

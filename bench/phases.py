@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
 
@@ -26,6 +28,7 @@ from bench.environment import (
     delete_namespace,
     delete_volumes,
 )
+from bench.oplog import RESUME_DONE, RESYNC_DONE, apps_handled
 from bench.procstats import cpu_seconds, peak_rss_mib, pid_from_file, profiled, total_cpu_seconds
 from bench.watchers import CertificateIssuer, Timeline, Watcher
 from cloudron_operator.k8s import api as k8s
@@ -86,7 +89,8 @@ class Convergence:
 class AtRest:
     seconds: float = 0.0
     requests: Counts | None = None
-    apps_resynced: int = 0
+    apps_resynced: int = 0  # apps whose resync pass kopf logged in the window
+    apps_requested: int = 0  # apps the operator sent a request about in the window
     cpu_seconds: float = 0.0
     ready_at_end: int = 0  # apps whose latest Ready is True at the end of the window
 
@@ -101,6 +105,15 @@ class Restart:
     cpu_seconds: float = 0.0
     peak_rss_mib: float = 0.0
     ready_after: int = 0  # apps whose latest Ready is True once caught up
+
+
+@dataclass
+class SpecChange:
+    """One field of sampled apps changed at rest: how long until the operator patched each Deployment."""
+
+    apps: int = 0
+    latencies: list[float] = field(default_factory=list)  # spec change -> the Deployment's write, per app
+    missing: int = 0  # apps whose Deployment was not written within the timeout
 
 
 def say(message: str) -> None:
@@ -271,11 +284,11 @@ def at_rest(
 ) -> AtRest:
     """Nothing changes after the operator settled: what does it do meanwhile?
 
-    The window lasts `idle_seconds`, and longer if need be, until every app has been the subject of a
-    request since it began (its resync pass) and the operator has then been quiet for
-    `quiet_seconds`: an app's first resync comes one to two intervals after it was created, which a
-    short convergence can leave past the end of a 300 s window. It ends at the latest two intervals
-    after `idle_seconds`. Without `settings.resync_seconds`, it lasts `idle_seconds`.
+    The window lasts `idle_seconds`, and longer if need be, until every app has had its resync pass
+    since it began (kopf logs it; a pass that changes nothing sends no request) and the operator has
+    then been quiet for `quiet_seconds`: an app's first resync comes one to two intervals after it was
+    created, which a short convergence can leave past the end of a 300 s window. It ends at the latest
+    two intervals after `idle_seconds`. Without `settings.resync_seconds`, it lasts `idle_seconds`.
     """
     cpu_before = cpu_seconds(operator.pid)
     end = since + settings.idle_seconds
@@ -285,7 +298,8 @@ def at_rest(
         audit.refresh()
         requests = audit.between(since, end)
         quiet_since = last_activity(requests) or since
-        if len(apps_touched(requests)) >= len(timeline.apps) and end - quiet_since >= settings.quiet_seconds:
+        resynced = apps_handled(operator.log, since, RESYNC_DONE)
+        if len(resynced) >= len(timeline.apps) and end - quiet_since >= settings.quiet_seconds:
             break
         time.sleep(1.0)
     audit.refresh()
@@ -293,14 +307,16 @@ def at_rest(
     return AtRest(
         seconds=end - since,
         requests=count(requests),
-        apps_resynced=len(apps_touched(requests)),
+        apps_resynced=len(apps_handled(operator.log, since, RESYNC_DONE)),
+        apps_requested=len(apps_touched(requests)),
         cpu_seconds=cpu_seconds(operator.pid) - cpu_before,
         ready_at_end=len(timeline.apps) - len(timeline.not_ready_now()),
     )
 
 
 def restart(operator: OperatorProcess, audit: AuditLog, timeline: Timeline, settings: Settings) -> Restart:
-    """SIGKILL and start again with every app in place; caught up = every app touched, then quiet."""
+    """SIGKILL and start again with every app in place; caught up = every app resumed (kopf logs each
+    one; a resume that changes nothing sends no request), then no request for `quiet_seconds`."""
     n = len(timeline.apps)
     killed = time.time()
     operator.kill()
@@ -312,12 +328,9 @@ def restart(operator: OperatorProcess, audit: AuditLog, timeline: Timeline, sett
             audit.refresh()
             requests = audit.between(killed, time.time() + 1)
             result.apps_reconciled = len(apps_touched(requests))
-            last = last_activity(requests)
-            if (
-                result.apps_reconciled >= n
-                and last is not None
-                and time.time() - last >= settings.quiet_seconds
-            ):
+            resumed = apps_handled(operator.log, killed, RESUME_DONE, last_start_only=True)
+            last = max([*resumed.values(), last_activity(requests) or killed])
+            if len(resumed) >= n and time.time() - last >= settings.quiet_seconds:
                 caught_up = last
                 break
             time.sleep(0.5)
@@ -326,12 +339,42 @@ def restart(operator: OperatorProcess, audit: AuditLog, timeline: Timeline, sett
     result.requests = count(audit.between(killed, end + 0.001))
     result.cpu_seconds = cpu_seconds(operator.pid)
     result.peak_rss_mib = peak_rss_mib(operator.pid)
-    result.resumes_logged = _resumes_logged(operator.log)
+    result.resumes_logged = len(apps_handled(operator.log, killed, RESUME_DONE, last_start_only=True))
     result.ready_after = n - len(timeline.not_ready_now())
     return result
 
 
-def _resumes_logged(log: Path) -> int:
-    """kopf's "Resuming is processed" lines since the last start (one per object it resumed)."""
-    text = log.read_text(errors="replace").rpartition("--- operator starting ---")[2]
-    return text.count("Resuming is processed")
+SPEC_CHANGE_SAMPLE = 100
+
+
+def spec_change(bench: BenchCluster, audit: AuditLog, timeline: Timeline, settings: Settings) -> SpecChange:
+    """Change one field (a custom env variable) of up to 100 random apps at rest, one after the other,
+    and time each from the change to the operator's write of that app's Deployment (audit log)."""
+    api = bench.admin_client()
+    sampler = random.Random(len(timeline.apps))  # noqa: S311 - which apps to change, not a secret
+    names = sampler.sample(sorted(timeline.apps), min(SPEC_CHANGE_SAMPLE, len(timeline.apps)))
+    changed: dict[str, float] = {}
+    custom = client.CustomObjectsApi(api)
+    for name in names:
+        changed[name] = time.time()
+        patch = {"spec": {"env": {"BENCH_CHANGED_AT": f"{changed[name]:.3f}"}}}
+        custom.patch_namespaced_custom_object(*APPS[:2], APPS_NAMESPACE, APPS[2], name, patch)
+    api.close()
+    written: dict[str, float] = {}
+    deadline = time.time() + settings.timeout
+    while len(written) < len(names) and time.time() < deadline:
+        time.sleep(0.5)
+        audit.refresh()
+        for request in audit.between(min(changed.values()), time.time() + 1):
+            if (
+                request.category == "write"
+                and request.resource == "deployments"
+                and request.name in changed
+                and request.at >= changed[request.name]
+            ):
+                written.setdefault(request.name, request.at)
+    return SpecChange(
+        apps=len(names),
+        latencies=[written[name] - changed[name] for name in names if name in written],
+        missing=len(names) - len(written),
+    )

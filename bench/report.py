@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.audit import Counts
-from bench.phases import AtRest, Ceiling, Convergence, Restart
+from bench.phases import AtRest, Ceiling, Convergence, Restart, SpecChange
 
 TOP_KINDS = 6
 
@@ -19,6 +19,7 @@ class Run:
     convergence: Convergence | None = None
     rest: AtRest | None = None
     restart: Restart | None = None
+    spec_change: SpecChange | None = None
     errors: list[str] = field(default_factory=list)
     load_average: float = 0.0  # the machine's 1-minute load when the run started
     other_clusters: int = 0  # other kube-apiservers running on the machine (other people's tests)
@@ -87,9 +88,23 @@ def rows(run: Run) -> dict[str, str]:
         out |= _convergence_rows(run.convergence, run.ceiling, run.apps)
     if run.rest is not None and run.rest.requests is not None:
         out |= _rest_rows(run.rest, run.rest.requests, run.apps)
+    if run.spec_change is not None:
+        out |= _spec_change_rows(run.spec_change)
     if run.restart is not None and run.restart.requests is not None:
         out |= _restart_rows(run.restart, run.restart.requests, run.apps)
     return out
+
+
+def _spec_change_rows(change: SpecChange) -> dict[str, str]:
+    latencies = sorted(change.latencies)
+    figures = " · ".join(_num(percentile(latencies, q), 2) for q in (50, 99)) if latencies else "—"
+    return {
+        f"**Spec change at rest**: one field of {change.apps} apps": "",
+        "change → Deployment written, p50 · p99 · max (s)": (
+            f"{figures} · {_num(latencies[-1], 2) if latencies else '—'}"
+        ),
+        "Deployments not written": str(change.missing),
+    }
 
 
 def _ceiling_apps_rate(ceiling: Ceiling | None, n: int) -> float | None:
@@ -164,7 +179,9 @@ def _rest_rows(rest: AtRest, requests: Counts, n: int) -> dict[str, str]:
         f"**At rest**: {rest.seconds:.0f} s from when the operator settled": "",
         "writes at rest (target 0)": f"{requests.writes}: {_kinds(requests.writes_by_kind)}",
         "reads · dry-run applies at rest": f"{requests.reads} · {requests.dry_runs}",
-        "apps the operator sent a request about (resync, child events)": f"{rest.apps_resynced}/{n}",
+        "apps resynced (operator log) · sent a request about (audit)": (
+            f"{rest.apps_resynced}/{n} · {rest.apps_requested}/{n}"
+        ),
         "operator CPU at rest (s)": _num(rest.cpu_seconds, 2),
         "apps Ready at the end of the window": f"{rest.ready_at_end}/{n}",
     }
@@ -177,7 +194,7 @@ def _restart_rows(restart: Restart, requests: Counts, n: int) -> dict[str, str]:
         "/healthz answers after (s)": _num(restart.healthy_seconds),
         "caught up after (s)": _num(caught_up) if caught_up is not None else "**NOT CAUGHT UP**",
         "apps Ready once caught up": f"{restart.ready_after}/{n}",
-        "apps reconciled (audit) · resumes (operator log)": (
+        "apps sent a request about (audit) · resumed (operator log)": (
             f"{restart.apps_reconciled}/{n} · {restart.resumes_logged}"
         ),
         "requests per app after restart (read / write / dry-run)": _per_app(requests, n),
