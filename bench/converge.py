@@ -180,10 +180,10 @@ def _run(env: LocalEnv, n: int, settings: Settings, operator_env: dict[str, str]
                 f"N={n}: all Ready after {ready_after:.1f}s; at rest for {settings.idle_seconds:.0f}s or more"
             )
             run.rest = at_rest(operator, audit, timeline, run.convergence.ended_at, settings)
-            say(f"N={n}: a spec change of up to {SPEC_CHANGE_SAMPLE} apps at rest")
-            run.spec_change = spec_change(bench, audit, timeline, settings)
             say(f"N={n}: SIGKILL and restart")
             run.restart = restart(operator, audit, timeline, settings)
+            say(f"N={n}: a spec change of up to {SPEC_CHANGE_SAMPLE} apps at rest")
+            run.spec_change = spec_change(bench, audit, timeline, settings)
     except Exception as error:  # noqa: BLE001 - the table still shows what was measured; the run fails
         traceback.print_exc()
         run.errors.append(f"{type(error).__name__}: {error}".splitlines()[0])

@@ -88,10 +88,10 @@ def rows(run: Run) -> dict[str, str]:
         out |= _convergence_rows(run.convergence, run.ceiling, run.apps)
     if run.rest is not None and run.rest.requests is not None:
         out |= _rest_rows(run.rest, run.rest.requests, run.apps)
-    if run.spec_change is not None:
-        out |= _spec_change_rows(run.spec_change)
     if run.restart is not None and run.restart.requests is not None:
         out |= _restart_rows(run.restart, run.restart.requests, run.apps)
+    if run.spec_change is not None:
+        out |= _spec_change_rows(run.spec_change)
     return out
 
 
