@@ -169,3 +169,13 @@ def test_an_answer_that_comes_after_the_watch_brought_it_and_more_is_not_kept() 
     table.upsert(_deployment("21", 1))  # ...and the controller's status update after it
     table.record(_deployment("20", 0))  # the create's answer, recorded only now
     assert _ready(table) == 1
+
+
+def test_an_answer_that_comes_after_the_watch_saw_the_object_made_and_deleted_is_not_kept() -> None:
+    """Else the store would keep a child that is gone, and no pass would make it again."""
+    table = _deployments()
+    table.replace([])
+    table.upsert(_deployment("20", 1))  # our create, as the watch brought it
+    table.remove(_deployment("21", 1))  # someone deleted it
+    table.record(_deployment("20", 1))  # the create's answer, recorded only now
+    assert table.get(("apps", "wiki")) is None

@@ -26,6 +26,7 @@ from cloudron_operator.k8s.resources import Kind
 LIST_PAGE_SIZE: Final = 500
 WATCH_SECONDS: Final = 300
 RETRY_DELAYS: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
+NOT_SERVED_DELAY: Final = 30.0  # a kind the API server does not serve (yet): how often to look again
 GONE: Final = 410
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class Informer:
                 if self.served:
                     self._watch()
                 else:
-                    self._stop.wait(RETRY_DELAYS[-1])  # a kind not served yet: look again later
+                    self._stop.wait(NOT_SERVED_DELAY)
                 failures = 0
             except _Expired:
                 self.resource_version = ""  # list again, at once

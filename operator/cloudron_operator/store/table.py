@@ -100,7 +100,9 @@ class Table(Generic[T]):
             watched = self._watched.pop(key, None)
             if watched is not None:
                 self._unindex(key, watched)
-            self._delivered.pop(key, None)
+            # Kept: an answer to our write of it that comes only now must not bring it back.
+            deleted = str(obj["metadata"].get("resourceVersion", ""))
+            self._delivered[key] = (*self._delivered.get(key, ()), deleted)[-REMEMBERED_VERSIONS:]
             written = self._written.get(key)
             if written is not None and written.uid == uid:
                 del self._written[key]
