@@ -56,10 +56,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
     # kopf's first listing of each kind comes in pages, parsed one at a time.
     settings.watching.chunk_size = LIST_CHUNK_SIZE
-    # One connection per thread that calls the API: kopf's handlers, the child-event refreshes in
-    # asyncio's default executor (min(32, CPUs + 4) threads), and one per informer.
+    # One connection per thread that calls the API: kopf's handlers and the child-event refreshes in
+    # asyncio's default executor (min(32, CPUs + 4) threads). The store's informers hold one each for
+    # as long as a watch lasts: they get a client of their own.
     api = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
-    store = Store(api, config.namespaces, page_size=LIST_CHUNK_SIZE)
+    watches = new_api_client(
+        connections=Store.informers_needed(config.namespaces, peering=bool(config.peering))
+    )
+    store = Store(watches, config.namespaces, page_size=LIST_CHUNK_SIZE)
     paused = _peering(store, config, memo)
     diff_base = await asyncio.to_thread(_diffbase_storage, api, store, logger)
     settings.persistence.diffbase_storage = diff_base

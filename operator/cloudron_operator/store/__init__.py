@@ -51,6 +51,12 @@ class Store:
             options = {"label_selector": CHILD_SELECTOR, **informer_options}
             self.informers += informers_for(api, child_kind, namespaces, sink, **options)
 
+    @staticmethod
+    def informers_needed(namespaces: tuple[str, ...], *, peering: bool = False) -> int:
+        """How many informers (each with a watch connection) a store of these namespaces runs."""
+        kinds = 1 + len(CHILD_KINDS) + (1 if peering else 0)
+        return kinds * max(1, len(namespaces))
+
     def watch(self, kind: Kind, namespaces: tuple[str, ...], sink: Sink) -> None:
         """Also list and watch `kind` (before `sync`) into a sink of the caller's."""
         self.informers += informers_for(self.api, kind, namespaces, sink, **self.informer_options)
