@@ -430,13 +430,15 @@ def test_a_stopped_database_server_affects_only_its_apps_and_they_recover(
         wait_until(lambda: addons_ready(api_client, namespace, "on-stopped"), 60, "recovery within a minute")
 
 
-def test_an_addon_nobody_serves_or_the_operator_cannot_give_is_named(
+def test_an_addon_nobody_serves_or_the_operator_does_not_give_is_named(
     api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess, addons: AddonSet
 ) -> None:
     missing = app_object("no-server", namespace, addons, manifest_addons={"postgresql": {}})
     missing["spec"]["addons"] = {"postgresql": {"addonRef": "no-such-addon"}}
     k8s.create(api_client, missing)
-    unsupported = app_object("wants-docker", namespace, addons, manifest_addons={"docker": {}})
+    refused = app_object("wants-docker", namespace, addons, manifest_addons={"docker": {}})
+    k8s.create(api_client, refused)
+    unsupported = app_object("wants-mongodb", namespace, addons, manifest_addons={"mongodb": {}})
     k8s.create(api_client, unsupported)
 
     def reason(name: str, kind: str) -> str:
@@ -445,10 +447,14 @@ def test_an_addon_nobody_serves_or_the_operator_cannot_give_is_named(
     wait_until(lambda: reason("no-server", "AddonsReady") == "AddonNotFound", WAIT, "AddonNotFound")
     assert "no-such-addon" in condition(get_app(api_client, namespace, "no-server"), "Ready")["message"]
     assert k8s.get(api_client, "apps/v1", "Deployment", namespace, "no-server") is None
-    wait_until(lambda: reason("wants-docker", "Ready") == "UnsupportedAddon", WAIT, "UnsupportedAddon")
-    assert "docker" in condition(get_app(api_client, namespace, "wants-docker"), "Ready")["message"]
+    wait_until(lambda: reason("wants-mongodb", "Ready") == "UnsupportedAddon", WAIT, "UnsupportedAddon")
+    assert "mongodb" in condition(get_app(api_client, namespace, "wants-mongodb"), "Ready")["message"]
+    # docker is not "not yet": it is never offered, and the message says why.
+    wait_until(lambda: reason("wants-docker", "Ready") == "AddonRefused", WAIT, "AddonRefused")
+    assert "Docker API" in condition(get_app(api_client, namespace, "wants-docker"), "Ready")["message"]
     events = k8s.list_objects(api_client, "v1", "Event", namespace)
-    assert any(e.get("reason") == "UnsupportedAddon" and e.get("type") == "Warning" for e in events)
+    for refusal in ("UnsupportedAddon", "AddonRefused"):
+        assert any(e.get("reason") == refusal and e.get("type") == "Warning" for e in events), refusal
 
 
 def test_a_redis_addon_with_a_bad_option_is_reported_on_it_and_on_its_apps(

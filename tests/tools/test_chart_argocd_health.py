@@ -28,6 +28,7 @@ STUCK = (
     "KindNotServed",
     "AddonFailed",
     "UnsupportedAddon",
+    "AddonRefused",
     "DeprovisionFailed",
     "NameConflict",
 )

@@ -10,10 +10,12 @@ from cloudron_operator.addons.plan import (
     addon_options,
     choose_addon,
     provisioned_addons,
+    refused_addons,
     unsupported_addons,
 )
 from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.manifest import Manifest
+from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
 from tests.builder_cases import BASE_MANIFEST, manifest_of, spec
 
@@ -50,7 +52,7 @@ def test_built_in_addons_need_no_server_and_are_supported() -> None:
 
 def test_addons_the_operator_cannot_give_are_named() -> None:
     app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}, "mongodb": {}})
-    assert unsupported_addons(manifest, app_spec, SERVED) == ("docker", "mongodb", "scheduler")
+    assert unsupported_addons(manifest, app_spec, SERVED) == ("mongodb", "scheduler")
 
 
 def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:
@@ -125,3 +127,23 @@ def test_a_missing_or_unclear_addon_tells_what_to_fix(
         choose_addon(AddonType.POSTGRESQL, spec(addons=selection), addons)
     assert problem.value.reason == reason
     assert hint in str(problem.value)
+
+
+def test_docker_and_the_retired_login_addons_are_refused_for_good_not_as_unsupported() -> None:
+    app_spec, manifest = with_addons({"docker": {}, "oauth": {}, "mongodb": {}})
+    refused = refused_addons(manifest, app_spec)
+    assert list(refused) == ["docker", "oauth"]
+    assert "oidc" in refused["oauth"] and "container" in refused["docker"]
+    assert unsupported_addons(manifest, app_spec, SERVED) == ("mongodb",)
+
+
+def test_a_retired_login_addon_with_sso_off_is_not_needed() -> None:
+    manifest = {**BASE_MANIFEST, "optionalSso": True, "addons": {"oauth": {}, "docker": {}}}
+    app_spec = spec(manifest, sso=False)
+    assert list(refused_addons(manifest_of(app_spec), app_spec)) == ["docker"]
+
+
+def test_simpleauth_is_refused_by_the_manifest_rules_naming_what_replaced_it() -> None:
+    result = validate_manifest({**BASE_MANIFEST, "addons": {"simpleauth": {}}})
+    assert result.manifest is None
+    assert "simpleauth was retired by Cloudron: a current package uses ldap or oidc" in str(result.errors)

@@ -17,6 +17,29 @@ from cloudron_operator.models.conditions import Reason
 BUILT_IN: Final = frozenset({"localstorage", "tls"})
 # Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
 SSO_ADDONS: Final = frozenset({"ldap", "oidc", "proxyAuth"})
+RETIRED_LOGIN_ADDONS: Final = frozenset({"oauth"})
+# Addons this operator will never serve, and why: an app that needs one is refused for good.
+REFUSED: Final = {
+    "docker": (
+        "it gives the app a Docker API to start containers of its own; a cluster has no safe "
+        "counterpart (it would mean a container runtime, or the right to make pods, in the app's hands)"
+    ),
+    "oauth": "Cloudron retired it (the legacy OAuth addon); a current package uses oidc (or ldap) instead",
+}
+# simpleauth is refused earlier: Cloudron's manifest format no longer accepts it (`manifest.model`).
+
+
+def refused_addons(manifest: Manifest, spec: CloudronAppSpec) -> dict[str, str]:
+    """The manifest's addons this operator will never serve, with why; the app cannot run without them.
+
+    `oauth` is a login addon: with `optionalSso` and sso off the app does not need it.
+    """
+    login_off = not spec.sso
+    return {
+        name: why
+        for name, why in REFUSED.items()
+        if name in manifest.addons.names and not (name in RETIRED_LOGIN_ADDONS and login_off)
+    }
 
 
 def unsupported_addons(
@@ -29,7 +52,10 @@ def unsupported_addons(
     return tuple(
         name
         for name in manifest.addons.names
-        if name not in BUILT_IN and name not in served and not (name in SSO_ADDONS and not spec.sso)
+        if name not in BUILT_IN
+        and name not in served
+        and name not in REFUSED
+        and not (name in SSO_ADDONS and not spec.sso)
     )
 
 

@@ -152,10 +152,15 @@ class Addons(ManifestModel):
     @model_validator(mode="after")
     def _known_addons(self) -> Self:
         if unknown := [_unknown_addon(name) for name in self.model_extra or {}]:
+            retired = "".join(
+                f"; {name} was {why}"
+                for name, why in RETIRED_ADDONS.items()
+                if name in (self.model_extra or {})
+            )
             raise PydanticCustomError(
                 "unknown_addon",
-                "unknown addon {names}; Cloudron's addons are {known}",
-                {"names": ", ".join(unknown), "known": ", ".join(ADDON_NAMES)},
+                "unknown addon {names}; Cloudron's addons are {known}{retired}",
+                {"names": ", ".join(unknown), "known": ", ".join(ADDON_NAMES), "retired": retired},
             )
         return self
 
@@ -167,6 +172,10 @@ class Addons(ManifestModel):
 
 
 ADDON_NAMES: Final = tuple(field.alias or name for name, field in Addons.model_fields.items())
+
+
+# Addons Cloudron once had and its manifest format no longer accepts: what a package uses now.
+RETIRED_ADDONS: Final = {"simpleauth": "retired by Cloudron: a current package uses ldap or oidc"}
 
 
 def _unknown_addon(name: str) -> str:

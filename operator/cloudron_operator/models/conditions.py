@@ -29,7 +29,8 @@ class Reason(StrEnum):
     # Ready=False until the app's spec (or the cluster it needs) changes: no child state alters it.
     INVALID_SPEC = "InvalidSpec"
     INVALID_MANIFEST = "InvalidManifest"
-    UNSUPPORTED_ADDON = "UnsupportedAddon"
+    UNSUPPORTED_ADDON = "UnsupportedAddon"  # not served yet
+    ADDON_REFUSED = "AddonRefused"  # never served: docker, and the retired oauth and simpleauth
     NAME_CONFLICT = "NameConflict"
     KIND_NOT_SERVED = "KindNotServed"
     APPLY_FAILED = "ApplyFailed"
@@ -75,6 +76,7 @@ INVALID_REASONS = frozenset(
         Reason.APPLY_FAILED,
         Reason.KIND_NOT_SERVED,
         Reason.UNSUPPORTED_ADDON,
+        Reason.ADDON_REFUSED,
         Reason.DEPROVISION_FAILED,
         Reason.NAME_CONFLICT,
     }

@@ -9,7 +9,7 @@ import kopf
 from pydantic import ValidationError
 
 from cloudron_operator import builders
-from cloudron_operator.addons.plan import unsupported_addons
+from cloudron_operator.addons.plan import refused_addons, unsupported_addons
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.identity import apps_sharing_child_names
 from cloudron_operator.manifest import Manifest
@@ -26,6 +26,12 @@ def checked_app(
     """The app's identity, spec and manifest, once everything that can be checked before any addon is
     provisioned holds: a valid spec and manifest, addons this operator serves, names of its own."""
     spec, manifest = parse(body)
+    if refused := refused_addons(manifest, spec):
+        reasons = "; ".join(f"{name}: {why}" for name, why in refused.items())
+        raise InvalidApp(
+            Reason.ADDON_REFUSED,
+            f"the manifest asks for {', '.join(refused)}, which this operator does not offer ({reasons})",
+        )
     if unsupported := unsupported_addons(manifest, spec, backends.types):
         raise InvalidApp(
             Reason.UNSUPPORTED_ADDON,
