@@ -170,6 +170,7 @@ def test_the_operator_may_do_its_job_and_nothing_else(
     may = {
         # (verb, resource, namespace, group)
         ("patch", "deployments", namespace, "apps"),
+        ("watch", "cronjobs", namespace, "batch"),
         ("create", "secrets", namespace, ""),
         ("delete", "ingresses", namespace, "networking.k8s.io"),
         ("patch", "cloudronapps/status", namespace, "cloudron.io"),

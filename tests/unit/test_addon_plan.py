@@ -50,9 +50,9 @@ def test_built_in_addons_need_no_server_and_are_supported() -> None:
     assert unsupported_addons(manifest, app_spec, SERVED) == ()
 
 
-def test_addons_the_operator_cannot_give_are_named() -> None:
+def test_addons_the_operator_does_not_give_yet_are_named() -> None:
     app_spec, manifest = with_addons({"docker": {}, "sendmail": {}, "scheduler": {}, "mongodb": {}})
-    assert unsupported_addons(manifest, app_spec, SERVED) == ("mongodb", "scheduler")
+    assert unsupported_addons(manifest, app_spec, SERVED) == ("mongodb",)
 
 
 def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:

@@ -61,6 +61,10 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
+# The scheduler addon's tasks.
+- apiGroups: [batch]
+  resources: [cronjobs]
+  verbs: [get, list, watch, create, patch, delete]
 # The app's Ingresses and its NetworkPolicy.
 - apiGroups: [networking.k8s.io]
   resources: [ingresses, networkpolicies]

@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from cloudron_operator.addons.base import AddonProblem, AddonRecord
+from cloudron_operator.builders.scheduler import UNMAPPED_SCHEDULES
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
 from cloudron_operator.models.conditions import Reason
 
-# Addons the app's own children serve: the data volume and the mounted certificate.
-BUILT_IN: Final = frozenset({"localstorage", "tls"})
+# Addons the app's own children serve: the data volume, the mounted certificate, the task CronJobs.
+BUILT_IN: Final = frozenset({"localstorage", "tls", "scheduler"})
 # Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
 SSO_ADDONS: Final = frozenset({"ldap", "oidc", "proxyAuth"})
 RETIRED_LOGIN_ADDONS: Final = frozenset({"oauth"})
@@ -35,11 +36,23 @@ def refused_addons(manifest: Manifest, spec: CloudronAppSpec) -> dict[str, str]:
     `oauth` is a login addon: with `optionalSso` and sso off the app does not need it.
     """
     login_off = not spec.sso
-    return {
+    refused = {
         name: why
         for name, why in REFUSED.items()
         if name in manifest.addons.names and not (name in RETIRED_LOGIN_ADDONS and login_off)
     }
+    unmapped = [
+        f"task {task}: {entry.schedule}"
+        for task, entry in sorted((manifest.addons.scheduler or {}).items())
+        if entry.schedule in UNMAPPED_SCHEDULES
+    ]
+    if unmapped:
+        refused["scheduler"] = (
+            f"{', '.join(unmapped)}: a run when the server boots, or a service kept running beside the "
+            "app, has no honest counterpart in a cluster (pods restart and move at any time); "
+            "run it in the app's own start script instead"
+        )
+    return refused
 
 
 def unsupported_addons(

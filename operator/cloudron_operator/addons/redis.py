@@ -40,6 +40,7 @@ class RedisAddon:
             password=password,
             app_memory=effective_memory_limit(request.spec, request.manifest),
             running=request.spec.running,
+            task_pods=bool(request.manifest.addons.scheduler),
         )
 
     def deprovision(self, identity: AppIdentity, addon: AddonRecord, options: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ from cloudron_operator.builders.identity import (
 from cloudron_operator.builders.ingress import build_certificate, build_ingress, build_redirect_ingress
 from cloudron_operator.builders.memory import effective_memory_limit
 from cloudron_operator.builders.network_policy import build_network_policy
+from cloudron_operator.builders.scheduler import build_task_cronjobs
 from cloudron_operator.builders.services import build_http_service, build_ports_service
 from cloudron_operator.builders.storage import build_data_claim
 from cloudron_operator.builders.validation import check_spec
@@ -40,6 +41,7 @@ CHILD_KINDS: Final = (
     ("v1", "Service"),
     ("cert-manager.io/v1", "Certificate"),
     ("networking.k8s.io/v1", "Ingress"),
+    ("batch/v1", "CronJob"),
 )
 
 
@@ -66,12 +68,14 @@ def desired_children(
     renewed. Raises InvalidSpec when the spec asks for what the manifest does not allow.
     """
     check_spec(spec, manifest)
+    deployment = build_deployment(
+        identity, spec, manifest, config, addon_secrets, certificate_revision=certificate_revision
+    )
     children = [
         build_data_claim(identity, spec, manifest),
         build_network_policy(identity, spec, manifest, config),
-        build_deployment(
-            identity, spec, manifest, config, addon_secrets, certificate_revision=certificate_revision
-        ),
+        deployment,
+        *build_task_cronjobs(identity, spec, manifest, deployment),
         build_http_service(identity),
         build_ports_service(identity, spec, manifest, config),
         build_certificate(identity, spec, config),
@@ -82,7 +86,8 @@ def desired_children(
 
 
 def possible_children(identity: AppIdentity) -> tuple[ChildRef, ...]:
-    """Every child an app can have, whatever its spec: those not desired now are to be deleted.
+    """Every child an app can have, whatever its spec, but the scheduler's CronJobs (named by the
+    manifest's tasks: `scheduler.task_name`): those not desired now are to be deleted.
 
     Deleting the data claim deletes the app's data; Cloudron does that only on uninstall or when
     an update drops the localstorage addon.

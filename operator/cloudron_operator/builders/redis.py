@@ -27,6 +27,7 @@ from cloudron_operator.builders.identity import (
 from cloudron_operator.builders.memory import format_bytes, quantity_bytes
 
 REDIS_COMPONENT: Final = "redis"
+TASK_COMPONENT: Final = "task"  # the scheduler's runs (`builders.scheduler`)
 REDIS_PORT: Final = 6379
 REDIS_USER: Final = "redisuser"  # the user name in Cloudron's CLOUDRON_REDIS_URL
 DEFAULT_IMAGE: Final = "docker.io/library/redis:7.4.2-alpine"
@@ -122,10 +123,17 @@ def build_redis_children(
     password: str | None,
     app_memory: int,
     running: bool,
+    task_pods: bool = False,
 ) -> list[dict[str, Any]]:
-    """The app's Redis: volume, policy, Deployment and Service, in the order to apply them."""
+    """The app's Redis: volume, policy, Deployment and Service, in the order to apply them.
+
+    `task_pods`: the app has scheduler tasks, whose runs reach its Redis too.
+    """
     name = redis_service_name(identity.name)
     selector = {APP_LABEL: app_label_value(identity.name), COMPONENT_LABEL: REDIS_COMPONENT}
+    clients = [workload_selector(identity)]
+    if task_pods:
+        clients.append({APP_LABEL: app_label_value(identity.name), COMPONENT_LABEL: TASK_COMPONENT})
     claim: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": options.storage_size}},
@@ -180,7 +188,7 @@ def build_redis_children(
                 "policyTypes": ["Ingress"],
                 "ingress": [
                     {
-                        "from": [{"podSelector": {"matchLabels": workload_selector(identity)}}],
+                        "from": [{"podSelector": {"matchLabels": labels}} for labels in clients],
                         "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
                     }
                 ],

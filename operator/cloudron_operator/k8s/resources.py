@@ -28,6 +28,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("v1", "PersistentVolume", "persistentvolumes", namespaced=False),
         Kind("v1", "Event", "events"),
         Kind("apps/v1", "Deployment", "deployments"),
+        Kind("batch/v1", "CronJob", "cronjobs"),
         Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
         Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         Kind("cert-manager.io/v1", "Certificate", "certificates"),
