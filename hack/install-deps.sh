@@ -13,7 +13,7 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 stamp_fresh() { local name=$1; shift; [[ -f "$CACHE/$name.stamp" && "$(cat "$@" | sha256sum)" == "$(cat "$CACHE/$name.stamp")" ]]; }
 stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"; }
 
-APT_PACKAGES=(postgresql mariadb-server redis-server openssl)
+APT_PACKAGES=(postgresql mariadb-server redis-server openssl coturn)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -102,9 +102,23 @@ def server_access(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = Fa
     )
 
 
-def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fresh: bool) -> tuple[str, str]:
-    """User name and password from the Addon's Secret: basic-auth keys, or the password under `key`."""
-    ref: Mapping[str, Any] = addon.spec["connection"]["adminSecretRef"]
+def shared_secret(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> str:
+    """The one secret value of the Addon's Secret: under its `key`, else under `secret`."""
+    ref, where, values = _secret_of(secrets, addon, fresh=fresh)
+    key = ref.get("key") or "secret"
+    value = values.get(key)
+    if not value:
+        raise AddonProblem(Reason.ADDON_NOT_READY, f"the {where} lacks key {key}")
+    return value
+
+
+def _secret_of(
+    secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool
+) -> tuple[Mapping[str, Any], str, dict[str, str]]:
+    """The Addon's adminSecretRef, how to name its Secret in a message, and the Secret's values."""
+    ref: Mapping[str, Any] = (addon.spec.get("connection") or {}).get("adminSecretRef") or {}
+    if not ref:
+        raise AddonProblem(Reason.ADDON_NOT_READY, f"Addon {addon.name} has no connection.adminSecretRef")
     where = f"Secret {ref.get('namespace')}/{ref.get('name')} of Addon {addon.name}"
     try:
         values = secrets.values(ref["namespace"], ref["name"], fresh=fresh)
@@ -114,6 +128,12 @@ def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fres
         raise
     if values is None:
         raise AddonProblem(Reason.ADDON_NOT_READY, f"the {where} does not exist")
+    return ref, where, values
+
+
+def _login(secrets: AdminSecrets, addon: AddonRecord, default_user: str, *, fresh: bool) -> tuple[str, str]:
+    """User name and password from the Addon's Secret: basic-auth keys, or the password under `key`."""
+    ref, where, values = _secret_of(secrets, addon, fresh=fresh)
     key = ref.get("key")
     password = values.get(key) if key else values.get("password")
     username = values.get("username") if not key else None

@@ -9,6 +9,7 @@ from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.redis import RedisAddon
 from cloudron_operator.addons.sendmail import SendmailAddon
 from cloudron_operator.addons.sql import SqlAddon
+from cloudron_operator.addons.turn import TurnAddon
 from cloudron_operator.models import AddonType
 from cloudron_operator.provisioners import BACKENDS
 
@@ -49,5 +50,6 @@ def standard_backends(logins: AdminSecrets) -> AddonBackends:
             SqlAddon(BACKENDS[AddonType.MYSQL], logins),
             RedisAddon(),
             SendmailAddon(logins),
+            TurnAddon(logins),
         ]
     )

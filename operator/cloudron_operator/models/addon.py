@@ -36,6 +36,8 @@ class AddonType(StrEnum):
 
 # Database servers: the operator logs in as admin to create each app's database and user.
 DATABASE_TYPES = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.MONGODB)
+# The types whose Addon needs connection.adminSecretRef: the databases, and turn (the shared secret).
+SECRET_TYPES = (*DATABASE_TYPES, AddonType.TURN)
 
 
 class SecretKeyRef(SpecModel):
@@ -65,9 +67,10 @@ class AddonConnection(SpecModel):
 
 _CONNECTION_MESSAGE = "connection is required for every type but redis, which runs one server per app"
 _ADMIN_REF_MESSAGE = (
-    "a database server needs connection.adminSecretRef: the operator creates each app's database with it"
+    "connection.adminSecretRef is required for a database server (the operator creates each app's "
+    "database with it) and for turn (the secret every app's TURN credentials derive from)"
 )
-_DATABASE_TYPES_CEL = "[" + ", ".join(f"'{t}'" for t in DATABASE_TYPES) + "]"
+_SECRET_TYPES_CEL = "[" + ", ".join(f"'{t}'" for t in SECRET_TYPES) + "]"
 
 
 class AddonSpec(SpecModel):
@@ -79,7 +82,7 @@ class AddonSpec(SpecModel):
                 "self.type == 'redis' || has(self.connection)", _CONNECTION_MESSAGE, field_path=".connection"
             ),
             cel(
-                f"!(self.type in {_DATABASE_TYPES_CEL})"
+                f"!(self.type in {_SECRET_TYPES_CEL})"
                 " || (has(self.connection) && has(self.connection.adminSecretRef))",
                 _ADMIN_REF_MESSAGE,
                 field_path=".connection.adminSecretRef",
@@ -113,7 +116,7 @@ class AddonSpec(SpecModel):
             return connection
         if connection is None and addon_type != AddonType.REDIS:
             raise ValueError(_CONNECTION_MESSAGE)
-        if addon_type in DATABASE_TYPES and (connection is None or connection.admin_secret_ref is None):
+        if addon_type in SECRET_TYPES and (connection is None or connection.admin_secret_ref is None):
             raise ValueError(_ADMIN_REF_MESSAGE)
         return connection
 
