@@ -5,7 +5,7 @@ CACHE ?= $(HOME)/.cache/cloudron-operator
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke
+.PHONY: help deps binaries demo corpus down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ binaries:  ## build (or reuse) kube-apiserver, controller-manager, scheduler, ku
 
 demo: deps  ## local cluster + database servers + the operator, then the example apps
 	@$(PYTHON) -m tests.harness demo
+
+corpus: demo  ## every corpus manifest as an app in the demo: per addon, how many become Ready, and why not
+	@$(PYTHON) -m tests.harness corpus
 
 down:  ## stop the demo's cluster, database servers and operator
 	@$(PYTHON) -m tests.harness down demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.harness import demo
+from tests.harness import corpus, demo
 from tests.harness.localenv import LocalEnv
 from tests.harness.processes import HarnessError
 
@@ -14,6 +14,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.harness")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="start (or reuse) the demo environment and apply the example apps")
+    sub.add_parser(
+        "corpus", help="apply every corpus manifest as an app in the demo; print what became Ready"
+    )
     for name, text in (
         ("down", "stop and remove an environment"),
         ("kubeconfig", "print its kubeconfig path"),
@@ -24,6 +27,8 @@ def main() -> int:
     try:
         if args.command == "demo":
             demo.demo()
+        elif args.command == "corpus":
+            print(corpus.corpus().table())
         elif args.command == "down":
             if args.env == demo.DEMO:
                 demo.down()

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cloudron_operator.models import API_VERSION
 from tests.harness.binaries import REPO_ROOT, bin_dir
@@ -14,6 +15,7 @@ from tests.harness.databases import DatabaseKind, DatabaseServer
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess, answers_healthy
 from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group
+from tests.harness.turn import TurnServer
 
 DEMO = "demo"
 READY_TIMEOUT = "180s"
@@ -34,8 +36,10 @@ def demo() -> None:
         kubectl("apply", "--server-side", "-f", str(crds))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
     _ensure_process(env, "stand-ins", _start_stand_ins)
+    _ensure_process(env, "turn", _start_turn)
     smtp_port = json.loads(_state(env, "stand-ins").read_text())["smtp_port"]
-    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port))
+    turn = json.loads(_state(env, "turn").read_text())
+    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port, turn))
     say("stand-ins: Certificates are marked issued and claims bound, as cert-manager and a provisioner would")
     _ensure_process(env, "operator", _start_operator)
     examples = REPO_ROOT / "examples"
@@ -58,13 +62,13 @@ def demo() -> None:
 
 def down() -> None:
     env = LocalEnv.named(DEMO)
-    for process in ("operator", "stand-ins"):
+    for process in ("operator", "stand-ins", "turn"):
         _stop_process(env, process)
     env.down()
     say("demo environment removed")
 
 
-def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int) -> str:
+def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int, turn: dict[str, Any]) -> str:
     """A List of the Addons that serve the demo's apps, with the admin Secrets of the shared servers."""
     items: list[dict[str, object]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
@@ -84,6 +88,29 @@ def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int) 
                 "type": "sendmail",
                 "default": True,
                 "connection": {"host": LOOPBACK, "port": smtp_port},
+            },
+        },
+    ]
+    # coturn on loopback: apps derive their TURN credentials from its shared secret.
+    items += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "turn-secret", "namespace": SYSTEM_NAMESPACE},
+            "stringData": {"secret": turn["secret"]},
+        },
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Addon",
+            "metadata": {"name": "turn"},
+            "spec": {
+                "type": "turn",
+                "default": True,
+                "connection": {
+                    "host": LOOPBACK,
+                    "port": turn["port"],
+                    "adminSecretRef": {"name": "turn-secret", "namespace": SYSTEM_NAMESPACE, "key": "secret"},
+                },
             },
         },
     ]
@@ -122,7 +149,7 @@ def _log(env: LocalEnv, process: str) -> Path:
     return env.root / f"{process}.log"
 
 
-def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dict[str, int]]) -> None:
+def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dict[str, Any]]) -> None:
     """Start `process` unless the one recorded in the state file still answers."""
     state = _state(env, process)
     if state.exists():
@@ -133,6 +160,7 @@ def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dic
         stop_process_group(recorded["pid"])
     recorded = start(env)
     state.write_text(json.dumps(recorded))
+    state.chmod(0o600)  # the TURN server's secret
     say(f"{process}: running (pid {recorded['pid']}), log {_log(env, process)}")
 
 
@@ -150,6 +178,11 @@ def _start_stand_ins(env: LocalEnv) -> dict[str, int]:
     return {"pid": process.pid, "smtp_port": smtp_port}
 
 
+def _start_turn(env: LocalEnv) -> dict[str, Any]:
+    server = TurnServer(directory=env.root / "turn").start()
+    return {"pid": server.pid, "port": server.port, "secret": server.secret}
+
+
 def _stop_process(env: LocalEnv, process: str) -> None:
     state = _state(env, process)
     if state.exists():
@@ -157,7 +190,7 @@ def _stop_process(env: LocalEnv, process: str) -> None:
         state.unlink()
 
 
-def _alive(recorded: dict[str, int]) -> bool:
+def _alive(recorded: dict[str, Any]) -> bool:
     if "health_port" in recorded:
         return _healthy(recorded["health_port"])
     try:

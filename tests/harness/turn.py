@@ -55,9 +55,16 @@ class TurnServer:
             "--simple-log",
             "--no-stdout-log",
         ]
+        self.directory.mkdir(parents=True, exist_ok=True)
         self._pid = spawn(argv, self.directory / "output.log").pid
         wait_until(self._answers, 15, f"turnserver on {LOOPBACK}:{self.port}")
         return self
+
+    @property
+    def pid(self) -> int:
+        if self._pid is None:
+            raise HarnessError("turnserver is not running")
+        return self._pid
 
     def _answers(self) -> bool:
         try:
