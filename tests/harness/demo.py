@@ -20,6 +20,7 @@ from tests.harness.turn import TurnServer
 DEMO = "demo"
 READY_TIMEOUT = "180s"
 SYSTEM_NAMESPACE = "cloudron-system"
+EXAMPLES_NAMESPACE = "demo"  # examples/00-namespace.yaml
 SHARED_SERVERS: tuple[DatabaseKind, ...] = ("postgresql", "mysql")
 
 
@@ -46,15 +47,16 @@ def demo() -> None:
     kubectl("apply", "--server-side", "-f", str(examples))
     say("applied the example apps from examples/; waiting for them to become Ready")
     try:
-        wait_for = ("--for=condition=Ready", f"--timeout={READY_TIMEOUT}", "--all", "--all-namespaces")
+        # The examples' namespace only: `make corpus` leaves apps in another that never become Ready.
+        wait_for = ("--for=condition=Ready", f"--timeout={READY_TIMEOUT}", "--all", "-n", EXAMPLES_NAMESPACE)
         kubectl("wait", *wait_for, "cloudronapps")
     except HarnessError as error:
-        print(kubectl("get", "cloudronapps", "--all-namespaces", "-o", "wide"))
+        print(kubectl("get", "cloudronapps", "-n", EXAMPLES_NAMESPACE, "-o", "wide"))
         raise HarnessError(
             f"the example apps are not all Ready (log: {_log(env, 'operator')}): {error}"
         ) from error
     print(kubectl("get", "addons"))
-    print(kubectl("get", "cloudronapps", "--all-namespaces"))
+    print(kubectl("get", "cloudronapps", "-n", EXAMPLES_NAMESPACE))
     say(f"operator log: {_log(env, 'operator')}")
     say(f"explore: export PATH={bin_dir()}:$PATH KUBECONFIG={env.cluster.kubeconfig}")
     say("stop everything: make down")
