@@ -1,7 +1,7 @@
 # The two commands a newcomer needs are `make demo` and `make test`; both install what is missing first.
 SHELL := /bin/bash
 PYTHON ?= python3
-CACHE ?= $(HOME)/.cache/cloudron-operator
+CACHE ?= $(or $(CLOUDRON_CACHE),$(HOME)/.cache/cloudron-operator)
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Build the local cluster's control plane from Go modules into a cache outside the repository:
-#   $CLOUDRON_OPERATOR_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
+#   $CLOUDRON_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
 #   and the checkers in hack/tools (kind-config-check, argocd-health)
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hack/versions.env
 source "$HACK_DIR/versions.env"
-CACHE=${CLOUDRON_OPERATOR_CACHE:-$HOME/.cache/cloudron-operator}
+if [[ -n "${CLOUDRON_OPERATOR_CACHE:-}" ]]; then
+  echo "CLOUDRON_OPERATOR_CACHE is now CLOUDRON_CACHE (the operator refuses unknown CLOUDRON_OPERATOR_* variables)" >&2
+  exit 2
+fi
+CACHE=${CLOUDRON_CACHE:-$HOME/.cache/cloudron-operator}
 BIN=$CACHE/bin
 SRC=$CACHE/src
 mkdir -p "$BIN" "$SRC"

@@ -4,7 +4,11 @@
 #   the control-plane binaries (hack/build-binaries.sh) and the npm reference validator.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${CLOUDRON_OPERATOR_CACHE:-$HOME/.cache/cloudron-operator}
+if [[ -n "${CLOUDRON_OPERATOR_CACHE:-}" ]]; then
+  echo "CLOUDRON_OPERATOR_CACHE is now CLOUDRON_CACHE (the operator refuses unknown CLOUDRON_OPERATOR_* variables)" >&2
+  exit 2
+fi
+CACHE=${CLOUDRON_CACHE:-$HOME/.cache/cloudron-operator}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$CACHE"
 log() { printf '[install-deps] %s\n' "$*" >&2; }

@@ -19,8 +19,19 @@ CONTROL_PLANE = (
 )
 
 
+# Where the builds and the local environments live. Not CLOUDRON_OPERATOR_*: the operator, which the
+# harness starts with the same environment, refuses every variable of that prefix it does not know.
+CACHE_VARIABLE = "CLOUDRON_CACHE"
+OLD_CACHE_VARIABLE = "CLOUDRON_OPERATOR_CACHE"
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("CLOUDRON_OPERATOR_CACHE", Path.home() / ".cache" / "cloudron-operator"))
+    if OLD_CACHE_VARIABLE in os.environ:
+        raise HarnessError(
+            f"{OLD_CACHE_VARIABLE} is now {CACHE_VARIABLE}: the operator refuses every CLOUDRON_OPERATOR_* "
+            f"variable it does not know; unset {OLD_CACHE_VARIABLE} and set {CACHE_VARIABLE}"
+        )
+    return Path(os.environ.get(CACHE_VARIABLE, Path.home() / ".cache" / "cloudron-operator"))
 
 
 def bin_dir() -> Path:

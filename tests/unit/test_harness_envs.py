@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cloudron_operator.config import ConfigError, load_config
+from tests.harness.binaries import cache_dir
 from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_name
+from tests.harness.processes import HarnessError
 from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
@@ -30,7 +33,7 @@ def a_finished_process() -> int:
 def test_the_environments_of_sessions_whose_process_is_gone_are_abandoned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CLOUDRON_OPERATOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CLOUDRON_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     killed, kept, servers_only = a_finished_process(), a_finished_process(), a_finished_process()
     running = os.getpid()
@@ -61,7 +64,7 @@ def test_waits_to_be_terminated(local_env):
 def test_a_terminated_session_removes_its_environment(tmp_path: Path) -> None:
     (tmp_path / "test_nested.py").write_text(textwrap.dedent(NESTED_SESSION))
     started = tmp_path / "started"
-    env = {**os.environ, "CLOUDRON_OPERATOR_CACHE": str(tmp_path / "cache"), "SESSION_STARTED": str(started)}
+    env = {**os.environ, "CLOUDRON_CACHE": str(tmp_path / "cache"), "SESSION_STARTED": str(started)}
     pytest_args = ["-q", "-p", "tests.conftest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)]
     session = subprocess.Popen(
         [sys.executable, "-m", "pytest", *pytest_args, "-c", os.devnull, str(tmp_path / "test_nested.py")],
@@ -97,3 +100,18 @@ def test_a_terminated_session_removes_its_environment(tmp_path: Path) -> None:
 
     assert "SIGTERM: removing the test environment" in output
     assert not root.exists(), output
+
+
+def test_the_build_cache_is_moved_with_a_variable_the_operator_does_not_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness starts the operator with its own environment: a CLOUDRON_OPERATOR_* variable for
+    the build would stop the operator (it refuses settings it does not know)."""
+    monkeypatch.setenv("CLOUDRON_CACHE", str(tmp_path / "elsewhere"))
+    assert cache_dir() == tmp_path / "elsewhere"
+    load_config({"CLOUDRON_CACHE": str(tmp_path / "elsewhere")})  # accepted: not the operator's prefix
+    monkeypatch.setenv("CLOUDRON_OPERATOR_CACHE", str(tmp_path / "old"))
+    with pytest.raises(HarnessError, match="CLOUDRON_OPERATOR_CACHE is now CLOUDRON_CACHE"):
+        cache_dir()
+    with pytest.raises(ConfigError, match="cache"):
+        load_config({"CLOUDRON_OPERATOR_CACHE": str(tmp_path / "old")})
