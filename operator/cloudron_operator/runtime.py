@@ -13,6 +13,7 @@ from cloudron_operator.config import OperatorConfig
 from cloudron_operator.kopf_adapters.workers import Workers
 from cloudron_operator.metrics import Metrics
 from cloudron_operator.reconcile.passes import LastPasses
+from cloudron_operator.reconcile.refresh import AppRefreshes
 from cloudron_operator.store import Store
 
 MEMO_KEY = "runtime"
@@ -27,7 +28,7 @@ class Runtime:
     backends: AddonBackends
     passes: LastPasses
     workers: Workers
-    refreshes: Any  # handlers.child_events.AppRefreshes: used in kopf's event loop only
+    refreshes: AppRefreshes  # used in kopf's event loop only
     # Whether the installed CRD keeps status.reconciledGeneration (see `kopf_adapters.storage`): the
     # pass then writes there which generation it handled.
     status_keeps_reconciled: bool = True

@@ -21,12 +21,10 @@ import kopf
 
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models.conditions import Reason
-from cloudron_operator.reconcile.status import report_invalid
+from cloudron_operator.reconcile.status import RETRY_DELAY, report_invalid
 
 if TYPE_CHECKING:
     from cloudron_operator.runtime import Runtime
-
-RETRY_DELAY = 10.0
 
 
 class InvalidApp(Exception):

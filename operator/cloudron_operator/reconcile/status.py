@@ -181,7 +181,7 @@ def write_status(
 
 
 STATUS_ATTEMPTS = 5
-RETRY_DELAY = 10.0
+RETRY_DELAY = 10.0  # a status write, or a pass the API server stopped, is tried again after this
 
 
 def newest_app(store: Store, body: kopf.Body) -> Mapping[str, Any] | None:
