@@ -42,12 +42,14 @@ APPS = [
         "sscotth__cloudron-znc__CloudronManifest.json",
         {"domain": "irc.example.com", "storage": {"size": "5Gi", "storageClassName": "fast-ssd"}},
     ),
-    # postgresql + redis Secrets, memory raised above the manifest's 3 GiB, a redirect host, custom env.
+    # postgresql + redis Secrets, memory raised above the manifest's 3 GiB, a redirect host, custom env,
+    # an image from a private registry.
     GoldenApp(
         "chatwoot",
         "chatwoot__cloudron-chatwoot__CloudronManifest.json",
         {
             "domain": "support.example.com",
+            "imagePullSecrets": [{"name": "registry-example-com"}],
             "redirects": ["chat.example.com"],
             "memoryLimit": "4Gi",
             "env": {"RAILS_MAX_THREADS": "5", "DEFAULT_LOCALE": "de"},

@@ -70,6 +70,17 @@ def test_each_task_is_a_cronjob_running_its_command_with_the_apps_image_env_and_
     assert job["metadata"]["ownerReferences"] == deployment["metadata"]["ownerReferences"]
 
 
+def test_a_task_pulls_the_image_with_the_apps_pull_secrets() -> None:
+    children = _children(imagePullSecrets=[{"name": "registry-a"}, {"name": "registry-b"}])
+    (deployment,) = _by_kind(children, "Deployment")
+    pods = [deployment["spec"]["template"]["spec"]] + [
+        job["spec"]["jobTemplate"]["spec"]["template"]["spec"] for job in _by_kind(children, "CronJob")
+    ]
+    assert len(pods) == 1 + len(TASKS)
+    for pod in pods:
+        assert pod["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
+
+
 def test_a_stopped_app_runs_no_task() -> None:
     assert all(job["spec"]["suspend"] is True for job in _by_kind(_children(running=False), "CronJob"))
 

@@ -133,6 +133,8 @@ def _pod_spec(
         "automountServiceAccountToken": False,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
     }
+    if spec.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": secret.name} for secret in spec.image_pull_secrets]
     if volumes.seed_mounts:
         # runtimeDirs start as the image's content, made writable: copy it into the emptyDirs.
         seed = {

@@ -34,6 +34,7 @@ from cloudron_operator.models.types import (
 MAX_HOSTS = 64
 MAX_PORTS = 64
 MAX_ENV = 256
+MAX_PULL_SECRETS = 16
 
 RESERVED_ENV_PREFIX = "CLOUDRON_"
 RESERVED_ENV_MESSAGE = f"env names must not start with {RESERVED_ENV_PREFIX}: the operator sets those"
@@ -59,6 +60,12 @@ class StorageSpec(SpecModel):
     storage_class_name: Annotated[DnsSubdomain | None, NULL_IS_A_VALUE] = Field(
         default=None, description="StorageClass of the volume; null uses the cluster's default class."
     )
+
+
+class LocalSecretReference(SpecModel):
+    """A Secret in the app's namespace, referred to by name as in a pod's imagePullSecrets."""
+
+    name: DnsSubdomain = Field(description="Name of the Secret.")
 
 
 class AddonSelection(SpecModel):
@@ -126,6 +133,15 @@ class CloudronAppSpec(SpecModel):
             "of that name. null disables the port, and the env var is then absent."
         ),
     )
+    image_pull_secrets: tuple[LocalSecretReference, ...] = Field(
+        default=(),
+        max_length=MAX_PULL_SECRETS,
+        description=(
+            "Secrets of type kubernetes.io/dockerconfigjson in the app's namespace that let the cluster "
+            "pull the image from a private registry; given to every pod of the app."
+        ),
+        json_schema_extra=kube_schema(list_type="map", list_map_keys=["name"]),
+    )
     env: dict[CustomEnvName, str] = Field(
         default_factory=dict,
         max_length=MAX_ENV,
@@ -160,6 +176,16 @@ class CloudronAppSpec(SpecModel):
         if len(set(hosts)) != len(hosts):
             raise ValueError("duplicate host")
         return hosts
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _one_reference_per_secret(
+        cls, secrets: tuple[LocalSecretReference, ...]
+    ) -> tuple[LocalSecretReference, ...]:
+        # x-kubernetes-list-type: map keyed by name makes the API server refuse duplicates too.
+        if len({secret.name for secret in secrets}) != len(secrets):
+            raise ValueError("duplicate Secret name")
+        return secrets
 
     @field_validator("aliases")
     @classmethod
