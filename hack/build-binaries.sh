@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the local cluster's control plane from Go modules into a cache outside the repository:
 #   $CLOUDRON_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
-#   and the checkers in hack/tools (kind-config-check, argocd-health)
+#   and the checkers in hack/tools (kind-config-check, argocd-health, kstatus-check)
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +100,8 @@ tool_stamp() {
   (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 }
 
-# Small checkers of our own (hack/tools/*, each its own Go module): kind's config validation, and
-# Argo CD's Lua runtime for the CloudronApp health check.
+# Small checkers of our own (hack/tools/*, each its own Go module): kind's config validation,
+# Argo CD's Lua runtime for the CloudronApp health check, and Flux's kstatus library.
 build_tools() {
   local dir name stamp
   for dir in "$HACK_DIR"/tools/*/; do
