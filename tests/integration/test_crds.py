@@ -158,7 +158,11 @@ def test_defaults_apply_and_a_null_port_is_kept(objects: client.CustomObjectsApi
     }
     spec = create(objects, app, namespace, dry_run=True)["spec"]
     assert spec["ports"] == {"SSH_PORT": None}
-    assert (spec["running"], spec["sso"], spec["storage"]) == (True, True, {"size": "1Gi"})
+    assert (spec["running"], spec["sso"], spec["storage"]) == (
+        True,
+        True,
+        {"size": "1Gi", "whenDeleted": "Delete"},
+    )
     assert spec["manifest"] == app["spec"]["manifest"]
 
 

@@ -55,6 +55,8 @@ def test_default_values_render_a_cluster_wide_operator() -> None:
         "Deployment",
         "Service",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ]
     config = operator_config(objects)
     assert config.namespaces == ()
@@ -78,6 +80,28 @@ def test_the_metrics_service_reaches_the_operators_metrics_port() -> None:
     ]
     assert ports["metrics"] == 9090
     assert not only(render("--set", "metrics.enabled=false"), "Service")
+
+
+def test_the_deletion_policy_covers_the_served_namespaces_and_can_be_left_out() -> None:
+    def scope(objects: list[KubeObject]) -> Any:
+        (policy,) = only(objects, "ValidatingAdmissionPolicy")
+        (binding,) = only(objects, "ValidatingAdmissionPolicyBinding")
+        assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+        assert binding["spec"]["validationActions"] == ["Deny"]
+        assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == ["DELETE"]
+        return binding["spec"].get("matchResources")
+
+    assert scope(render()) is None  # every namespace
+    (expression,) = scope(render(*NAMESPACED))["namespaceSelector"]["matchExpressions"]
+    assert expression == {
+        "key": "kubernetes.io/metadata.name",
+        "operator": "In",
+        "values": ["team-a", "team-b"],
+    }
+    disabled = render("--set", "deletionProtection.enabled=false")
+    assert not only(disabled, "ValidatingAdmissionPolicy") and not only(
+        disabled, "ValidatingAdmissionPolicyBinding"
+    )
 
 
 def test_non_default_values_render_a_namespaced_operator() -> None:

@@ -36,11 +36,15 @@ class GoldenApp:
 
 
 APPS = [
-    # manifestVersion 1: un-prefixed variables; a TCP port on its defaultValue; localstorage.
+    # manifestVersion 1: un-prefixed variables; a TCP port on its defaultValue; localstorage, kept
+    # when the app is deleted.
     GoldenApp(
         "znc",
         "sscotth__cloudron-znc__CloudronManifest.json",
-        {"domain": "irc.example.com", "storage": {"size": "5Gi", "storageClassName": "fast-ssd"}},
+        {
+            "domain": "irc.example.com",
+            "storage": {"size": "5Gi", "storageClassName": "fast-ssd", "whenDeleted": "Retain"},
+        },
     ),
     # postgresql + redis Secrets, memory raised above the manifest's 3 GiB, a redirect host, custom env,
     # an image from a private registry.

@@ -22,6 +22,7 @@ from cloudron_operator.reconcile.app_pass import ADDON_RETRY_DELAY, drop_databas
 from cloudron_operator.reconcile.children import Logger
 from cloudron_operator.reconcile.errors import reported
 from cloudron_operator.reconcile.passes import resync_due
+from cloudron_operator.reconcile.retention import keep_volume
 from cloudron_operator.reconcile.status import app_conditions, write_status
 from cloudron_operator.runtime import Runtime, runtime
 from cloudron_operator.status import FALSE, ConditionUpdate
@@ -104,7 +105,8 @@ def _going_or_gone(context: Runtime, body: kopf.Body) -> bool:
 
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
-    """Drop the app's databases and users, unless the app says to keep them; children go by GC.
+    """Drop the app's databases and users, unless the app says to keep them; children go by GC, but
+    a volume the spec keeps.
 
     After the app's pass that may still run (a resync that started before the deletion): else it
     could provision a user again once dropped. Passes queued behind find the app going and do nothing.
@@ -112,7 +114,12 @@ def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) ->
     context = runtime(memo)
     uid = body.meta["uid"]
     with context.passes.lock(uid):
-        _drop_databases(snapshot(body), context, logger, kwargs)
+        app = snapshot(body)
+        kept = keep_volume(context.api, app)
+        if kept is not None:
+            message = f"PersistentVolumeClaim {kept} kept (storage.whenDeleted: Retain)"
+            kopf.info(app, reason=Reason.VOLUME_RETAINED, message=message)
+        _drop_databases(app, context, logger, kwargs)
         context.passes.deleted(uid)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import urllib3
@@ -13,6 +13,9 @@ from cloudron_operator.k8s.resources import kind_of
 
 FIELD_MANAGER = "cloudron-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
+# What `request` sends: an apply's text as it is; a JSON object, or a JSON patch's list, serialised.
+RequestBody = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 KubeObject = dict[str, Any]
 
@@ -195,6 +198,20 @@ def delete(api: client.ApiClient, api_version: str, kind: str, namespace: str | 
     return True
 
 
+def json_patch(
+    api: client.ApiClient,
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    name: str,
+    *,
+    operations: Sequence[Mapping[str, Any]],
+) -> KubeObject:
+    """A JSON patch (RFC 6902): its `test` operations make it refuse to apply to another state."""
+    path = kind_of(api_version, kind).path(namespace, name)
+    return request(api, "PATCH", path, body=list(operations), content_type=JSON_PATCH_CONTENT_TYPE)
+
+
 def create(api: client.ApiClient, obj: Mapping[str, Any]) -> KubeObject:
     meta = obj["metadata"]
     path = kind_of(obj["apiVersion"], obj["kind"]).path(meta.get("namespace"))
@@ -207,11 +224,11 @@ def request(
     path: str,
     *,
     query: list[tuple[str, str]] | None = None,
-    body: str | Mapping[str, Any] | None = None,
+    body: RequestBody | None = None,
     content_type: str = "application/json",
 ) -> KubeObject:
-    """One request, answered with an object. JSON bodies go as mappings (the client serialises them),
-    apply bodies as text."""
+    """One request, answered with an object. JSON bodies go as mappings or lists (the client serialises
+    them), apply bodies as text."""
     return _exchange(api, method, path, query=query, body=body, content_type=content_type)[1]
 
 
@@ -221,7 +238,7 @@ def _exchange(
     path: str,
     *,
     query: list[tuple[str, str]] | None = None,
-    body: str | Mapping[str, Any] | None = None,
+    body: RequestBody | None = None,
     content_type: str = "application/json",
 ) -> tuple[int, KubeObject]:
     """One request: the answer's HTTP status and object; an error status raises ApiError."""

@@ -18,6 +18,7 @@ from cloudron_operator.models.app import (
     CloudronAppSpec,
     CloudronAppStatus,
     StorageSpec,
+    VolumeDeletePolicy,
 )
 from cloudron_operator.models.conditions import Condition, ConditionStatus
 
@@ -42,4 +43,5 @@ __all__ = [
     "ConditionStatus",
     "SecretKeyRef",
     "StorageSpec",
+    "VolumeDeletePolicy",
 ]

@@ -53,12 +53,26 @@ CustomEnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN), Afte
 PortEnvName = Annotated[str, StringConstraints(pattern=PORT_ENV_NAME_PATTERN)]
 
 
+class VolumeDeletePolicy(StrEnum):
+    """What becomes of the app's volume when the app is deleted (a StatefulSet's `whenDeleted`)."""
+
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
 class StorageSpec(SpecModel):
     """The app's persistent volume, mounted at /app/data when the manifest asks for localstorage."""
 
     size: BytesQuantity = Field(default="1Gi", description="Requested size of the volume, e.g. 1Gi.")
     storage_class_name: Annotated[DnsSubdomain | None, NULL_IS_A_VALUE] = Field(
         default=None, description="StorageClass of the volume; null uses the cluster's default class."
+    )
+    when_deleted: VolumeDeletePolicy = Field(
+        default=VolumeDeletePolicy.DELETE,
+        description=(
+            "Delete: the volume goes with the app, as on Cloudron. Retain: the app does not own the "
+            "volume, so deleting the app keeps it; an app of the same name made later takes it over."
+        ),
     )
 
 

@@ -66,6 +66,7 @@ class Reason(StrEnum):
     UPDATED = "Updated"
     DELETED = "Deleted"
     DATABASES_RETAINED = "DatabasesRetained"
+    VOLUME_RETAINED = "VolumeRetained"
 
 
 # The reasons of an app's Ready=False that only a change of its spec (or of the cluster) clears.

@@ -58,10 +58,17 @@ class AppChildren:
 
     def apply(self, obj: Mapping[str, Any]) -> None:
         key = (obj["kind"], obj["metadata"]["name"])
-        verb = self._apply(obj, self.existing.pop(key, None))
+        verb = self._apply(obj, self.existing.pop(key, None) or self._unowned(obj))
         if verb is not None:
             self.changes.setdefault(verb, []).append(f"{obj['kind']} {obj['metadata']['name']}")
             self.logger.info("%s %s %s", verb.lower(), obj["kind"], obj["metadata"]["name"])
+
+    def _unowned(self, obj: Mapping[str, Any]) -> ChildSeen | None:
+        """The child of that name if no app owns it: a volume kept (`storage.whenDeleted: Retain`), by
+        this app or by a deleted one of the same name. It is applied as any child, which is how a new
+        app takes over a kept volume."""
+        found = self.store.child(obj["metadata"]["namespace"], obj["kind"], obj["metadata"]["name"])
+        return found if found is not None and found.app_uid is None else None
 
     def _apply(self, obj: Mapping[str, Any], before: ChildSeen | None) -> str | None:
         """Created or Updated if the apply changed the child; None if it was left as it was."""
