@@ -165,3 +165,24 @@ def test_a_refresh_before_the_pass_of_a_new_spec_reports_on_the_spec_the_childre
         "2.0.0",
     )
     assert {c["observedGeneration"] for c in passed["conditions"]} == {3}
+
+
+def test_a_refresh_keeps_the_packages_notes_and_a_pass_replaces_them() -> None:
+    notes = {
+        "title": "Wiki",
+        "checklist": [{"key": "a", "message": "do a", "done": False}],
+        "checklistPending": 1,
+    }
+    app = _app(
+        {"conditions": [], **notes},
+        spec={"domain": "wiki.example.com", "running": True, "manifest": {"version": "1.0.0"}},
+    )
+    app["metadata"]["generation"] = 1
+    reduced = app_seen(app).app
+    refreshed = desired_status(reduced, READY_DEPLOYMENT, ISSUED_CERTIFICATE, None, NOW)
+    assert {key: refreshed[key] for key in notes} == notes
+
+    passed = desired_status(
+        app, READY_DEPLOYMENT, ISSUED_CERTIFICATE, AddonsResult(), NOW, notes={"title": "Wiki 2"}
+    )
+    assert passed["title"] == "Wiki 2" and "checklist" not in passed and "checklistPending" not in passed

@@ -89,6 +89,7 @@ CLOUDRON_APP = Kind(
         _AGE,
         _REASON,
         PrinterColumn("URL", "string", ".status.url", "Where the app is served.", 1),
+        PrinterColumn("To-do", "integer", ".status.checklistPending", "Checklist items not done yet.", 1),
     ),
 )
 

@@ -35,6 +35,9 @@ MAX_HOSTS = 64
 MAX_PORTS = 64
 MAX_ENV = 256
 MAX_PULL_SECRETS = 16
+MAX_CHECKLIST = 64
+MAX_NOTE_LENGTH = 16384  # a post-install message or a checklist item, as the status carries it
+CHECKLIST_KEY_PATTERN = r"^[a-zA-Z0-9_-]+$"
 
 RESERVED_ENV_PREFIX = "CLOUDRON_"
 RESERVED_ENV_MESSAGE = f"env names must not start with {RESERVED_ENV_PREFIX}: the operator sets those"
@@ -49,6 +52,7 @@ def _not_reserved(name: str) -> str:
     return name
 
 
+ChecklistKey = Annotated[str, StringConstraints(max_length=253, pattern=CHECKLIST_KEY_PATTERN)]
 CustomEnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN), AfterValidator(_not_reserved)]
 PortEnvName = Annotated[str, StringConstraints(pattern=PORT_ENV_NAME_PATTERN)]
 
@@ -182,6 +186,15 @@ class CloudronAppSpec(SpecModel):
         max_length=len(AddonType),
         description="Per addon type, the Addon to provision in instead of the default Addon of that type.",
     )
+    checklist_done: tuple[ChecklistKey, ...] = Field(
+        default=(),
+        max_length=MAX_CHECKLIST,
+        description=(
+            "Keys of the manifest's checklist (the package's post-install to-dos) that the admin has done; "
+            "status.checklist marks them done."
+        ),
+        json_schema_extra=kube_schema(list_type="set"),
+    )
 
     @field_validator("aliases", "redirects")
     @classmethod
@@ -247,6 +260,16 @@ class AppAddonStatus(StatusModel):
     message: str | None = Field(default=None, description="What the addon waits for or why it failed.")
 
 
+class ChecklistItem(StatusModel):
+    """One of the package's post-install to-dos, as the admin sees it."""
+
+    key: str = Field(description="Its key in the manifest's checklist, as spec.checklistDone names it.")
+    message: Annotated[str, StringConstraints(max_length=MAX_NOTE_LENGTH)] = Field(
+        description="What to do (markdown), with the app's placeholders filled in."
+    )
+    done: StrictBool = Field(description="Whether spec.checklistDone names it.")
+
+
 class CloudronAppStatus(StatusModel):
     """The observed state of a CloudronApp."""
 
@@ -263,6 +286,26 @@ class CloudronAppStatus(StatusModel):
         default=None, description="Where the app is served, e.g. https://wiki.example.com."
     )
     version: str | None = Field(default=None, description="Manifest version that is running now.")
+    title: str | None = Field(default=None, description="The package's title, from its manifest.")
+    icon_url: str | None = Field(default=None, description="The package's icon, from its manifest's iconUrl.")
+    configure_url: str | None = Field(
+        default=None, description="The app's settings page, from its manifest's configurePath."
+    )
+    post_install_message: Annotated[str, StringConstraints(max_length=MAX_NOTE_LENGTH)] | None = Field(
+        default=None,
+        description=(
+            "What the package tells the admin after installing it (markdown), with the <sso>/<nosso> part "
+            "that applies and the app's placeholders filled in."
+        ),
+    )
+    checklist: tuple[ChecklistItem, ...] | None = Field(
+        default=None,
+        max_length=MAX_CHECKLIST,
+        description="The package's post-install to-dos that apply to this app, and which are done.",
+    )
+    checklist_pending: Count | None = Field(
+        default=None, description="How many checklist items are not done yet."
+    )
     conditions: tuple[Condition, ...] = Field(
         default=(),
         description="Ready first, then AddonsReady, WorkloadAvailable, CertificateReady and so on.",

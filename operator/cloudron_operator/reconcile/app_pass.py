@@ -14,6 +14,7 @@ from cloudron_operator.addons.base import AddonRecord
 from cloudron_operator.addons.flow import deprovision_addons, provision_addons
 from cloudron_operator.addons.plan import provisioned_addons
 from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.builders.notes import package_notes
 from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.reconcile.children import AppChildren, Logger, certificate_revision
 from cloudron_operator.reconcile.parse import checked_app
@@ -66,7 +67,8 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
         children.report()  # what was changed, also when the pass stopped half-way
     # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
     reconciled = runtime.status_keeps_reconciled and not addons_result.retriable
-    write_pass_status(api, body, addons_result, store, reconciled=reconciled)
+    notes = package_notes(identity, spec, manifest, runtime.config.api_origin)
+    write_pass_status(api, body, addons_result, store, notes=notes, reconciled=reconciled)
     if addons_result.retriable:
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY

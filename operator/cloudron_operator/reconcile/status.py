@@ -28,6 +28,8 @@ from cloudron_operator.store import Store
 # The generation whose spec the app's last complete pass reconciled: kopf's record of what it handled
 # (`kopf_adapters/storage.py`). Only a pass sets it; every other status write keeps it.
 RECONCILED_GENERATION = "reconciledGeneration"
+# What the package tells the admin (`builders.notes`): a pass writes them, a refresh keeps them.
+NOTE_FIELDS = ("title", "iconUrl", "configureUrl", "postInstallMessage", "checklist", "checklistPending")
 
 
 def reconciled_generation(status: Mapping[str, Any]) -> int | None:
@@ -41,11 +43,13 @@ def refresh_status(
     store: Store,
     addons: AddonsResult | None = None,
     *,
+    notes: Mapping[str, Any] | None = None,
     reconciled: bool = False,
 ) -> Mapping[str, Any] | None:
     """Write the app's status from its addons and children's observed state, if anything in it changed.
 
-    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it.
+    Without `addons` (a child changed, no pass ran) the addons' part is kept as `app` has it; without
+    `notes`, the package's notes too.
     `reconciled`: a pass that ends well writes it, and marks the app's generation reconciled. The
     write is conditional on `app` being current (None if it was not): whatever wrote since knows
     better, and the caller reads the app again. Otherwise the answer is the app as stored now.
@@ -60,6 +64,7 @@ def refresh_status(
         certificate.as_object() if certificate is not None else None,
         addons,
         datetime.now(UTC),
+        notes=notes,
         reconciled=reconciled,
     )
     return write_status(api, app, desired, only_if_current=True)
@@ -72,6 +77,7 @@ def desired_status(
     addons: AddonsResult | None,
     now: datetime,
     *,
+    notes: Mapping[str, Any] | None = None,
     reconciled: bool = False,
 ) -> dict[str, Any]:
     """The status of `app` (its metadata, spec and status as the store keeps them) now.
@@ -104,6 +110,8 @@ def desired_status(
     version = current.get("version") if pending else str(spec["manifest"].get("version", ""))
     if ready.status == "True" and version is not None:
         desired["version"] = version
+    kept_notes = {field: current[field] for field in NOTE_FIELDS if field in current}
+    desired.update(kept_notes if notes is None else notes)
     handled = generation if reconciled else reconciled_generation(current)
     if handled is not None:
         desired[RECONCILED_GENERATION] = handled
@@ -201,6 +209,7 @@ def write_pass_status(
     addons: AddonsResult,
     store: Store,
     *,
+    notes: Mapping[str, Any],
     reconciled: bool,
 ) -> None:
     """The pass's status, merged into the newest status known, not into kopf's copy of the app.
@@ -221,7 +230,7 @@ def write_pass_status(
             "metadata": {**dict(body.meta), "resourceVersion": known["metadata"]["resourceVersion"]},
             "status": known.get("status", {}),
         }
-        written = refresh_status(api, app, store, addons, reconciled=reconciled)
+        written = refresh_status(api, app, store, addons, notes=notes, reconciled=reconciled)
         if written is not None:
             store.record(written)
             return
