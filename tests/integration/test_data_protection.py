@@ -24,13 +24,15 @@ POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def _znc(namespace: str, **storage: Any) -> dict[str, Any]:
+    """The znc example with a persistentDir: two volumes, /app/data and the persistentDirs'."""
     app = example("znc", namespace)
+    app["spec"]["manifest"]["persistentDirs"] = ["/var/lib/znc"]
     app["spec"]["storage"] = {**app["spec"].get("storage", {}), **storage}
     return app
 
 
-def _claim(api: client.ApiClient, namespace: str) -> dict[str, Any] | None:
-    return k8s.get(api, *CLAIM, namespace, "znc-data")
+def _claim(api: client.ApiClient, namespace: str, name: str = "znc-data") -> dict[str, Any] | None:
+    return k8s.get(api, *CLAIM, namespace, name)
 
 
 def _owner_uids(claim: dict[str, Any] | None) -> list[str]:
@@ -64,20 +66,23 @@ def test_a_kept_volume_outlives_its_app_and_the_next_app_of_the_name_takes_it_ov
     data_volume: None,
 ) -> None:
     kubectl_apply(cluster.cluster, _znc(namespace, whenDeleted="Retain"))
-    wait_until(lambda: _claim(api_client, namespace) is not None, WAIT, "the app's volume claim")
-    assert _owner_uids(_claim(api_client, namespace)) == [], "a kept volume has no owner"
+    wait_until(lambda: _claim(api_client, namespace, "znc-dirs") is not None, WAIT, "the app's volume claims")
+    for name in ("znc-data", "znc-dirs"):
+        assert _owner_uids(_claim(api_client, namespace, name)) == [], f"kept volume {name} has no owner"
     volume = (_claim(api_client, namespace) or {})["metadata"]["uid"]
 
     _delete_and_wait(api_client, namespace)
-    claim = _claim(api_client, namespace)
-    assert claim is not None and claim["metadata"]["uid"] == volume
-    assert "deletionTimestamp" not in claim["metadata"]
+    for name in ("znc-data", "znc-dirs"):
+        claim = _claim(api_client, namespace, name)
+        assert claim is not None and "deletionTimestamp" not in claim["metadata"], name
+    assert (_claim(api_client, namespace) or {})["metadata"]["uid"] == volume
     wait_until(
         lambda: any(
-            "znc-data kept" in message for message in _events(api_client, namespace, "VolumeRetained")
+            "znc-data, PersistentVolumeClaim znc-dirs kept" in message
+            for message in _events(api_client, namespace, "VolumeRetained")
         ),
         WAIT,
-        "the Event saying the volume was kept",
+        "the Event saying the volumes were kept",
     )
 
     kubectl_apply(cluster.cluster, _znc(namespace))  # whenDeleted: Delete, the default
@@ -119,7 +124,9 @@ def test_a_volume_kept_just_before_the_deletion_is_released_by_the_deletion_itse
     wait_until(lambda: k8s.get(api_client, *APP, namespace, "znc") is None, WAIT, "the app to be gone")
     claim = _claim(api_client, namespace)
     assert claim is not None and claim["metadata"]["uid"] == volume
-    assert _owner_uids(claim) == [] and "deletionTimestamp" not in claim["metadata"]
+    for name in ("znc-data", "znc-dirs"):
+        claim = _claim(api_client, namespace, name)
+        assert claim is not None and _owner_uids(claim) == [] and "deletionTimestamp" not in claim["metadata"]
 
 
 @pytest.fixture

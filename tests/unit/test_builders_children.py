@@ -27,6 +27,7 @@ FULL_MANIFEST = {
     "multiDomain": True,
     "addons": {"localstorage": {}, "postgresql": {}},
     "tcpPorts": {"SSH_PORT": {**PORT, "defaultValue": 2222, "portCount": 2}},
+    "persistentDirs": ["/var/lib/wiki"],
 }
 FULL_SPEC = spec(FULL_MANIFEST, aliases=["alias.example.com"], redirects=["old.example.com"])
 SECRETS = {"wiki-postgresql": {"CLOUDRON_POSTGRESQL_PASSWORD": "cGFzcw=="}}
@@ -43,6 +44,7 @@ def refs(app_spec: CloudronAppSpec) -> list[tuple[str, str]]:
 def test_a_full_app_has_every_child_in_apply_order() -> None:
     assert refs(FULL_SPEC) == [
         ("PersistentVolumeClaim", "wiki-data"),
+        ("PersistentVolumeClaim", "wiki-dirs"),
         ("NetworkPolicy", "wiki"),
         ("Deployment", "wiki"),
         ("Service", "wiki"),

@@ -81,6 +81,12 @@ APPS = [
             "ports": {"C2S_PORT": 15222, "S2S_PORT": None},
         },
     ),
+    # Cloudron 9.1's persistentDirs: a second volume, seeded from the image at the first start only.
+    GoldenApp(
+        "windmill",
+        "OrcVole__windmill-cloudron__CloudronManifest.json",
+        {"domain": "windmill.example.com", "storage": {"persistentDirsSize": "20Gi"}},
+    ),
     # The least an app can be: no addons, no ports; the operator's default configuration.
     GoldenApp(
         "astro",

@@ -14,6 +14,7 @@ from cloudron_operator.builders.errors import InvalidSpec
 from cloudron_operator.builders.identity import (
     APP_LABEL,
     DATA_SUFFIX,
+    DIRS_SUFFIX,
     PORTS_SUFFIX,
     REDIRECTS_SUFFIX,
     AppIdentity,
@@ -26,7 +27,7 @@ from cloudron_operator.builders.memory import effective_memory_limit
 from cloudron_operator.builders.network_policy import build_network_policy
 from cloudron_operator.builders.scheduler import build_task_cronjobs
 from cloudron_operator.builders.services import build_http_service, build_ports_service
-from cloudron_operator.builders.storage import build_data_claim
+from cloudron_operator.builders.storage import build_data_claim, build_dirs_claim
 from cloudron_operator.builders.validation import check_spec
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
@@ -73,6 +74,7 @@ def desired_children(
     )
     children = [
         build_data_claim(identity, spec, manifest),
+        build_dirs_claim(identity, spec, manifest),
         build_network_policy(identity, spec, manifest, config),
         deployment,
         *build_task_cronjobs(identity, spec, manifest, deployment),
@@ -95,6 +97,7 @@ def possible_children(identity: AppIdentity) -> tuple[ChildRef, ...]:
     name = identity.name
     return (
         ChildRef("v1", "PersistentVolumeClaim", child_name(name, DATA_SUFFIX)),
+        ChildRef("v1", "PersistentVolumeClaim", child_name(name, DIRS_SUFFIX)),
         ChildRef("networking.k8s.io/v1", "NetworkPolicy", child_name(name)),
         ChildRef("apps/v1", "Deployment", child_name(name)),
         ChildRef("v1", "Service", child_name(name)),

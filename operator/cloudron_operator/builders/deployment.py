@@ -136,7 +136,9 @@ def _pod_spec(
     if spec.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": secret.name} for secret in spec.image_pull_secrets]
     if volumes.seed_mounts:
-        # runtimeDirs start as the image's content, made writable: copy it into the emptyDirs.
+        # runtimeDirs start as the image's content, made writable: copy it into the emptyDirs; the
+        # persistentDirs too, at the first start. (The name predates the latter: renaming it would
+        # restart every app with runtimeDirs.)
         seed = {
             "name": "seed-runtime-dirs",
             "image": spec.image,

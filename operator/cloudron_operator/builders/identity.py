@@ -13,6 +13,7 @@ from cloudron_operator.models import API_VERSION
 DNS_LABEL_MAX: Final = 63
 # Every child name is the app's base name plus one of these, so all children share the base.
 DATA_SUFFIX: Final = "-data"
+DIRS_SUFFIX: Final = "-dirs"  # the volume of the manifest's persistentDirs
 PORTS_SUFFIX: Final = "-ports"
 REDIRECTS_SUFFIX: Final = "-redirects"
 TLS_SUFFIX: Final = "-tls"
@@ -20,7 +21,9 @@ REDIS_SUFFIX: Final = "-redis"  # the app's own Redis: Deployment, Service, Netw
 # The children with these suffixes have a kind that other apps have children of without one: app
 # `wiki`'s ports Service is app `wiki-ports`'s Service, its Redis Deployment `wiki-redis`'s.
 SHARED_KIND_SUFFIXES: Final = (PORTS_SUFFIX, REDIRECTS_SUFFIX, REDIS_SUFFIX)
-_LONGEST_SUFFIX: Final = max(len(s) for s in (DATA_SUFFIX, PORTS_SUFFIX, REDIRECTS_SUFFIX, TLS_SUFFIX))
+_LONGEST_SUFFIX: Final = max(
+    len(s) for s in (DATA_SUFFIX, DIRS_SUFFIX, PORTS_SUFFIX, REDIRECTS_SUFFIX, TLS_SUFFIX)
+)
 _HASH_LENGTH: Final = 8
 # Service names must be DNS-1035 labels (start with a letter, no dots), the strictest rule of
 # all the kinds; following it everywhere gives every child the same base name.

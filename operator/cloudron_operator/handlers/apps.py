@@ -22,7 +22,7 @@ from cloudron_operator.reconcile.app_pass import ADDON_RETRY_DELAY, drop_databas
 from cloudron_operator.reconcile.children import Logger
 from cloudron_operator.reconcile.errors import reported
 from cloudron_operator.reconcile.passes import resync_due
-from cloudron_operator.reconcile.retention import keep_volume
+from cloudron_operator.reconcile.retention import keep_volumes
 from cloudron_operator.reconcile.status import app_conditions, write_status
 from cloudron_operator.runtime import Runtime, runtime
 from cloudron_operator.status import FALSE, ConditionUpdate
@@ -106,7 +106,7 @@ def _going_or_gone(context: Runtime, body: kopf.Body) -> bool:
 
 def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
     """Drop the app's databases and users, unless the app says to keep them; children go by GC, but
-    a volume the spec keeps.
+    volumes the spec keeps.
 
     After the app's pass that may still run (a resync that started before the deletion): else it
     could provision a user again once dropped. Passes queued behind find the app going and do nothing.
@@ -115,10 +115,12 @@ def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) ->
     uid = body.meta["uid"]
     with context.passes.lock(uid):
         app = snapshot(body)
-        kept = keep_volume(context.api, app)
-        if kept is not None:
-            message = f"PersistentVolumeClaim {kept} kept (storage.whenDeleted: Retain)"
-            kopf.info(app, reason=Reason.VOLUME_RETAINED, message=message)
+        kept = keep_volumes(context.api, app)
+        if kept:
+            claims = ", ".join(f"PersistentVolumeClaim {name}" for name in kept)
+            kopf.info(
+                app, reason=Reason.VOLUME_RETAINED, message=f"{claims} kept (storage.whenDeleted: Retain)"
+            )
         _drop_databases(app, context, logger, kwargs)
         context.passes.deleted(uid)
 

@@ -71,11 +71,18 @@ class StorageSpec(SpecModel):
     storage_class_name: Annotated[DnsSubdomain | None, NULL_IS_A_VALUE] = Field(
         default=None, description="StorageClass of the volume; null uses the cluster's default class."
     )
+    persistent_dirs_size: BytesQuantity = Field(
+        default="1Gi",
+        description=(
+            "Size of the second volume that holds the manifest's persistentDirs (Cloudron 9.1), made only "
+            "when the manifest has some; same class as the app's volume."
+        ),
+    )
     when_deleted: VolumeDeletePolicy = Field(
         default=VolumeDeletePolicy.DELETE,
         description=(
-            "Delete: the volume goes with the app, as on Cloudron. Retain: the app does not own the "
-            "volume, so deleting the app keeps it; an app of the same name made later takes it over."
+            "Delete: the volumes go with the app, as on Cloudron. Retain: the app does not own its "
+            "volumes, so deleting the app keeps them; an app of the same name made later takes them over."
         ),
     )
 
