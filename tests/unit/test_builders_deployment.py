@@ -104,7 +104,7 @@ def test_each_enabled_port_has_its_external_number_and_disabled_ports_have_no_va
         "SSH_PORT": "2222",  # the defaultValue, not the containerPort
         "OFF_PORT": "7001",  # enabledByDefault false, enabled by the spec
         "RANGE_PORT": "40000",
-        "RANGE_PORT_COUNT": "1",  # ranges are not supported: the app gets one port
+        "RANGE_PORT_COUNT": "100",  # the manifest's portCount: 40000-40099 are the app's
         "DNS_PORT": "5353",
     }
 
@@ -115,6 +115,13 @@ def test_container_ports_are_the_http_port_and_the_enabled_ports_inside_the_pod(
         {"containerPort": 22, "protocol": "TCP"},
         {"containerPort": 5353, "protocol": "UDP"},
     ]
+
+
+def test_a_port_range_lists_each_of_its_container_ports() -> None:
+    ports = app_container(spec(PORTS_MANIFEST, ports={"SSH_PORT": None, "GIT_PORT": None, "DNS_PORT": None}))[
+        "ports"
+    ]
+    assert ports[1:] == [{"containerPort": 40000 + i, "protocol": "TCP"} for i in range(100)]
 
 
 def test_a_container_port_is_listed_once_even_when_two_entries_map_to_it() -> None:

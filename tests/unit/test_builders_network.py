@@ -58,6 +58,21 @@ def test_the_ports_service_exposes_each_enabled_port_on_its_external_number() ->
     }
 
 
+def test_a_port_range_is_exposed_port_by_port_and_admitted_as_one_range() -> None:
+    manifest = {
+        **BASE_MANIFEST,
+        "tcpPorts": {"RTP_PORT": {**PORT, "defaultValue": 40000, "containerPort": 10000, "portCount": 3}},
+    }
+    service = ports_service(spec(manifest, ports={"RTP_PORT": 50000}))
+    assert service is not None
+    assert service["spec"]["ports"] == [
+        {"name": f"tcp-{50000 + i}", "port": 50000 + i, "targetPort": 10000 + i, "protocol": "TCP"}
+        for i in range(3)
+    ]
+    policy = network_policy(spec(manifest, ports={"RTP_PORT": 50000}), CONFIG)
+    assert policy["spec"]["ingress"][1] == {"ports": [{"protocol": "TCP", "port": 10000, "endPort": 10002}]}
+
+
 def test_with_node_ports_the_node_port_is_the_external_port() -> None:
     service = ports_service(
         spec(PORTS_MANIFEST, ports={"IRC_PORT": None, "VOICE_PORT": None}),

@@ -19,6 +19,14 @@ PORTS_MANIFEST = {
     "udpPorts": {"VOICE_PORT": {**PORT, "defaultValue": 9987}},
 }
 
+RANGE_MANIFEST = {
+    **BASE_MANIFEST,
+    "tcpPorts": {
+        "RTP_PORT": {**PORT, "defaultValue": 40000, "portCount": 100},
+        "SIP_PORT": {**PORT, "defaultValue": 5060},
+    },
+}
+
 
 def problems(app_spec: CloudronAppSpec) -> tuple[str, ...]:
     with pytest.raises(InvalidSpec) as raised:
@@ -47,6 +55,15 @@ def problems(app_spec: CloudronAppSpec) -> tuple[str, ...]:
         (
             spec(PORTS_MANIFEST, ports={"SSH_PORT": 3478}),
             "spec.ports: 2 ports would use 3478/TCP; give each a port of its own",
+        ),
+        (
+            spec(RANGE_MANIFEST, ports={"RTP_PORT": 65500}),
+            "spec.ports.RTP_PORT: its range of 100 ports from 65500 goes past 65535; "
+            "choose a first port of at most 65436",
+        ),
+        (
+            spec(RANGE_MANIFEST, ports={"SIP_PORT": 40050}),
+            "spec.ports: 2 ports would use 40050/TCP; give each a port of its own",
         ),
         (
             spec(sso=False),

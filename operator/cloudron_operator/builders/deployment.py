@@ -158,9 +158,10 @@ def _container_ports(spec: CloudronAppSpec, manifest: Manifest) -> list[dict[str
     # Server-side apply refuses two entries with the same (containerPort, protocol), the list's key.
     listed = {(manifest.http_port, "TCP")}
     for port in enabled_ports(spec, manifest):
-        if (port.container_port, port.protocol) not in listed:
-            listed.add((port.container_port, port.protocol))
-            ports.append({"containerPort": port.container_port, "protocol": port.protocol})
+        for _, container in port.pairs():
+            if (container, port.protocol) not in listed:
+                listed.add((container, port.protocol))
+                ports.append({"containerPort": container, "protocol": port.protocol})
     return ports
 
 

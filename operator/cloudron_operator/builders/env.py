@@ -49,8 +49,7 @@ def runtime_env(
     for port in enabled_ports(spec, manifest):
         env[port.env_name] = str(port.external_port)
         if port.declares_count:
-            # Port ranges are not supported: the app is told it has the one port it gets.
-            env[port.env_name + COUNT_SUFFIX] = "1"
+            env[port.env_name + COUNT_SUFFIX] = str(port.port_count)
     return env
 
 

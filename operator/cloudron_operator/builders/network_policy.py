@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudron_operator.builders.identity import AppIdentity, child_name, object_meta, workload_selector
-from cloudron_operator.builders.ports import enabled_ports
+from cloudron_operator.builders.ports import EnabledPort, enabled_ports
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
@@ -25,9 +25,7 @@ def build_network_policy(
     }
     rules = [http_from_ingress]
     if exposed := enabled_ports(spec, manifest):
-        rules.append(
-            {"ports": [{"protocol": port.protocol, "port": port.container_port} for port in exposed]}
-        )
+        rules.append({"ports": [_policy_port(port) for port in exposed]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -38,3 +36,11 @@ def build_network_policy(
             "ingress": rules,
         },
     }
+
+
+def _policy_port(port: EnabledPort) -> dict[str, Any]:
+    """The container port, or a portCount range as one entry (`endPort`)."""
+    entry: dict[str, Any] = {"protocol": port.protocol, "port": port.container_port}
+    if port.port_count > 1:
+        entry["endPort"] = port.container_port + port.port_count - 1
+    return entry

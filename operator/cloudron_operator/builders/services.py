@@ -39,7 +39,8 @@ def build_http_service(identity: AppIdentity) -> dict[str, Any]:
 def build_ports_service(
     identity: AppIdentity, spec: CloudronAppSpec, manifest: Manifest, config: OperatorConfig
 ) -> dict[str, Any] | None:
-    """The Service that exposes the enabled TCP/UDP ports on their external numbers; None if none is enabled.
+    """The Service that exposes the enabled TCP/UDP ports on their external numbers, each port of a
+    portCount range; None if none is enabled.
 
     With type NodePort the node port is the external port too, since that is where clients
     connect and what the app is told; the API server refuses one outside its node port range.
@@ -47,13 +48,14 @@ def build_ports_service(
     node_port = config.port_service_type == "NodePort"
     ports = [
         {
-            "name": f"{port.protocol.lower()}-{port.external_port}",
-            "port": port.external_port,
-            "targetPort": port.container_port,
+            "name": f"{port.protocol.lower()}-{external}",
+            "port": external,
+            "targetPort": container,
             "protocol": port.protocol,
-            **({"nodePort": port.external_port} if node_port else {}),
+            **({"nodePort": external} if node_port else {}),
         }
         for port in enabled_ports(spec, manifest)
+        for external, container in port.pairs()
     ]
     if not ports:
         return None

@@ -7,7 +7,7 @@ from collections import Counter
 from cloudron_operator.builders.env import platform_env_names
 from cloudron_operator.builders.errors import InvalidSpec
 from cloudron_operator.builders.memory import effective_memory_limit
-from cloudron_operator.builders.ports import enabled_ports
+from cloudron_operator.builders.ports import MAX_PORT, enabled_ports
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
 
@@ -49,7 +49,22 @@ def _port_problems(spec: CloudronAppSpec, manifest: Manifest) -> list[str]:
                 f"spec.ports.{name}: the app's manifest fixes this port at {port.default_value}; "
                 f"set it to {port.default_value}, or to null to disable the port"
             )
-    in_use = Counter((port.external_port, port.protocol) for port in enabled_ports(spec, manifest))
+    enabled = enabled_ports(spec, manifest)
+    problems += [
+        f"spec.ports.{port.env_name}: its range of {port.port_count} ports from {port.external_port} "
+        f"goes past {MAX_PORT}; choose a first port of at most {MAX_PORT - port.port_count + 1}"
+        for port in enabled
+        if port.external_port + port.port_count - 1 > MAX_PORT
+    ]
+    problems += [
+        f"spec.ports.{port.env_name}: the manifest maps its {port.port_count} ports to container ports "
+        f"from {port.container_port}, past {MAX_PORT}: the package must be fixed"
+        for port in enabled
+        if port.container_port != port.external_port and port.container_port + port.port_count - 1 > MAX_PORT
+    ]
+    in_use = Counter(
+        (external, port.protocol) for port in enabled for external, _ in port.pairs() if external <= MAX_PORT
+    )
     problems += [
         f"spec.ports: {count} ports would use {number}/{protocol}; give each a port of its own"
         for (number, protocol), count in in_use.items()
