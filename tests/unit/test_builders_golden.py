@@ -87,6 +87,13 @@ APPS = [
         "OrcVole__windmill-cloudron__CloudronManifest.json",
         {"domain": "windmill.example.com", "storage": {"persistentDirsSize": "20Gi"}},
     ),
+    # httpPorts: a second HTTP service on the suggested subdomain, in the Ingress, Certificate, Service
+    # and NetworkPolicy; two persistentDirs.
+    GoldenApp(
+        "langfuse",
+        "OrcVole__langfuse-cloudron__CloudronManifest.json",
+        {"domain": "langfuse.example.com"},
+    ),
     # The least an app can be: no addons, no ports; the operator's default configuration.
     GoldenApp(
         "astro",

@@ -11,6 +11,7 @@ from typing import Any, Final, NamedTuple
 
 from cloudron_operator.builders.deployment import build_deployment
 from cloudron_operator.builders.errors import InvalidSpec
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import (
     APP_LABEL,
     DATA_SUFFIX,
@@ -72,16 +73,17 @@ def desired_children(
     deployment = build_deployment(
         identity, spec, manifest, config, addon_secrets, certificate_revision=certificate_revision
     )
+    services = http_services(spec, manifest)
     children = [
         build_data_claim(identity, spec, manifest),
         build_dirs_claim(identity, spec, manifest),
         build_network_policy(identity, spec, manifest, config),
         deployment,
         *build_task_cronjobs(identity, spec, manifest, deployment),
-        build_http_service(identity),
+        build_http_service(identity, services),
         build_ports_service(identity, spec, manifest, config),
-        build_certificate(identity, spec, config),
-        build_ingress(identity, spec, config),
+        build_certificate(identity, spec, config, services),
+        build_ingress(identity, spec, config, services),
         build_redirect_ingress(identity, spec, config),
     ]
     return [child for child in children if child is not None]

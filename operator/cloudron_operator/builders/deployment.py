@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from cloudron_operator.builders.env import container_env, secrets_hash
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import (
     COMPONENT_LABEL,
     WORKLOAD_COMPONENT,
@@ -157,6 +158,10 @@ def _container_ports(spec: CloudronAppSpec, manifest: Manifest) -> list[dict[str
     ]
     # Server-side apply refuses two entries with the same (containerPort, protocol), the list's key.
     listed = {(manifest.http_port, "TCP")}
+    for service in http_services(spec, manifest):
+        if (service.container_port, "TCP") not in listed:
+            listed.add((service.container_port, "TCP"))
+            ports.append({"containerPort": service.container_port, "protocol": "TCP"})
     for port in enabled_ports(spec, manifest):
         for _, container in port.pairs():
             if (container, port.protocol) not in listed:

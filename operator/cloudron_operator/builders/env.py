@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.builders.ports import enabled_ports
 from cloudron_operator.config import OperatorConfig
@@ -30,7 +31,7 @@ COUNT_SUFFIX: Final = "_COUNT"
 def runtime_env(
     identity: AppIdentity, spec: CloudronAppSpec, manifest: Manifest, config: OperatorConfig
 ) -> dict[str, str]:
-    """The platform's variables (CLOUDRON.md §3.1), then one per enabled port.
+    """The platform's variables (CLOUDRON.md §3.1), then one per enabled port and httpPorts service.
 
     An origin or address the operator is not configured with is left out rather than set empty.
     """
@@ -50,6 +51,8 @@ def runtime_env(
         env[port.env_name] = str(port.external_port)
         if port.declares_count:
             env[port.env_name + COUNT_SUFFIX] = str(port.port_count)
+    for service in http_services(spec, manifest):
+        env[service.env_name] = service.host
     return env
 
 
@@ -61,6 +64,7 @@ def platform_env_names(manifest: Manifest) -> frozenset[str]:
         + [manifest.env_prefix + name for name in _RUNTIME_NAMES]
         + ports
         + [name + COUNT_SUFFIX for name in ports]
+        + list(manifest.http_ports)
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from cloudron_operator.builders.deployment import HTTP_PORT_NAME
+from cloudron_operator.builders.http_ports import HttpService
 from cloudron_operator.builders.identity import (
     REDIRECTS_SUFFIX,
     AppIdentity,
@@ -16,6 +17,7 @@ from cloudron_operator.builders.identity import (
     object_meta,
     tls_name,
 )
+from cloudron_operator.builders.services import http_port_name
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.models import CloudronAppSpec
 
@@ -26,10 +28,23 @@ BODY_SIZE_ANNOTATION: Final = "nginx.ingress.kubernetes.io/proxy-body-size"
 REDIRECT_ANNOTATION: Final = "nginx.ingress.kubernetes.io/permanent-redirect"
 
 
-def build_ingress(identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig) -> dict[str, Any]:
-    """The Ingress that serves the app on its domain and aliases."""
+def build_ingress(
+    identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig, services: Sequence[HttpService] = ()
+) -> dict[str, Any]:
+    """The Ingress that serves the app on its domain and aliases, and each httpPorts service on its host."""
     hosts = [spec.domain, *spec.aliases]
-    return _ingress(identity, child_name(identity.name), hosts, {BODY_SIZE_ANNOTATION: "0"}, config)
+    ingress = _ingress(identity, child_name(identity.name), hosts, {BODY_SIZE_ANNOTATION: "0"}, config)
+    for service in services:
+        backend = {
+            "service": {
+                "name": child_name(identity.name),
+                "port": {"name": http_port_name(service.container_port)},
+            }
+        }
+        path = {"path": "/", "pathType": "Prefix", "backend": backend}
+        ingress["spec"]["rules"].append({"host": service.host, "http": {"paths": [path]}})
+        ingress["spec"]["tls"][0]["hosts"].append(service.host)
+    return ingress
 
 
 def build_redirect_ingress(
@@ -44,7 +59,9 @@ def build_redirect_ingress(
     )
 
 
-def build_certificate(identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig) -> dict[str, Any]:
+def build_certificate(
+    identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig, services: Sequence[HttpService] = ()
+) -> dict[str, Any]:
     """The cert-manager Certificate for every host of the app, in the Secret both Ingresses use."""
     return {
         "apiVersion": "cert-manager.io/v1",
@@ -52,7 +69,12 @@ def build_certificate(identity: AppIdentity, spec: CloudronAppSpec, config: Oper
         "metadata": object_meta(identity, tls_name(identity.name)),
         "spec": {
             "secretName": tls_name(identity.name),
-            "dnsNames": [spec.domain, *spec.aliases, *spec.redirects],
+            "dnsNames": [
+                spec.domain,
+                *spec.aliases,
+                *spec.redirects,
+                *(service.host for service in services),
+            ],
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": config.cluster_issuer},
         },
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import AppIdentity, child_name, object_meta, workload_selector
 from cloudron_operator.builders.ports import EnabledPort, enabled_ports
 from cloudron_operator.config import OperatorConfig
@@ -21,7 +22,12 @@ def build_network_policy(
     """
     http_from_ingress = {
         "from": [{"namespaceSelector": {"matchLabels": dict(config.ingress_namespace_labels)}}],
-        "ports": [{"protocol": "TCP", "port": manifest.http_port}],
+        "ports": [
+            {"protocol": "TCP", "port": number}
+            for number in dict.fromkeys(
+                [manifest.http_port, *(service.container_port for service in http_services(spec, manifest))]
+            )
+        ],
     }
     rules = [http_from_ingress]
     if exposed := enabled_ports(spec, manifest):

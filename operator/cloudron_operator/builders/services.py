@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from cloudron_operator.builders.deployment import HTTP_PORT_NAME
+from cloudron_operator.builders.http_ports import HttpService
 from cloudron_operator.builders.identity import (
     PORTS_SUFFIX,
     AppIdentity,
@@ -20,20 +22,27 @@ from cloudron_operator.models import CloudronAppSpec
 HTTP_SERVICE_PORT: Final = 80
 
 
-def build_http_service(identity: AppIdentity) -> dict[str, Any]:
-    """ClusterIP Service in front of the app's httpPort; only the Ingress routes to it."""
-    port = {
-        "name": HTTP_PORT_NAME,
-        "port": HTTP_SERVICE_PORT,
-        "targetPort": HTTP_PORT_NAME,
-        "protocol": "TCP",
-    }
+def build_http_service(identity: AppIdentity, services: Sequence[HttpService] = ()) -> dict[str, Any]:
+    """ClusterIP Service in front of the app's httpPort, and the container port of each httpPorts
+    service (`http-<port>`); only the Ingress routes to it."""
+    ports = [
+        {"name": HTTP_PORT_NAME, "port": HTTP_SERVICE_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
+    ]
+    for number in dict.fromkeys(service.container_port for service in services):
+        ports.append(
+            {"name": http_port_name(number), "port": number, "targetPort": number, "protocol": "TCP"}
+        )
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": object_meta(identity, child_name(identity.name)),
-        "spec": {"type": "ClusterIP", "selector": workload_selector(identity), "ports": [port]},
+        "spec": {"type": "ClusterIP", "selector": workload_selector(identity), "ports": ports},
     }
+
+
+def http_port_name(container_port: int) -> str:
+    """The http Service's port for an httpPorts service, which the Ingress names."""
+    return f"http-{container_port}"
 
 
 def build_ports_service(

@@ -6,6 +6,7 @@ from collections import Counter
 
 from cloudron_operator.builders.env import platform_env_names
 from cloudron_operator.builders.errors import InvalidSpec
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.memory import effective_memory_limit
 from cloudron_operator.builders.ports import MAX_PORT, enabled_ports
 from cloudron_operator.manifest import Manifest
@@ -16,6 +17,7 @@ def check_spec(spec: CloudronAppSpec, manifest: Manifest) -> None:
     """Raise InvalidSpec naming every rule the spec breaks, each with what to change."""
     problems = [
         *_port_problems(spec, manifest),
+        *_http_port_problems(spec, manifest),
         *_sso_problems(spec, manifest),
         *_alias_problems(spec, manifest),
         *_env_problems(spec, manifest),
@@ -26,6 +28,32 @@ def check_spec(spec: CloudronAppSpec, manifest: Manifest) -> None:
         problems += invalid.problems
     if problems:
         raise InvalidSpec(*problems)
+
+
+def _http_port_problems(spec: CloudronAppSpec, manifest: Manifest) -> list[str]:
+    declared = manifest.http_ports
+    choices = ", ".join(declared) or "none"
+    problems = [
+        f"spec.httpPorts.{name}: the app's manifest declares no httpPorts service of that name "
+        f"(its services: {choices}); remove {name} from spec.httpPorts"
+        for name in spec.http_ports
+        if name not in declared
+    ]
+    served = {service.env_name: service.host for service in http_services(spec, manifest)}
+    problems += [
+        f"spec.httpPorts.{name}: the app's manifest suggests no usable host for this service "
+        f"({port.default_value or 'no defaultValue'}); give it one in spec.httpPorts.{name}"
+        for name, port in declared.items()
+        if name not in served
+    ]
+    taken = Counter([spec.domain, *spec.aliases, *spec.redirects, *served.values()])
+    problems += [
+        f"spec.httpPorts.{name}: {host} is already another of the app's hosts; "
+        "give the service a host of its own"
+        for name, host in served.items()
+        if taken[host] > 1
+    ]
+    return problems
 
 
 def _port_problems(spec: CloudronAppSpec, manifest: Manifest) -> list[str]:

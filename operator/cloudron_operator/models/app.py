@@ -55,6 +55,7 @@ def _not_reserved(name: str) -> str:
 ChecklistKey = Annotated[str, StringConstraints(max_length=253, pattern=CHECKLIST_KEY_PATTERN)]
 CustomEnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN), AfterValidator(_not_reserved)]
 PortEnvName = Annotated[str, StringConstraints(pattern=PORT_ENV_NAME_PATTERN)]
+HttpPortName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_]+$")]
 
 
 class VolumeDeletePolicy(StrEnum):
@@ -166,6 +167,15 @@ class CloudronAppSpec(SpecModel):
             "pull the image from a private registry; given to every pod of the app."
         ),
         json_schema_extra=kube_schema(list_type="map", list_map_keys=["name"]),
+    )
+    http_ports: dict[HttpPortName, Fqdn] = Field(
+        default_factory=dict,
+        max_length=MAX_PORTS,
+        description=(
+            "Host per key of the manifest's httpPorts (extra HTTP services of the app on their own "
+            "domains); the app reads it from the env var of that name. A key left out is served on the "
+            "manifest's suggested subdomain in the app's domain."
+        ),
     )
     env: dict[CustomEnvName, str] = Field(
         default_factory=dict,
