@@ -161,7 +161,7 @@ def test_defaults_apply_and_a_null_port_is_kept(objects: client.CustomObjectsApi
     assert (spec["running"], spec["sso"], spec["storage"]) == (
         True,
         True,
-        {"size": "1Gi", "whenDeleted": "Delete"},
+        {"size": "1Gi", "persistentDirsSize": "1Gi", "whenDeleted": "Delete"},
     )
     assert spec["manifest"] == app["spec"]["manifest"]
 
