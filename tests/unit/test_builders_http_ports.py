@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cloudron_operator.builders import InvalidSpec, check_spec, desired_children
-from cloudron_operator.builders.http_ports import default_host
+from cloudron_operator.builders.http_ports import default_host, location_and_zone
 from tests.builder_cases import BASE_MANIFEST, CONFIG, identity, manifest_of, spec
 
 pytestmark = pytest.mark.unit
@@ -65,6 +65,11 @@ def test_each_service_is_routed_on_its_host_with_tls_and_told_to_the_app() -> No
         ("example.com", "registry", "registry.example.com"),  # no subdomain to replace
     ],
 )
+def test_an_app_on_a_bare_domain_has_no_location() -> None:
+    assert location_and_zone("example.com") == ("", "example.com")
+    assert location_and_zone("git.example.com") == ("git", "example.com")
+
+
 def test_the_default_host_is_the_suggested_subdomain_in_the_apps_domain(
     domain: str, suggestion: str, host: str
 ) -> None:

@@ -18,15 +18,20 @@ class HttpService(NamedTuple):
     container_port: int  # where the app serves it
 
 
-def default_host(domain: str, suggestion: str) -> str:
-    """Where Cloudron would put the service: the suggested subdomain in the app's domain.
+def location_and_zone(domain: str) -> tuple[str, str]:
+    """Cloudron's split of an app's name into its location (subdomain) and the domain it is in.
 
-    A CloudronApp has one name where Cloudron has a location and a domain; the domain is taken as
-    the name without its first label (`git.example.com` → `example.com`), or the name itself when
-    that would leave a single label.
+    A CloudronApp has one name: the domain is taken as the name without its first label
+    (`git.example.com` → `git`, `example.com`), and a two-label name as an app on the bare domain
+    (`example.com` → ``, `example.com`).
     """
-    _, _, zone = domain.partition(".")
-    return f"{suggestion.lower()}.{zone if '.' in zone else domain}"
+    location, _, zone = domain.partition(".")
+    return (location, zone) if "." in zone else ("", domain)
+
+
+def default_host(domain: str, suggestion: str) -> str:
+    """Where Cloudron would put the service: the suggested subdomain in the app's domain."""
+    return f"{suggestion.lower()}.{location_and_zone(domain)[1]}"
 
 
 def http_services(spec: CloudronAppSpec, manifest: Manifest) -> tuple[HttpService, ...]:

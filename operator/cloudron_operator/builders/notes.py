@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cloudron_operator.builders.http_ports import location_and_zone
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
@@ -61,9 +62,7 @@ def _uses_sso(spec: CloudronAppSpec, manifest: Manifest) -> bool:
 
 
 def _placeholders(identity: AppIdentity, spec: CloudronAppSpec, api_origin: str) -> dict[str, str]:
-    # Cloudron splits an app's name into a location (subdomain) and the domain it is in; a
-    # CloudronApp has one name, so the first label is taken for the location.
-    location, _, zone = spec.domain.partition(".")
+    location, zone = location_and_zone(spec.domain)
     values = {
         "$CLOUDRON-APP-LOCATION": location,
         "$CLOUDRON-APP-DOMAIN": zone,
