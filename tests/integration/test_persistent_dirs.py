@@ -51,7 +51,8 @@ def test_persistent_dirs_get_their_own_volume_mounted_by_sub_path(
     assert claims == {"data": "znc-data", "persistent": "znc-dirs"}
     mounts = {m.mount_path: m.sub_path for m in spec.containers[0].volume_mounts if m.name == "persistent"}
     assert mounts == {"/var/lib/znc": "dirs/var/lib/znc", "/opt/state": "dirs/opt/state"}
-    (seed,) = spec.init_containers
+    seed, logs = spec.init_containers  # the seeding, then the log follower (builders/logs.py)
+    assert (seed.name, logs.name, logs.restart_policy) == ("seed-runtime-dirs", "logs", "Always")
     script = seed.command[-1]
     for directory in ("/var/lib/znc", "/opt/state"):
         assert f"if [ ! -e /seed-persistent/seeded{directory} ]" in script

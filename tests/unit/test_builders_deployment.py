@@ -228,7 +228,8 @@ def test_runtime_dirs_are_writable_and_seeded_from_the_image() -> None:
         {"name": "runtime-0", "mountPath": "/app/code/cache"},
         {"name": "runtime-1", "mountPath": "/home/cloudron"},  # its .npm is seeded with it
     ]
-    [seed] = pod_spec["initContainers"]
+    seed, logs = pod_spec["initContainers"]  # seeded before the log follower starts
+    assert logs["name"] == "logs"
     assert seed["image"] == "registry.example.com/app:1.0.0"
     assert seed["volumeMounts"] == [
         {"name": "runtime-0", "mountPath": "/seed/0"},
@@ -241,7 +242,7 @@ def test_runtime_dirs_are_writable_and_seeded_from_the_image() -> None:
         "if [ -d /app/code/cache ]; then cp -a /app/code/cache/. /seed/0/; fi\n"
         "if [ -d /home/cloudron ]; then cp -a /home/cloudron/. /seed/1/; fi",
     ]
-    assert "initContainers" not in pod(spec())
+    assert [container["name"] for container in pod(spec())["initContainers"]] == ["logs"]
 
 
 def test_a_runtime_dir_named_twice_with_and_without_its_slash_is_mounted_once() -> None:
@@ -332,3 +333,16 @@ def test_the_pod_runs_as_the_image_says_without_service_links_or_api_token() -> 
     assert pod_spec["enableServiceLinks"] is False
     assert pod_spec["automountServiceAccountToken"] is False
     assert "runAsNonRoot" not in str(pod_spec)
+
+
+def test_a_sidecar_follows_the_apps_log_files_with_the_apps_image_and_mounts() -> None:
+    manifest = {**BASE_MANIFEST, "logPaths": ["/run/openfire/openfire.log"], "addons": {"localstorage": {}}}
+    pod_spec = pod(spec(manifest))
+    (app,) = pod_spec["containers"]
+    (logs,) = pod_spec["initContainers"]
+    assert logs["restartPolicy"] == "Always"  # a native sidecar: it runs beside the app
+    assert logs["image"] == app["image"] and logs["volumeMounts"] == app["volumeMounts"]
+    assert logs["securityContext"] == app["securityContext"]
+    assert logs["command"][:2] == ["/bin/sh", "-c"]
+    assert logs["command"][3:] == ["logs", "10", "1048576", "7", "/run", "/run/openfire/openfire.log"]
+    assert logs["resources"]["limits"] == {"memory": "64Mi"}

@@ -57,6 +57,11 @@ def test_each_service_is_routed_on_its_host_with_tls_and_told_to_the_app() -> No
     assert {port["containerPort"] for port in container["ports"]} == {8000, 9100, 9200}
 
 
+def test_an_app_on_a_bare_domain_has_no_location() -> None:
+    assert location_and_zone("example.com") == ("", "example.com")
+    assert location_and_zone("git.example.com") == ("git", "example.com")
+
+
 @pytest.mark.parametrize(
     ("domain", "suggestion", "host"),
     [
@@ -65,11 +70,6 @@ def test_each_service_is_routed_on_its_host_with_tls_and_told_to_the_app() -> No
         ("example.com", "registry", "registry.example.com"),  # no subdomain to replace
     ],
 )
-def test_an_app_on_a_bare_domain_has_no_location() -> None:
-    assert location_and_zone("example.com") == ("", "example.com")
-    assert location_and_zone("git.example.com") == ("git", "example.com")
-
-
 def test_the_default_host_is_the_suggested_subdomain_in_the_apps_domain(
     domain: str, suggestion: str, host: str
 ) -> None:

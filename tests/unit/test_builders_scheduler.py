@@ -62,6 +62,7 @@ def test_each_task_is_a_cronjob_running_its_command_with_the_apps_image_env_and_
         assert container["resources"]["limits"]["memory"] == "512Mi"  # twice the app's
         assert "ports" not in container and "readinessProbe" not in container
         assert pod["restartPolicy"] == "Never"
+        assert "initContainers" not in pod  # no log follower beside a run
         term = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
         assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
         assert term["topologyKey"] == "kubernetes.io/hostname"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -16,6 +17,7 @@ from cloudron_operator.builders.identity import (
     object_meta,
     workload_selector,
 )
+from cloudron_operator.builders.logs import logs_sidecar
 from cloudron_operator.builders.memory import effective_memory_limit, format_bytes
 from cloudron_operator.builders.ports import enabled_ports
 from cloudron_operator.builders.volumes import app_volumes
@@ -149,6 +151,8 @@ def _pod_spec(
             "volumeMounts": volumes.seed_mounts,
         }
         pod["initContainers"] = [seed]
+    logs = logs_sidecar(spec.image, manifest, _security_context(manifest), copy.deepcopy(volumes.mounts))
+    pod["initContainers"] = [*pod.get("initContainers", []), logs]
     return pod | {"containers": [app], "volumes": volumes.volumes}
 
 

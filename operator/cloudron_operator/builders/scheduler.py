@@ -35,6 +35,7 @@ from cloudron_operator.builders.identity import (
     object_meta,
     workload_selector,
 )
+from cloudron_operator.builders.logs import LOGS_CONTAINER
 from cloudron_operator.builders.memory import format_bytes, quantity_bytes
 from cloudron_operator.builders.redis import TASK_COMPONENT
 from cloudron_operator.manifest import Manifest
@@ -111,6 +112,10 @@ def _run_pod(
     app["command"] = ["/bin/sh", "-c", command]
     app["resources"] = _doubled(app["resources"])
     pod["restartPolicy"] = "Never"
+    # A run's log files end with its pod: no follower (the run's own output is its log).
+    pod["initContainers"] = [c for c in pod.get("initContainers", []) if c["name"] != LOGS_CONTAINER]
+    if not pod["initContainers"]:
+        del pod["initContainers"]
     if manifest.addons.localstorage is not None:
         # The app's volume: on the app's pod's node (ReadWriteOnce), and only while the app runs.
         term = {
