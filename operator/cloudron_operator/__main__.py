@@ -16,6 +16,7 @@ def _run_operator() -> int:
     import kopf  # noqa: PLC0415
 
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
+    from cloudron_operator.kopf_adapters.late_crd import RestartWhenServed  # noqa: PLC0415
     from cloudron_operator.kopf_adapters.peering import Identity  # noqa: PLC0415
     from cloudron_operator.metrics import Metrics  # noqa: PLC0415
 
@@ -31,8 +32,10 @@ def _run_operator() -> int:
     # With peering, every replica gets its own random priority: the highest one acts and the others
     # pause until its keep-alive lapses. Equal priorities would pause them all (kopf's rule).
     identity = Identity.new(os.environ.get("POD_ID")) if config.peering else None
+    restart = RestartWhenServed()
     kopf.run(
         registry=build_registry(config, metrics := Metrics()),
+        stop_flag=restart.stop_flag,
         settings=settings,
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,
@@ -41,8 +44,9 @@ def _run_operator() -> int:
         identity=identity.kopf_identity() if identity else None,
         priority=identity.priority if identity else None,
         liveness_endpoint=f"http://{config.health_address}/healthz",
-        memo=kopf.Memo(config=config, metrics=metrics, peering_identity=identity),
+        memo=kopf.Memo(config=config, metrics=metrics, peering_identity=identity, late_crd=restart),
     )
+    restart.start_again()
     return 0
 
 

@@ -1,8 +1,8 @@
 """The operator starts before its CRDs are served, as beside a fresh `helm install`, and works once they are.
 
 The API server answers a resource it does not serve yet with a plain-text `404 page not found`, not
-a JSON Status: the start-up path must take that for "no apps yet", and kopf must begin watching the
-kind once it is served.
+a JSON Status: the start-up path must take that for "no apps yet", and the operator must serve the
+kind once it is served (it starts again in the same process: `kopf_adapters/late_crd.py`).
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ def test_an_operator_started_before_its_crds_are_served_serves_the_apps_made_aft
         assert operator.is_running()
         log = operator.log_tail(200_000)
         assert "JSONDecodeError" not in log and "Traceback" not in log, log[-4000:]
+        # kopf looks the API up again only on a CRD event, which can come before discovery lists the
+        # kind: the operator starts again, in the same process, once the kind is served.
+        assert "the CloudronApp API is served now, after the operator started" in log
     finally:
         operator.stop()
         if not crd_back:

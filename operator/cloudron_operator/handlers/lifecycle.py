@@ -17,6 +17,7 @@ from cloudron_operator.config import OperatorConfig
 from cloudron_operator.handlers.child_events import child_listener
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
+from cloudron_operator.kopf_adapters.late_crd import RestartWhenServed
 from cloudron_operator.kopf_adapters.peering import CLUSTER_PEERING, NAMESPACED_PEERING, Identity, PeeringView
 from cloudron_operator.kopf_adapters.storage import (
     AppStatusDiffBaseStorage,
@@ -82,6 +83,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     # Before kopf's watches start: every app and child is known before any handler runs, so an
     # Addon's first count of its apps and the first passes are complete.
     await asyncio.to_thread(store.sync)
+    late_crd = memo.get("late_crd")
+    unserved = [informer for informer in store.app_informers if not informer.served]
+    if unserved and isinstance(late_crd, RestartWhenServed):
+        late_crd.watch(api, unserved[0].kind, unserved[0].namespace)
     store.on_child_change = child_listener(runtime, asyncio.get_running_loop())
     store.start()
     memo[MEMO_KEY] = runtime

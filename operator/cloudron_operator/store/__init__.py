@@ -42,9 +42,10 @@ class Store:
             for api_version, kind in CHILD_KINDS
         }
         self.on_child_change: ChildListener | None = None
-        self.informers: list[Informer] = informers_for(
+        self.app_informers: list[Informer] = informers_for(
             api, kind_of(API_VERSION, "CloudronApp"), namespaces, _AppSink(self.apps), **informer_options
         )
+        self.informers: list[Informer] = list(self.app_informers)
         for api_version, kind in CHILD_KINDS:
             sink = _ChildSink(self, self.children[kind])
             child_kind = kind_of(api_version, kind)
