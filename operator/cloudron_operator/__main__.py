@@ -35,7 +35,6 @@ def _run_operator() -> int:
     restart = RestartWhenServed()
     kopf.run(
         registry=build_registry(config, metrics := Metrics()),
-        stop_flag=restart.stop_flag,
         settings=settings,
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,

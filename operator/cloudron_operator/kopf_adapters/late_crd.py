@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from typing import Final
 
 from kubernetes import client
@@ -28,9 +30,8 @@ POLL_SECONDS: Final = 2.0
 
 @dataclass
 class RestartWhenServed:
-    """Given to kopf as its stop flag; set once the kind is served, and the program then starts anew."""
+    """Once the kind is served: stop kopf as a SIGTERM does, and then start the program anew."""
 
-    stop_flag: threading.Event = field(default_factory=threading.Event)
     requested: bool = False
 
     def watch(self, api: client.ApiClient, kind: Kind, namespace: str | None) -> None:
@@ -41,7 +42,8 @@ class RestartWhenServed:
         thread.start()
 
     def _poll(self, api: client.ApiClient, kind: Kind, namespace: str | None) -> None:
-        while not self.stop_flag.wait(POLL_SECONDS):
+        while True:
+            time.sleep(POLL_SECONDS)
             try:
                 k8s.request(api, "GET", kind.path(namespace), query=[("limit", "1")])
             except k8s.ApiError as error:
@@ -54,7 +56,8 @@ class RestartWhenServed:
                 kind.kind,
             )
             self.requested = True
-            self.stop_flag.set()
+            # kopf's own stop on a signal: its handlers end, its cleanup runs, kopf.run returns.
+            os.kill(os.getpid(), signal.SIGTERM)
             return
 
     def start_again(self) -> None:
