@@ -17,7 +17,8 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 stamp_fresh() { local name=$1; shift; [[ -f "$CACHE/$name.stamp" && "$(cat "$@" | sha256sum)" == "$(cat "$CACHE/$name.stamp")" ]]; }
 stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"; }
 
-APT_PACKAGES=(postgresql mariadb-server redis-server openssl coturn)
+# pgextwlist and PostGIS: the test server lets an app's role create Cloudron's extensions (docs/addons.md).
+APT_PACKAGES=(postgresql postgresql-15-pgextwlist postgresql-15-postgis-3 mariadb-server redis-server openssl coturn)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

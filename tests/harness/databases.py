@@ -17,6 +17,7 @@ import psycopg2
 import pymysql
 import redis
 
+from cloudron_operator.provisioners.pg_extensions import WHITELIST_MODULE, whitelist_setting
 from tests.harness.processes import (
     LOOPBACK,
     HarnessError,
@@ -146,6 +147,11 @@ def _postgres_bindir() -> Path:
 
 def _start_postgresql(directory: Path) -> DatabaseServer:
     bindir = _postgres_bindir()
+    if not (bindir.parent / "lib" / "plugins" / f"{WHITELIST_MODULE}.so").exists():
+        major = bindir.parent.name
+        raise HarnessError(
+            f"{WHITELIST_MODULE} not found: apt-get install postgresql-{major}-{WHITELIST_MODULE}"
+        )
     user = service_user("postgres")
     password = secrets.token_urlsafe(24)
     data, log = directory / "data", directory / "server.log"
@@ -195,6 +201,11 @@ def _spawn_postgresql(directory: Path, port: int) -> int:
             "synchronous_commit=off",
             "-c",
             "max_connections=300",
+            # As Cloudron's server: an app's own role may create the extensions on Cloudron's list.
+            "-c",
+            f"local_preload_libraries={WHITELIST_MODULE}",
+            "-c",
+            f"extwlist.extensions={whitelist_setting()}",
         ],
         directory / "server.log",
         user=service_user("postgres"),

@@ -111,6 +111,9 @@ def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(
         cur.execute("INSERT INTO notes VALUES ('hello')")
         cur.execute("SELECT body FROM notes")
         assert cur.fetchone() == ("hello",)
+        cur.execute("CREATE EXTENSION postgis")  # on Cloudron's list: the app's own role may
+        cur.execute("SELECT ST_AsText(ST_MakePoint(1, 2))")
+        assert cur.fetchone() == ("POINT(1 2)",)
     conn.close()
     # The URL alone is enough, as apps that read only CLOUDRON_POSTGRESQL_URL use it.
     psycopg2.connect(postgresql["CLOUDRON_POSTGRESQL_URL"], connect_timeout=5).close()
@@ -149,6 +152,11 @@ def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(
         return ready and addon["status"].get("appCount") == 1 and bool(addon["status"].get("serverVersion"))
 
     wait_until(addon_reports_the_app, WAIT, "the Addon to report Ready, its version and one app")
+    addon = k8s.get(api_client, *ADDON, None, addons.names["postgresql"]) or {}
+    assert (
+        "of the 25 extensions Cloudron offers; not installed on the server:"
+        in condition(addon, "Ready")["message"]
+    )
     # GitOps tools own the spec: the operator writes status, its finalizer and annotations only.
     assert _spec_writers(get_app(api_client, namespace, "wiki")) == spec_writers_at_creation
 

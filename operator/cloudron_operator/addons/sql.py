@@ -36,10 +36,11 @@ class SqlAddon:
     def check(self, addon: AddonRecord) -> AddonCheck:
         # The admin Secret is read afresh: the condition says whether the Secret as it is now works.
         try:
-            version = self.backend.check(server_access(self.logins, addon, fresh=True))
+            checked = self.backend.check(server_access(self.logins, addon, fresh=True))
         except ServerUnreachable as error:
             raise AddonProblem(Reason.UNREACHABLE, str(error)) from error
-        return AddonCheck(f"logged in to {addon.type} {version}", version)
+        detail = f"; {checked.detail}" if checked.detail else ""
+        return AddonCheck(f"logged in to {addon.type} {checked.version}{detail}", checked.version)
 
     def env(self, request: AddonRequest) -> dict[str, str]:
         return self.backend.env(self._access(request.addon), _database(request), self._password(request))

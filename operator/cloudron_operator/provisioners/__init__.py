@@ -15,6 +15,7 @@ from cloudron_operator.provisioners.base import (
     DatabaseBackend,
     ProvisioningFailed,
     ServerAccess,
+    ServerCheck,
     ServerUnreachable,
 )
 from cloudron_operator.provisioners.mysql import MysqlBackend
@@ -32,5 +33,6 @@ __all__ = [
     "PostgresqlBackend",
     "ProvisioningFailed",
     "ServerAccess",
+    "ServerCheck",
     "ServerUnreachable",
 ]

@@ -35,6 +35,14 @@ class AppDatabase:
     options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"locale": "C.UTF-8"}
 
 
+@dataclass(frozen=True)
+class ServerCheck:
+    """What the admin login found: the server's version and, for some, what it offers apps."""
+
+    version: str  # e.g. "15.18" or "10.11.6-MariaDB"
+    detail: str = ""  # a sentence for the Addon's Ready message, or nothing
+
+
 class ServerUnreachable(Exception):
     """The server cannot be reached, refused the login, or timed out: worth retrying later."""
 
@@ -48,8 +56,8 @@ class DatabaseBackend(Protocol):
 
     addon_type: str
 
-    def check(self, server: ServerAccess) -> str:
-        """Log in as the admin and return the server's version, e.g. "15.18" or "10.11.6-MariaDB"."""
+    def check(self, server: ServerAccess) -> ServerCheck:
+        """Log in as the admin; the server's version and what else an admin should know of it."""
         ...
 
     def env(self, server: ServerAccess, app: AppDatabase, password: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any, Final
 import pymysql
 from pymysql.connections import Connection
 
-from cloudron_operator.provisioners.base import AppDatabase, ServerAccess
+from cloudron_operator.provisioners.base import AppDatabase, ServerAccess, ServerCheck
 from cloudron_operator.provisioners.env import mysql_env
 from cloudron_operator.provisioners.mysql_session import (
     account,
@@ -51,13 +51,13 @@ _CHARSET: Final = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 class MysqlBackend:
     addon_type = "mysql"
 
-    def check(self, server: ServerAccess) -> str:
+    def check(self, server: ServerAccess) -> ServerCheck:
         with admin_connection(server) as conn, conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
             row = cur.fetchone()
         version = str(row[0]) if row else ""
         match = _VERSION.match(version)  # "10.11.6-MariaDB-0+deb12u1" -> "10.11.6-MariaDB"
-        return match.group(0) if match else version
+        return ServerCheck(match.group(0) if match else version)
 
     def env(self, server: ServerAccess, app: AppDatabase, password: str) -> dict[str, str]:
         names = mysql_names(app.app_uid)

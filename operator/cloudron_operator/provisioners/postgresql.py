@@ -24,9 +24,10 @@ from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 from psycopg2.extensions import connection, encrypt_password
 
-from cloudron_operator.provisioners.base import AppDatabase, ProvisioningFailed, ServerAccess
+from cloudron_operator.provisioners.base import AppDatabase, ProvisioningFailed, ServerAccess, ServerCheck
 from cloudron_operator.provisioners.env import postgresql_env
 from cloudron_operator.provisioners.naming import PostgresqlNames, postgresql_names, postgresql_uid
+from cloudron_operator.provisioners.pg_extensions import read_extension_support
 from cloudron_operator.provisioners.pg_session import admin_connection, can_log_in, statement
 
 _LOCALE: Final = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
@@ -50,12 +51,14 @@ _ROLE_QUERY: Final = sql.SQL("SELECT {} FROM pg_roles WHERE rolname = %s").forma
 class PostgresqlBackend:
     addon_type = "postgresql"
 
-    def check(self, server: ServerAccess) -> str:
-        with admin_connection(server) as conn, conn.cursor() as cur:
-            cur.execute("SHOW server_version")
-            version = str(_one(cur.fetchone()))
+    def check(self, server: ServerAccess) -> ServerCheck:
+        with admin_connection(server) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                version = str(_one(cur.fetchone()))
+            extensions = read_extension_support(conn)
         match = _VERSION.match(version)  # "15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
-        return match.group(0) if match else version
+        return ServerCheck(match.group(0) if match else version, extensions.summary())
 
     def env(self, server: ServerAccess, app: AppDatabase, password: str) -> dict[str, str]:
         return postgresql_env(server, postgresql_names(app.app_uid), password)
