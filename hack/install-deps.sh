@@ -17,8 +17,10 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 stamp_fresh() { local name=$1; shift; [[ -f "$CACHE/$name.stamp" && "$(cat "$@" | sha256sum)" == "$(cat "$CACHE/$name.stamp")" ]]; }
 stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"; }
 
-# pgextwlist and PostGIS: the test server lets an app's role create Cloudron's extensions (docs/addons.md).
-APT_PACKAGES=(postgresql postgresql-15-pgextwlist postgresql-15-postgis-3 mariadb-server redis-server openssl coturn)
+# pgextwlist and PostGIS: the test server lets an app's role create Cloudron's extensions; Postfix and
+# Dovecot: the mail relay with a login per app (docs/provisioning.md).
+APT_PACKAGES=(postgresql postgresql-15-pgextwlist postgresql-15-postgis-3 mariadb-server redis-server openssl coturn
+  postfix dovecot-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -26,6 +28,8 @@ done
 if ((${#missing[@]})); then
   [[ $(id -u) == 0 ]] || { log "need root to install: ${missing[*]} (or install them yourself)"; exit 1; }
   log "apt: installing ${missing[*]}"
+  # Postfix unconfigured: the tests start their own instances, none is the system's mail service.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -23,7 +23,7 @@ from cloudron_operator.builders.secrets import (
     build_addon_secret,
     secret_values,
 )
-from cloudron_operator.builders.sendmail import Relay, sendmail_env
+from cloudron_operator.builders.sendmail import LoginsSecret, Relay, sendmail_env
 from tests.builder_cases import BASE_MANIFEST, UID, identity, manifest_of, spec
 
 pytestmark = pytest.mark.unit
@@ -202,3 +202,36 @@ def test_sendmail_options_of_the_addon_and_the_manifest() -> None:
 
 def test_the_relay_password_is_not_in_its_repr() -> None:
     assert "relay-pass" not in repr(RELAY)
+
+
+def test_with_app_logins_each_app_logs_in_as_its_own_address_with_its_own_password() -> None:
+    app_spec = spec({**BASE_MANIFEST, "addons": {"sendmail": {}}})
+    relay = Relay.from_addon(
+        {
+            "connection": {"host": "relay", "port": 2525, "adminSecretRef": {"name": "r", "namespace": "m"}},
+            "options": {"appLoginsSecretRef": {"name": "relay-logins", "namespace": "mail"}},
+        },
+        "shared",
+        "shared-pass",
+    )
+    assert relay.app_logins == LoginsSecret("mail", "relay-logins", "passwd")
+    env = sendmail_env(identity(), app_spec, manifest_of(app_spec), {}, relay, app_password="apps-own")
+    assert env["CLOUDRON_MAIL_SMTP_USERNAME"] == env["CLOUDRON_MAIL_FROM"] == "wiki.app@wiki.example.com"
+    assert env["CLOUDRON_MAIL_SMTP_PASSWORD"] == "apps-own"  # never the shared login's
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("relay-logins", "must be an object with name and namespace"),
+        ({"name": "relay-logins"}, "namespace must be a namespace's name, got None"),
+        ({"name": "Relay_Logins", "namespace": "mail"}, "name must be a Secret's name"),
+        ({"name": "r", "namespace": "mail", "key": "a/b"}, "key must be a Secret key"),
+        ({"name": "r", "namespace": "mail", "nmae": "x"}, "unknown fields: nmae"),
+    ],
+)
+def test_a_wrong_app_logins_reference_says_what_is_wrong(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Relay.from_addon(
+            {"connection": {"host": "relay", "port": 25}, "options": {"appLoginsSecretRef": value}}
+        )

@@ -59,6 +59,9 @@ class AddonsResult:
     # Database addon type -> the Addon holding a database the manifest no longer asks for. It is
     # kept, with its data, and dropped with the app: the record is what finds it then.
     left_behind: dict[str, str] = field(default_factory=dict)
+    # Addon types that hold no data, no longer in the manifest, whose Addon could not release what
+    # the app had there (a relay login): type -> (Addon, why). The record makes the next pass retry.
+    unreleased: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def secrets(self) -> dict[str, dict[str, str]]:
@@ -84,7 +87,11 @@ class AddonsResult:
             }
             for addon_type, addon in self.left_behind.items()
         }
-        return {**left_behind, **{str(o.addon_type): o.status() for o in self.outcomes}}
+        unreleased = {
+            addon_type: {"ready": False, "addon": addon, "message": f"no longer in the manifest: {why}"}
+            for addon_type, (addon, why) in self.unreleased.items()
+        }
+        return {**left_behind, **unreleased, **{str(o.addon_type): o.status() for o in self.outcomes}}
 
     def condition(self) -> ConditionUpdate:
         problems = [o for o in self.outcomes if o.problem is not None]
@@ -126,6 +133,15 @@ def provision_addons(
     result.left_behind = {
         addon_type: addon for addon_type, addon in holders.items() if addon_type not in wanted
     }
+    known_by_name = {a.name: a for a in known}
+    for addon_type, (addon, *_) in _recorded_without_data(recorded, known_by_name, backends).items():
+        if addon_type not in wanted:
+            backend = backends.get(addon_type)
+            assert backend is not None  # _recorded_without_data names only types with a backend
+            try:
+                backend.deprovision(identity, addon, {})
+            except AddonProblem as problem:
+                result.unreleased[addon_type] = (addon.name, str(problem))
     for addon_type in wanted:
         secret_name = addon_secret_name(identity.name, addon_type)
         outcome = AddonOutcome(addon_type, secret_name=secret_name)
@@ -181,13 +197,16 @@ def deprovision_addons(
     """Drop the app's data in every server it was provisioned in; the problems left.
 
     The servers come from status.addons, or, when the app was deleted before any status was
-    written, from the Addons the manifest's addons would have chosen. Addons that hold no data
-    (Redis: the app's own Redis is a child and goes with it) are asked too: theirs is the say.
+    written, from the Addons the manifest's addons would have chosen. The Addons of types that
+    hold no data are asked too when status.addons names them and they still exist (a relay's
+    per-app login; the app's own Redis is a child and goes with it): theirs is the say.
     """
     known = {a.name: a for a in addons}
     raw_addons: Mapping[str, Any] = (app.get("spec", {}).get("manifest") or {}).get("addons") or {}
     problems = []
-    for addon_type, candidates in _provisioned_in(app, known.values(), raw_addons, backends).items():
+    provisioned = _provisioned_in(app, known.values(), raw_addons, backends)
+    provisioned.update(_recorded_without_data(app.get("status", {}).get("addons") or {}, known, backends))
+    for addon_type, candidates in provisioned.items():
         backend = backends.get(addon_type)
         assert backend is not None  # _provisioned_in names only types with a backend
         options = raw_addons.get(addon_type)
@@ -238,6 +257,19 @@ def _provisioned_in(
         ref = selections.get("addonRef")
         defaults = [a for a in known.values() if a.type == addon_type and a.default]
         found[addon_type] = [known[ref]] if ref in known else defaults
+    return found
+
+
+def _recorded_without_data(
+    recorded: Mapping[str, Any], known: Mapping[str, AddonRecord], backends: AddonBackends
+) -> dict[str, list[AddonRecord]]:
+    """Addon type -> the existing Addon `recorded` (status.addons) names, for types holding no data."""
+    holding = backends.holding_data()
+    found: dict[str, list[AddonRecord]] = {}
+    for addon_type, entry in recorded.items():
+        name = str(entry.get("addon")) if isinstance(entry, Mapping) else ""
+        if addon_type not in holding and backends.get(addon_type) is not None and name in known:
+            found[addon_type] = [known[name]]
     return found
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from kubernetes import client
+
 from cloudron_operator.addons.base import AddonBackend
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.redis import RedisAddon
@@ -42,14 +44,15 @@ class AddonBackends:
         return iter(self._by_type.values())
 
 
-def standard_backends(logins: AdminSecrets) -> AddonBackends:
-    """Every addon type this operator serves, logging in to the Addons' servers through `logins`."""
+def standard_backends(logins: AdminSecrets, api: client.ApiClient | None = None) -> AddonBackends:
+    """Every addon type this operator serves, logging in to the Addons' servers through `logins`;
+    `api` writes what an addon keeps in the cluster (the relay's app logins)."""
     return AddonBackends(
         [
             SqlAddon(BACKENDS[AddonType.POSTGRESQL], logins),
             SqlAddon(BACKENDS[AddonType.MYSQL], logins),
             RedisAddon(),
-            SendmailAddon(logins),
+            SendmailAddon(logins, api),
             TurnAddon(logins),
         ]
     )

@@ -1,19 +1,62 @@
 """The sendmail addon (CLOUDRON.md §2.9): the app is told the SMTP relay its Addon names.
 
-Cloudron gives each app a mailbox on its own mail server. Here the relay is the cluster's (a
-Postfix, a cloud mail service): the Addon names it and, optionally, the relay login every app
-uses. The From address is the app's own, `<app>.app@<domain>`, as Cloudron's default mailbox.
+Cloudron gives each app a mailbox on its own mail server, with a login of its own that may send
+only as that mailbox. Here the relay is the cluster's: the Addon names it, and either
+
+- `options.appLoginsSecretRef`: a Secret the operator keeps with one login per app (login = the
+  app's address, a password of its own; `provisioners.relay_logins`), which the relay mounts and
+  authenticates against, refusing any other sender for that login — Cloudron's model; or
+- `connection.adminSecretRef`: one relay login every app shares (a cloud mail service's), so any
+  app can send as any other;
+- neither: a relay that takes mail from the cluster without a login.
+
+The From address is the app's own, `<app>.app@<domain>`, as Cloudron's default mailbox.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
+
+APP_LOGINS_OPTION: Final = "appLoginsSecretRef"
+DEFAULT_LOGINS_KEY: Final = "passwd"
+_DNS_SUBDOMAIN: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DATA_KEY: Final = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+@dataclass(frozen=True)
+class LoginsSecret:
+    """Where the operator keeps the apps' logins for the relay to read: one key of one Secret."""
+
+    namespace: str
+    name: str
+    key: str = DEFAULT_LOGINS_KEY
+
+    @classmethod
+    def from_option(cls, value: Any) -> LoginsSecret:
+        """From `options.appLoginsSecretRef`; ValueError says what is wrong with it."""
+        where = f"options.{APP_LOGINS_OPTION}"
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where} must be an object with name and namespace")
+        name, namespace = value.get("name"), value.get("namespace")
+        key = value.get("key", DEFAULT_LOGINS_KEY)
+        if not isinstance(name, str) or not _DNS_SUBDOMAIN.fullmatch(name):
+            raise ValueError(f"{where}.name must be a Secret's name, got {name!r}")
+        if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
+            raise ValueError(f"{where}.namespace must be a namespace's name, got {namespace!r}")
+        if not isinstance(key, str) or not _DATA_KEY.fullmatch(key):
+            raise ValueError(f"{where}.key must be a Secret key, got {key!r}")
+        unknown = sorted(set(value) - {"name", "namespace", "key"})
+        if unknown:
+            raise ValueError(f"{where} has unknown fields: {', '.join(unknown)}")
+        return cls(namespace, name, key)
 
 
 @dataclass(frozen=True)
@@ -24,15 +67,18 @@ class Relay:
     port: int
     smtps_port: int | None = None
     from_domain: str | None = None
-    username: str = ""
+    username: str = ""  # the shared relay login, when the Addon names one
     password: str = field(default="", repr=False)
+    app_logins: LoginsSecret | None = None  # each app its own login, kept in this Secret
 
     @classmethod
     def from_addon(cls, spec: Mapping[str, Any], username: str = "", password: str = "") -> Relay:
+        """ValueError when `options.appLoginsSecretRef` is not a usable reference."""
         connection: Mapping[str, Any] = spec.get("connection") or {}
         options: Mapping[str, Any] = spec.get("options") or {}
         smtps = options.get("smtpsPort")
         domain = options.get("fromDomain")
+        logins = options.get(APP_LOGINS_OPTION)
         return cls(
             host=str(connection.get("host", "")),
             port=int(connection.get("port", 0)),
@@ -40,21 +86,37 @@ class Relay:
             from_domain=str(domain) if domain else None,
             username=username,
             password=password,
+            app_logins=LoginsSecret.from_option(logins) if logins is not None else None,
         )
 
 
+def app_address(identity: AppIdentity, spec: CloudronAppSpec, relay: Relay) -> str:
+    """The app's own mail address: its From, and its login where apps have their own."""
+    return f"{identity.name}.app@{relay.from_domain or spec.domain}"
+
+
 def sendmail_env(
-    identity: AppIdentity, spec: CloudronAppSpec, manifest: Manifest, options: Mapping[str, Any], relay: Relay
+    identity: AppIdentity,
+    spec: CloudronAppSpec,
+    manifest: Manifest,
+    options: Mapping[str, Any],
+    relay: Relay,
+    *,
+    app_password: str = "",
 ) -> dict[str, str]:
-    """CLOUDRON_MAIL_*; SMTPS only when the relay has such a port, the display name when the app asks."""
-    domain = relay.from_domain or spec.domain
+    """CLOUDRON_MAIL_*; SMTPS only when the relay has such a port, the display name when the app asks.
+
+    `app_password`: the app's own password, used when the relay gives each app its login.
+    """
+    address = app_address(identity, spec, relay)
+    own_login = relay.app_logins is not None
     env = {
         "CLOUDRON_MAIL_SMTP_SERVER": relay.host,
         "CLOUDRON_MAIL_SMTP_PORT": str(relay.port),
-        "CLOUDRON_MAIL_SMTP_USERNAME": relay.username,
-        "CLOUDRON_MAIL_SMTP_PASSWORD": relay.password,
-        "CLOUDRON_MAIL_FROM": f"{identity.name}.app@{domain}",
-        "CLOUDRON_MAIL_DOMAIN": domain,
+        "CLOUDRON_MAIL_SMTP_USERNAME": address if own_login else relay.username,
+        "CLOUDRON_MAIL_SMTP_PASSWORD": app_password if own_login else relay.password,
+        "CLOUDRON_MAIL_FROM": address,
+        "CLOUDRON_MAIL_DOMAIN": relay.from_domain or spec.domain,
     }
     if relay.smtps_port is not None:
         env["CLOUDRON_MAIL_SMTPS_PORT"] = str(relay.smtps_port)

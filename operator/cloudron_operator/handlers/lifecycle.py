@@ -73,7 +73,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
         metrics=metrics,
         api=api,
         store=store,
-        backends=standard_backends(AdminSecrets.from_api(api)),
+        backends=standard_backends(AdminSecrets.from_api(api), api),
         passes=LastPasses(),
         workers=workers,
         refreshes=AppRefreshes(),

@@ -12,8 +12,10 @@ from cloudron_operator.provisioners.base import ServerUnreachable
 TIMEOUT_SECONDS: Final = 5.0
 
 
-def check_relay(relay: Relay) -> str:
+def check_relay(relay: Relay, *, needs_auth: bool = False) -> str:
     """Greet the relay (EHLO, STARTTLS when offered, AUTH when there is a login); its greeting back.
+
+    `needs_auth`: the apps will log in (each with its own login), so the relay must offer AUTH.
 
     Raises ServerUnreachable with a message of our own: an SMTP reply never carries the password,
     but the text is the server's, so only its code is kept.
@@ -27,6 +29,8 @@ def check_relay(relay: Relay) -> str:
             if smtp.has_extn("starttls"):
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
+            if needs_auth and not smtp.has_extn("auth"):
+                raise ServerUnreachable(f"the relay at {where} offers no AUTH, and each app logs in")
             if relay.username:
                 smtp.login(relay.username, relay.password)
             return greeting.decode(errors="replace").splitlines()[0]
