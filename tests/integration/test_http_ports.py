@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from cloudron_operator.k8s import api as k8s
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
-from tests.integration.apps_support import WAIT, example, kubectl_apply
+from tests.integration.apps_support import APP, WAIT, example, kubectl_apply
 
 SERVICE = {
     "title": "Web admin",
@@ -62,3 +63,17 @@ def test_a_service_is_served_on_its_default_host_then_on_the_one_the_spec_gives(
         WAIT,
         "the host the spec gives",
     )
+
+    # An aliasableDomain service is served on its aliases too; the API server keeps them a set.
+    aliased = _app(namespace, ADMIN_DOMAIN="admin.example.org")
+    aliased["spec"]["manifest"]["httpPorts"]["ADMIN_DOMAIN"]["aliasableDomain"] = True
+    aliased["spec"]["httpPortAliases"] = {"ADMIN_DOMAIN": ["*.admin.example.org"]}
+    kubectl_apply(cluster.cluster, aliased)
+    hosts = ["znc.example.com", "admin.example.org", "*.admin.example.org"]
+    wait_until(lambda: _hosts(api_client, namespace) == (hosts, hosts), WAIT, "the service's alias")
+    twice = {"ADMIN_DOMAIN": ["*.admin.example.org", "*.admin.example.org"]}
+    with pytest.raises(k8s.ApiError, match="Duplicate value"):
+        k8s.json_patch(
+            api_client, *APP, namespace, "znc",
+            operations=[{"op": "replace", "path": "/spec/httpPortAliases", "value": twice}],
+        )  # fmt: skip

@@ -25,6 +25,13 @@ MANIFEST = {
         "ADMIN_DOMAIN": {"title": "Admin", "description": "Admin console", "containerPort": 9200},
     },
 }
+ALIASABLE = {
+    **MANIFEST,
+    "httpPorts": {
+        **MANIFEST["httpPorts"],
+        "BLOB_DOMAIN": {**MANIFEST["httpPorts"]["BLOB_DOMAIN"], "aliasableDomain": True},
+    },
+}
 
 
 def _children(**fields: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -109,3 +116,57 @@ def test_the_services_variables_are_the_platforms() -> None:
     app_spec = spec(MANIFEST, httpPorts={"ADMIN_DOMAIN": "console.example.org"}, env={"BLOB_DOMAIN": "x"})
     with pytest.raises(InvalidSpec, match=r"^spec\.env\.BLOB_DOMAIN: the operator sets this variable"):
         check_spec(app_spec, manifest_of(app_spec))
+
+
+def test_an_aliasable_service_is_served_and_certified_on_its_aliases_too() -> None:
+    app_spec = spec(
+        ALIASABLE,
+        httpPorts={"ADMIN_DOMAIN": "console.example.org"},
+        httpPortAliases={"BLOB_DOMAIN": ["*.blob.example.com", "s3.example.org"]},
+    )
+    check_spec(app_spec, manifest_of(app_spec))
+    children = {
+        (child["kind"], child["metadata"]["name"]): child
+        for child in desired_children(identity(), app_spec, manifest_of(app_spec), CONFIG, {})
+    }
+    ingress = children[("Ingress", "wiki")]["spec"]
+    rules = {
+        rule["host"]: rule["http"]["paths"][0]["backend"]["service"]["port"] for rule in ingress["rules"]
+    }
+    assert rules["*.blob.example.com"] == rules["s3.example.org"] == {"name": "http-9100"}
+    assert {"*.blob.example.com", "s3.example.org"} <= set(ingress["tls"][0]["hosts"])
+    assert {"*.blob.example.com", "s3.example.org"} <= set(
+        children[("Certificate", "wiki-tls")]["spec"]["dnsNames"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("manifest", "aliases", "message"),
+    [
+        (
+            MANIFEST,
+            {"BLOB_DOMAIN": ["s3.example.org"]},
+            "spec.httpPortAliases.BLOB_DOMAIN: the manifest's httpPorts.BLOB_DOMAIN does not accept alias "
+            "domains (no aliasableDomain); remove its aliases, or redirect those hosts elsewhere",
+        ),
+        (
+            ALIASABLE,
+            {"S3_DOMAIN": ["s3.example.org"]},
+            "spec.httpPortAliases.S3_DOMAIN: the app's manifest declares no httpPorts service of that name "
+            "(its services: BLOB_DOMAIN, ADMIN_DOMAIN); remove S3_DOMAIN from spec.httpPortAliases",
+        ),
+        (
+            ALIASABLE,
+            {"BLOB_DOMAIN": ["wiki.example.com"]},
+            "spec.httpPortAliases: wiki.example.com is already another of the app's hosts; "
+            "give each host one use",
+        ),
+    ],
+)
+def test_aliases_a_service_cannot_have_are_refused(
+    manifest: dict[str, Any], aliases: dict[str, list[str]], message: str
+) -> None:
+    app_spec = spec(manifest, httpPorts={"ADMIN_DOMAIN": "console.example.org"}, httpPortAliases=aliases)
+    with pytest.raises(InvalidSpec) as raised:
+        check_spec(app_spec, manifest_of(app_spec))
+    assert raised.value.problems == (message,)

@@ -16,6 +16,7 @@ class HttpService(NamedTuple):
     env_name: str  # the manifest key; the app reads the service's host from this env var
     host: str
     container_port: int  # where the app serves it
+    aliases: tuple[str, ...] = ()  # more hosts of the service (spec.httpPortAliases)
 
 
 def location_and_zone(domain: str) -> tuple[str, str]:
@@ -43,5 +44,6 @@ def http_services(spec: CloudronAppSpec, manifest: Manifest) -> tuple[HttpServic
         if host is None and port.default_value is not None:
             host = default_host(spec.domain, port.default_value)
         if host is not None and _FQDN.fullmatch(host):
-            services.append(HttpService(name, host, port.container_port))
+            aliases = spec.http_port_aliases.get(name, ()) if port.aliasable_domain else ()
+            services.append(HttpService(name, host, port.container_port, tuple(aliases)))
     return tuple(services)

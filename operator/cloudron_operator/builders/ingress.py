@@ -31,7 +31,8 @@ REDIRECT_ANNOTATION: Final = "nginx.ingress.kubernetes.io/permanent-redirect"
 def build_ingress(
     identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig, services: Sequence[HttpService] = ()
 ) -> dict[str, Any]:
-    """The Ingress that serves the app on its domain and aliases, and each httpPorts service on its host."""
+    """The Ingress that serves the app on its domain and aliases, and each httpPorts service on its
+    host and the service's own aliases."""
     hosts = [spec.domain, *spec.aliases]
     ingress = _ingress(identity, child_name(identity.name), hosts, {BODY_SIZE_ANNOTATION: "0"}, config)
     for service in services:
@@ -42,8 +43,9 @@ def build_ingress(
             }
         }
         path = {"path": "/", "pathType": "Prefix", "backend": backend}
-        ingress["spec"]["rules"].append({"host": service.host, "http": {"paths": [path]}})
-        ingress["spec"]["tls"][0]["hosts"].append(service.host)
+        for host in (service.host, *service.aliases):
+            ingress["spec"]["rules"].append({"host": host, "http": {"paths": [path]}})
+            ingress["spec"]["tls"][0]["hosts"].append(host)
     return ingress
 
 
@@ -73,7 +75,7 @@ def build_certificate(
                 spec.domain,
                 *spec.aliases,
                 *spec.redirects,
-                *(service.host for service in services),
+                *(host for service in services for host in (service.host, *service.aliases)),
             ],
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": config.cluster_issuer},
         },

@@ -46,12 +46,29 @@ def _http_port_problems(spec: CloudronAppSpec, manifest: Manifest) -> list[str]:
         for name, port in declared.items()
         if name not in served
     ]
-    taken = Counter([spec.domain, *spec.aliases, *spec.redirects, *served.values()])
+    problems += [
+        f"spec.httpPortAliases.{name}: the app's manifest declares no httpPorts service of that name "
+        f"(its services: {choices}); remove {name} from spec.httpPortAliases"
+        for name in spec.http_port_aliases
+        if name not in declared
+    ]
+    problems += [
+        f"spec.httpPortAliases.{name}: the manifest's httpPorts.{name} does not accept alias domains "
+        "(no aliasableDomain); remove its aliases, or redirect those hosts elsewhere"
+        for name, aliases in spec.http_port_aliases.items()
+        if aliases and name in declared and not declared[name].aliasable_domain
+    ]
+    service_aliases = [host for service in http_services(spec, manifest) for host in service.aliases]
+    taken = Counter([spec.domain, *spec.aliases, *spec.redirects, *served.values(), *service_aliases])
     problems += [
         f"spec.httpPorts.{name}: {host} is already another of the app's hosts; "
         "give the service a host of its own"
         for name, host in served.items()
         if taken[host] > 1
+    ]
+    problems += [
+        f"spec.httpPortAliases: {host} is already another of the app's hosts; give each host one use"
+        for host in sorted({host for host in service_aliases if taken[host] > 1})
     ]
     return problems
 

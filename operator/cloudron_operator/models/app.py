@@ -177,6 +177,20 @@ class CloudronAppSpec(SpecModel):
             "manifest's suggested subdomain in the app's domain."
         ),
     )
+    http_port_aliases: dict[
+        HttpPortName,
+        Annotated[
+            tuple[WildcardFqdn, ...],
+            Field(max_length=MAX_HOSTS, json_schema_extra=kube_schema(list_type="set")),
+        ],
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_PORTS,
+        description=(
+            "More hosts per key of the manifest's httpPorts that serve that service, for the entries "
+            "the manifest marks aliasableDomain; may be *.example.com."
+        ),
+    )
     env: dict[CustomEnvName, str] = Field(
         default_factory=dict,
         max_length=MAX_ENV,
