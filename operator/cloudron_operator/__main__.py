@@ -1,4 +1,4 @@
-"""Entry point: `python -m cloudron_operator [run|manifest check FILE...]`."""
+"""Entry point: `python -m cloudron_operator [run|manifest check|fields FILE...]`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cloudron_operator.config import ConfigError, load_config
-from cloudron_operator.manifest.cli import check_files
+from cloudron_operator.manifest.cli import check_files, unhonoured_fields
 
 
 def _run_operator() -> int:
@@ -60,10 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     check = manifest_sub.add_parser("check", help="validate manifests; exit 1 if any is invalid")
     check.add_argument("files", nargs="+")
+    fields = manifest_sub.add_parser(
+        "fields", help="list the fields the operator accepts and does not honour"
+    )
+    fields.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
 
     if args.command == "manifest":
-        return check_files(args.files)
+        return check_files(args.files) if args.manifest_command == "check" else unhonoured_fields(args.files)
     return _run_operator()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import config
 
 from cloudron_operator.k8s import api as k8s
+from cloudron_operator.manifest.fidelity import unhonoured
 from cloudron_operator.manifest.lenient_json import JsonSyntaxError, read_json
 from cloudron_operator.models import API_VERSION
 from cloudron_operator.models.conditions import INVALID_REASONS
@@ -39,6 +40,7 @@ class Outcome:
     ready: bool = False
     reason: str = "NoStatus"
     message: str = ""
+    unhonoured: dict[str, str] = field(default_factory=dict)  # field path -> why it changes nothing
 
 
 @dataclass
@@ -63,7 +65,18 @@ class Coverage:
             lines.append(f"| {addon} | {len(outcomes)} | {sum(o.ready for o in outcomes)} | {why} |")
         reasons = Counter(o.reason for o in self.outcomes if not o.ready)
         lines += ["", "Not Ready, by reason: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common())]
-        return "\n".join(lines)
+        return "\n".join(lines + self._unhonoured())
+
+    def _unhonoured(self) -> list[str]:
+        """The fields of the Ready apps' manifests that are accepted and change nothing, and why."""
+        ready = [o for o in self.outcomes if o.ready]
+        apps = Counter(path for o in ready for path in o.unhonoured)
+        why = {path: reason for o in ready for path, reason in o.unhonoured.items()}
+        lines = ["", f"Accepted but not honoured, in the {len(ready)} Ready apps' manifests:"]
+        if not apps:
+            return [*lines, "none"]
+        lines += ["", "| field | apps | why |", "|---|---:|---|"]
+        return lines + [f"| {path} | {count} | {why[path]} |" for path, count in sorted(apps.items())]
 
 
 def corpus(wait: float = WAIT_SECONDS) -> Coverage:
@@ -111,6 +124,7 @@ def _manifest(path: Path, outcome: Outcome) -> dict[str, Any] | None:
         return None
     addons = document.value.get("addons")
     outcome.addons = tuple(sorted(addons)) if isinstance(addons, Mapping) else ()
+    outcome.unhonoured = unhonoured(document.value)
     return document.value
 
 

@@ -24,7 +24,7 @@ def test_app_names_come_from_the_repository_part_and_are_unique_dns_names() -> N
 def test_the_table_counts_apps_per_addon_and_the_reasons_of_those_not_ready() -> None:
     coverage = Coverage(
         [
-            Outcome("a.json", ("postgresql", "redis"), ready=True, reason="Running"),
+            Outcome("a.json", ("postgresql", "redis"), ready=True, reason="Running", unhonoured={"x": "why"}),
             Outcome("b.json", ("postgresql", "mongodb"), reason="UnsupportedAddon"),
             Outcome("c.json", ("docker",), reason="AddonRefused"),
             Outcome("d.json", (), ready=True, reason="Running"),
@@ -35,4 +35,8 @@ def test_the_table_counts_apps_per_addon_and_the_reasons_of_those_not_ready() ->
     assert "| postgresql | 2 | 1 | UnsupportedAddon 1 |" in table
     assert "| docker | 1 | 0 | AddonRefused 1 |" in table
     assert "| (none) | 1 | 1 |  |" in table
-    assert table.endswith("Not Ready, by reason: UnsupportedAddon 1, AddonRefused 1")
+    assert "Not Ready, by reason: UnsupportedAddon 1, AddonRefused 1" in table
+    assert table.endswith(
+        "Accepted but not honoured, in the 2 Ready apps' manifests:\n\n"
+        "| field | apps | why |\n|---|---:|---|\n| x | 1 | why |"
+    )

@@ -73,3 +73,30 @@ def test_the_whole_corpus_gets_one_verdict_per_file() -> None:
     verdicts = [line for line in completed.stdout.splitlines() if ": warning: " not in line]
     assert len(verdicts) == 85
     assert sum(": INVALID: " in line for line in verdicts) == 5
+
+
+def test_fields_lists_what_is_accepted_and_not_honoured_with_why() -> None:
+    clean = CORPUS / "cloudron-io__releasebell__CloudronManifest.json"
+    with_backup = CORPUS / "OrcVole__langfuse-cloudron__CloudronManifest.json"
+    invalid = DATA / "manifests" / "invalid" / "tcp-port-lower-case-name.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloudron_operator",
+            "manifest",
+            "fields",
+            str(clean),
+            str(with_backup),
+            str(invalid),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 1, completed.stderr  # one file is invalid
+    lines = completed.stdout.splitlines()
+    assert lines[0] == f"{clean}: every field it sets is honoured"
+    assert f"{with_backup}: backupCommand: not honoured: backups are not implemented yet" in "\n".join(lines)
+    assert lines[-1] == f"{invalid}: INVALID: nothing of it is accepted (manifest check says why)"

@@ -1,10 +1,13 @@
-"""`python -m cloudron_operator manifest check FILE...`: validate manifest files."""
+"""`python -m cloudron_operator manifest check|fields FILE...`: validate manifest files, or say which
+of their fields the operator accepts and does not honour."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from cloudron_operator.manifest.fidelity import unhonoured
+from cloudron_operator.manifest.lenient_json import JsonSyntaxError, read_json
 from cloudron_operator.manifest.validation import ManifestResult, parse_manifest
 
 
@@ -27,3 +30,29 @@ def check_files(paths: Sequence[str]) -> int:
 
 def _verdict(result: ManifestResult) -> str:
     return "OK" if result.valid else "INVALID: " + "; ".join(map(str, result.errors))
+
+
+def unhonoured_fields(paths: Sequence[str]) -> int:
+    """Print, per valid file, each field that is accepted and changes nothing, with why.
+
+    Returns 1 when a file is unreadable or invalid (`manifest check` says why), else 0.
+    """
+    all_valid = True
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            document = read_json(text)
+        except (OSError, UnicodeDecodeError, JsonSyntaxError) as error:
+            print(f"{path}: cannot read the file: {error}")
+            all_valid = False
+            continue
+        if not parse_manifest(text).valid or not isinstance(document.value, dict):
+            print(f"{path}: INVALID: nothing of it is accepted (manifest check says why)")
+            all_valid = False
+            continue
+        fields = unhonoured(document.value)
+        if not fields:
+            print(f"{path}: every field it sets is honoured")
+        for field, why in fields.items():
+            print(f"{path}: {field}: not honoured: {why}")
+    return 0 if all_valid else 1
