@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local cluster's control plane from Go modules into a cache outside the repository:
 #   $CLOUDRON_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
-#   and the checkers in hack/tools (kind-config-check, argocd-health, kstatus-check)
+#   the programs in hack/tools (kind-config-check, argocd-health, kstatus-check, cert-manager-controller)
+#   and cert-manager's CRDs, from the module its controller is built from, in $CLOUDRON_CACHE/cert-manager-crds
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +101,9 @@ tool_stamp() {
   (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 }
 
-# Small checkers of our own (hack/tools/*, each its own Go module): kind's config validation,
-# Argo CD's Lua runtime for the CloudronApp health check, and Flux's kstatus library.
+# Small programs of our own (hack/tools/*, each its own Go module): kind's config validation,
+# Argo CD's Lua runtime for the CloudronApp health check, Flux's kstatus library, and the wiring
+# that runs cert-manager's controllers (their module serves no main package).
 build_tools() {
   local dir name stamp
   for dir in "$HACK_DIR"/tools/*/; do
@@ -114,7 +116,21 @@ build_tools() {
   done
 }
 
-for part in "${@:-etcd kwok kubernetes helm tools}"; do
+# cert-manager's own CRDs, as released in the module hack/tools/cert-manager-controller is built from.
+build_cert_manager_crds() {
+  local tool=$HACK_DIR/tools/cert-manager-controller out=$CACHE/cert-manager-crds version dir
+  version=$(cd "$tool" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
+  if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$version" ]]; then
+    log "cert-manager CRDs $version: cached"; return
+  fi
+  dir=$(cd "$tool" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
+  rm -rf "$out" && mkdir -p "$out"
+  cp "$dir"/deploy/crds/*.yaml "$out/"
+  echo "$version" >"$out/.version"
+  log "cert-manager CRDs $version: copied"
+}
+
+for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds}"; do
   for p in $part; do "build_$p"; done
 done
 log "binaries in $BIN"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudron_operator.models import API_VERSION
+from tests.harness import cert_manager
 from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
 from tests.harness.localenv import LocalEnv
@@ -32,16 +33,19 @@ def demo() -> None:
     for server in servers.values():
         say(f"{server.kind} {server.version} on {server.host}:{server.port}")
     kubectl = env.cluster.kubectl
-    # Our CRDs, and cert-manager's Certificate CRD: the local cluster runs no cert-manager.
-    for crds in (REPO_ROOT / "crds", REPO_ROOT / "tests/data/crds"):
+    # Our CRDs and cert-manager's; cert-manager's controllers, with the cluster's own CA issuer.
+    for crds in (REPO_ROOT / "crds", cert_manager.crds()):
         kubectl("apply", "--server-side", "-f", str(crds))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+    _ensure_process(env, "cert-manager", _start_cert_manager)
+    cert_manager.install_issuers(env.cluster)
+    say(f"cert-manager: ClusterIssuer {cert_manager.LOCAL_CA_ISSUER} issues the apps' certificates")
     _ensure_process(env, "stand-ins", _start_stand_ins)
     _ensure_process(env, "turn", _start_turn)
     smtp_port = json.loads(_state(env, "stand-ins").read_text())["smtp_port"]
     turn = json.loads(_state(env, "turn").read_text())
     kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port, turn))
-    say("stand-ins: Certificates are marked issued and claims bound, as cert-manager and a provisioner would")
+    say("stand-ins: claims are bound, as a volume provisioner would")
     _ensure_process(env, "operator", _start_operator)
     examples = REPO_ROOT / "examples"
     kubectl("apply", "--server-side", "-f", str(examples))
@@ -64,7 +68,7 @@ def demo() -> None:
 
 def down() -> None:
     env = LocalEnv.named(DEMO)
-    for process in ("operator", "stand-ins", "turn"):
+    for process in ("operator", "stand-ins", "turn", "cert-manager"):
         _stop_process(env, process)
     env.down()
     say("demo environment removed")
@@ -171,6 +175,11 @@ def _start_operator(env: LocalEnv) -> dict[str, int]:
     operator.start()
     say(f"operator: metrics at {operator.metrics_url}")
     return {"pid": operator.pid, "health_port": operator.health_port}
+
+
+def _start_cert_manager(env: LocalEnv) -> dict[str, int]:
+    process = cert_manager.start_controller(env.cluster.kubeconfig, _log(env, "cert-manager"))
+    return {"pid": process.pid}
 
 
 def _start_stand_ins(env: LocalEnv) -> dict[str, int]:

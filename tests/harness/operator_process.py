@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.cert_manager import LOCAL_CA_ISSUER
 from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group, wait_until
 
 START_TIMEOUT = 60.0
@@ -50,6 +51,8 @@ class OperatorProcess:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
+            # The local cluster's CA issuer (tests/harness/cert_manager.py): there is no ACME server here.
+            "CLOUDRON_OPERATOR_CLUSTER_ISSUER": LOCAL_CA_ISSUER,
             "CLOUDRON_OPERATOR_HEALTH_ADDRESS": f"{LOOPBACK}:{self.health_port}",
             "CLOUDRON_OPERATOR_METRICS_ADDRESS": f"{LOOPBACK}:{self.metrics_port}",
             **self.extra_env,

@@ -1,11 +1,11 @@
 """What a real cluster has and the local one lacks, done plainly for the demo.
 
-The local cluster runs no cert-manager, has no volume provisioner and no mail relay. This loop
-does the least each would: it marks every Certificate issued (Ready=True, as cert-manager's
-status says), binds every Pending PersistentVolumeClaim to a new hostPath PersistentVolume made
-for it (kwok runs no container, so the path is never used), and runs an SMTP server on loopback
-that keeps the mail it gets, for the demo's sendmail Addon. It runs beside the demo, never in tests of the
-operator's own behaviour, which set these states themselves where they matter.
+The local cluster has no volume provisioner and no mail relay (cert-manager it has: the demo runs
+its controllers). This loop does the least each would: it binds every Pending
+PersistentVolumeClaim to a new hostPath PersistentVolume made for it (kwok runs no container, so
+the path is never used), and runs an SMTP server on loopback that keeps the mail it gets, for the
+demo's sendmail Addon. It runs beside the demo, never in tests of the operator's own behaviour,
+which set these states themselves where they matter.
 """
 
 from __future__ import annotations
@@ -21,28 +21,6 @@ from cloudron_operator.k8s import api as k8s
 from tests.harness.smtp_sink import SmtpSink
 
 POLL_SECONDS = 1.0
-ISSUED = {"type": "Ready", "status": "True", "reason": "Ready", "message": "issued by the demo's stand-in"}
-
-
-def issue_certificates(api: client.ApiClient) -> int:
-    issued = 0
-    for certificate in k8s.list_objects(api, "cert-manager.io/v1", "Certificate", None):
-        conditions = certificate.get("status", {}).get("conditions", [])
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            continue
-        meta = certificate["metadata"]
-        k8s.apply(
-            api,
-            {
-                "apiVersion": "cert-manager.io/v1",
-                "kind": "Certificate",
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                "status": {"conditions": [ISSUED]},
-            },
-            subresource="status",
-        )
-        issued += 1
-    return issued
 
 
 def bind_claims(api: client.ApiClient) -> int:
@@ -81,7 +59,6 @@ def main() -> None:
     SmtpSink(port=args.smtp_port).start()
     while True:
         try:
-            issue_certificates(api)
             bind_claims(api)
         except k8s.ApiError as error:
             print(f"stand-ins: {error}", flush=True)  # the next round tries again

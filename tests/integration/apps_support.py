@@ -10,11 +10,12 @@ import yaml
 from kubernetes import client, config
 
 from cloudron_operator.k8s import api as k8s
+from tests.harness import cert_manager
 from tests.harness.cluster import LocalCluster
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
-from tests.paths import REPO, TEST_DATA
+from tests.paths import REPO
 
 WAIT = 60.0
 RESYNC_SECONDS = 3.0
@@ -22,14 +23,14 @@ APP = ("cloudron.io/v1alpha1", "CloudronApp")
 
 
 def install_crds(env: LocalEnv) -> None:
-    """Apply our CRDs and the test Certificate CRD; return once the API server serves each kind.
+    """Apply our CRDs and cert-manager's; return once the API server serves each kind.
 
     Established is not enough: the API server may answer `404 page not found` for a moment after,
     until its handler for the new resource is in place.
     """
     api = config.new_client_from_config(config_file=str(env.cluster.kubeconfig))
     try:
-        for path in (REPO / "crds", TEST_DATA / "crds"):
+        for path in (REPO / "crds", cert_manager.crds()):
             env.cluster.kubectl("apply", "--server-side", "-f", str(path))
             env.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
             for crd_file in sorted(path.glob("*.yaml")):
@@ -83,19 +84,12 @@ def is_ready(api: client.ApiClient, namespace: str, name: str) -> bool:
     return condition(get_app(api, namespace, name), "Ready").get("status") == "True"
 
 
-def issue_certificate(api: client.ApiClient, namespace: str, name: str) -> None:
-    """Mark the Certificate issued, as cert-manager would (the local cluster runs no cert-manager)."""
-    status = {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "issued"}]}
-    k8s.apply(
-        api,
-        {
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "Certificate",
-            "metadata": {"name": name, "namespace": namespace},
-            "status": status,
-        },
-        subresource="status",
-    )
+def certificate_ready(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """The Certificate's Ready condition when it is True (cert-manager issued it); empty before."""
+    certificate = k8s.get(api, "cert-manager.io/v1", "Certificate", namespace, name) or {}
+    conditions: list[dict[str, Any]] = certificate.get("status", {}).get("conditions", [])
+    ready = next((c for c in conditions if c["type"] == "Ready"), {})
+    return ready if ready.get("status") == "True" else {}
 
 
 def wait_for_certificate(api: client.ApiClient, namespace: str, name: str) -> None:
@@ -107,9 +101,13 @@ def wait_for_certificate(api: client.ApiClient, namespace: str, name: str) -> No
 
 
 def wait_until_ready(api: client.ApiClient, namespace: str, name: str, tls_secret: str) -> None:
-    """Issue the app's certificate once it exists, then wait for Ready=True."""
+    """Wait for cert-manager to issue the app's certificate, then for the app to be Ready."""
     wait_for_certificate(api, namespace, tls_secret)
-    issue_certificate(api, namespace, tls_secret)
+    wait_until(
+        lambda: bool(certificate_ready(api, namespace, tls_secret)),
+        WAIT,
+        f"cert-manager to issue {tls_secret}",
+    )
     wait_until(lambda: is_ready(api, namespace, name), WAIT, f"app {name} to become Ready")
 
 

@@ -14,9 +14,9 @@ import yaml
 from kubernetes import client
 
 from cloudron_operator.config import ENV_PREFIX
+from tests.harness import cert_manager
 from tests.harness.localenv import LocalEnv
 from tests.harness.tools import CHART, helm_template
-from tests.paths import TEST_DATA
 
 KubeObject = dict[str, Any]
 # Objects that the local cluster cannot run usefully (kwok starts no container) and that the
@@ -25,8 +25,8 @@ NOT_APPLIED = {"Deployment"}
 
 
 def install_chart_crds(cluster: LocalEnv) -> None:
-    """The chart's crds/ (as `helm install` applies them) and cert-manager's Certificate CRD."""
-    for path in (CHART / "crds", TEST_DATA / "crds"):
+    """The chart's crds/ (as `helm install` applies them) and cert-manager's CRDs."""
+    for path in (CHART / "crds", cert_manager.crds()):
         cluster.cluster.kubectl("apply", "--server-side", "-f", str(path))
         cluster.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
 

@@ -1,4 +1,5 @@
-"""Fixtures of the CloudronApp tests: the CRDs, the operator watching one namespace, a data volume."""
+"""Fixtures of the CloudronApp tests: the CRDs and cert-manager, the operator watching one namespace,
+a data volume."""
 
 from __future__ import annotations
 
@@ -8,15 +9,23 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from tests.harness import cert_manager
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.integration.apps_support import install_crds, namespaced_operator, pre_bound_volume
 
 
 @pytest.fixture(scope="session")
-def installed_crds(cluster: LocalEnv) -> None:
-    """Our CRDs and cert-manager's Certificate CRD, Established and served."""
+def installed_crds(cluster: LocalEnv) -> Iterator[None]:
+    """Our CRDs and cert-manager's, Established and served, and cert-manager's controllers running
+    with the cluster's CA issuer: every app's Certificate is issued by cert-manager itself."""
     install_crds(cluster)
+    controller = cert_manager.start_controller(cluster.cluster.kubeconfig, cluster.root / "cert-manager.log")
+    try:
+        cert_manager.install_issuers(cluster.cluster)
+        yield
+    finally:
+        cert_manager.stop_controller(controller.pid)
 
 
 @pytest.fixture

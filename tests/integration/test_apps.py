@@ -9,7 +9,7 @@ from kubernetes import client
 from cloudron_operator.k8s import api as k8s
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
-from tests.integration.apps_support import WAIT, condition, example, get_app, issue_certificate
+from tests.integration.apps_support import WAIT, certificate_ready, condition, example, get_app
 
 
 def test_an_app_gets_its_children_and_becomes_ready(
@@ -37,15 +37,17 @@ def test_an_app_gets_its_children_and_becomes_ready(
         ("PersistentVolumeClaim", "v1", "znc-data"),
     ):
         assert k8s.get(api_client, api_version, kind, namespace, name) is not None, kind
-    assert condition(get_app(api_client, namespace, "znc"), "Ready").get("status") != "True"
-
-    issue_certificate(api_client, namespace, "znc-tls")
 
     def ready() -> bool:
         return condition(get_app(api_client, namespace, "znc"), "Ready").get("status") == "True"
 
     wait_until(ready, WAIT, "the app to become Ready")
     app = get_app(api_client, namespace, "znc")
+    # Ready only once cert-manager had issued the certificate, and the status says so.
+    issued = certificate_ready(api_client, namespace, "znc-tls")
+    assert issued, "the app is Ready, its certificate not issued"
+    assert condition(app, "Ready")["lastTransitionTime"] >= issued["lastTransitionTime"]
+    assert condition(app, "CertificateReady")["reason"] == "Issued"
     assert app["status"]["phase"] == "Running"
     assert app["status"]["url"] == "https://znc.example.com"
     assert app["status"]["observedGeneration"] == app["metadata"]["generation"]

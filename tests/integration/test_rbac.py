@@ -15,11 +15,12 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from cloudron_operator.k8s import api as k8s
+from tests.harness.cert_manager import LOCAL_CA_ISSUER
 from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
-from tests.integration.apps_support import WAIT, condition, example, get_app, issue_certificate
+from tests.integration.apps_support import WAIT, condition, example, wait_until_ready
 from tests.integration.chart_support import (
     install_chart_crds,
     installed,
@@ -68,6 +69,7 @@ def unwatched(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
 def chart_operator(
     *,
     chart_crds: None,
+    installed_crds: None,
     cluster: LocalEnv,
     api_client: client.ApiClient,
     namespace: str,
@@ -78,7 +80,12 @@ def chart_operator(
     the Deployment would run it: its environment, its ServiceAccount. Yields the process and a client
     authenticated as that ServiceAccount."""
     release = f"rbac-{secrets.token_hex(3)}"
-    objects = render(release, operator_namespace, "--set", f"watchNamespaces={{{namespace}}}")
+    objects = render(
+        release,
+        operator_namespace,
+        "--set", f"watchNamespaces={{{namespace}}}",
+        "--set", f"clusterIssuer={LOCAL_CA_ISSUER}",  # the local cluster's CA: no ACME server here
+    )  # fmt: skip
     with installed(cluster, objects):
         kubeconfig = service_account_kubeconfig(
             api_client, operator_namespace, f"{release}-cloudron-operator", tmp_path / "operator.kubeconfig"
@@ -123,12 +130,7 @@ def test_an_app_lives_and_dies_under_the_charts_rbac(
         WAIT,
         "the operator, as its ServiceAccount, to create every child",
     )
-    issue_certificate(api_client, namespace, "znc-tls")
-    wait_until(
-        lambda: condition(get_app(api_client, namespace, "znc"), "Ready").get("status") == "True",
-        WAIT,
-        "the app to become Ready",
-    )
+    wait_until_ready(api_client, namespace, "znc", "znc-tls")
     events = k8s.list_objects(api_client, "v1", "Event", namespace)
     assert any(e.get("reason") == "Created" for e in events), "the operator posted Events"
 

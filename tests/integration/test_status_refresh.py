@@ -22,6 +22,7 @@ from cloudron_operator.k8s import api as k8s
 from cloudron_operator.reconcile.refresh import refresh_app_status
 from cloudron_operator.store import Store
 from cloudron_operator.store.apps import app_seen
+from tests.harness import cert_manager
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
@@ -31,7 +32,6 @@ from tests.integration.apps_support import (
     condition,
     example,
     get_app,
-    issue_certificate,
     wait_for_certificate,
 )
 
@@ -156,19 +156,39 @@ def _status_writes(audit_log: Path, namespace: str, name: str) -> list[tuple[dat
 
 
 def test_an_apps_status_has_one_writer_at_a_time_while_child_events_resyncs_and_a_spec_change_race(
+    *,
     api_client: client.ApiClient,
     cluster: LocalEnv,
     namespace: str,
-    app_operator: OperatorProcess,
+    installed_crds: None,
     data_volume: None,
+    tmp_path: Path,
 ) -> None:
+    # The app's issuer appears only when the test says: then cert-manager issues the certificate
+    # (a child event) while the spec changes (an update pass) and the resync ticks every few seconds.
+    issuer = f"later-{namespace[-6:]}"
+    env = {"CLOUDRON_OPERATOR_NAMESPACES": namespace, "CLOUDRON_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS)}
+    operator = OperatorProcess(
+        cluster.cluster.kubeconfig,
+        tmp_path / "operator.log",
+        env={**env, "CLOUDRON_OPERATOR_CLUSTER_ISSUER": issuer},
+    )
+    operator.start()
+    try:
+        _race(api_client, cluster, namespace, issuer)
+    finally:
+        operator.stop()
+        cluster.cluster.kubectl("delete", "clusterissuer", issuer, "--ignore-not-found")
+
+
+def _race(api_client: client.ApiClient, cluster: LocalEnv, namespace: str, issuer: str) -> None:
     k8s.create(api_client, example("znc", namespace))
     wait_for_certificate(api_client, namespace, "znc-tls")
-    # At once: the certificate issued (a child event), a spec change (an update pass), and the
-    # resync ticking every few seconds.
+    assert condition(get_app(api_client, namespace, "znc"), "Ready").get("status") != "True"
     patch = {"spec": {"env": {"RACE": "1"}}}
+    issue = json.dumps(cert_manager.ca_issuer(issuer))
     changes = [
-        threading.Thread(target=issue_certificate, args=(api_client, namespace, "znc-tls")),
+        threading.Thread(target=cluster.cluster.kubectl, args=("apply", "-f", "-"), kwargs={"stdin": issue}),
         threading.Thread(
             target=client.CustomObjectsApi(api_client).patch_namespaced_custom_object,
             args=("cloudron.io", "v1alpha1", namespace, "cloudronapps", "znc", patch),
