@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 from kubernetes import client, config
+from tests.harness import cert_manager
 from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv
 from tests.harness.processes import wait_until
 from tests.integration.addon_support import addon_object, admin_secret
 from tests.integration.apps_support import pre_bound_volume
-from tests.paths import TEST_DATA
 
 from bench.audit import OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, POLICY
 from cloudron_operator.k8s import api as k8s
@@ -75,7 +75,8 @@ def prepare(env: LocalEnv, apps: int, crds: Path, *, qps_limits: bool = True) ->
         BASE_NODES + extra, f".allocatable.pods = {PODS_PER_EXTRA_NODE}", '.allocatable.memory = "2Ti"'
     )
     kubectl = env.cluster.kubectl
-    for path in (crds, TEST_DATA / "crds"):
+    # cert-manager's CRDs, not its controllers: the bench plays cert-manager itself (bench/watchers.py).
+    for path in (crds, cert_manager.crds()):
         kubectl("apply", "--server-side", "-f", str(path))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
     postgres = env.database("postgresql")

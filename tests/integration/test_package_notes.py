@@ -21,6 +21,7 @@ def _app(namespace: str, done: list[str]) -> dict[str, object]:
     app = example("znc", namespace)
     manifest = app["spec"]["manifest"]
     manifest.update(title="ZNC", postInstallMessage=MESSAGE, checklist=CHECKLIST, configurePath="/settings")
+    manifest.update(backupCommand="/app/code/backup.sh", packagerName="")  # not honoured; broken metadata
     app["spec"]["checklistDone"] = done
     return app
 
@@ -51,6 +52,11 @@ def test_the_status_carries_the_packages_notes_and_the_checklist_follows_the_spe
         {"key": "configure_network", "message": "Add an IRC network", "done": False},
     ]
     assert _to_do_column(cluster, namespace) == "2"
+    assert status["manifestWarnings"] == [
+        "packagerName: must not be empty (store metadata: ignored)",
+        "backupCommand: accepted, not honoured: backups are not implemented yet (the backups issue); "
+        "nothing runs it",
+    ]
 
     kubectl_apply(cluster.cluster, _app(namespace, ["change_password"]))
     wait_until(

@@ -10,7 +10,7 @@ import pytest
 from cloudron_operator.builders.notes import TRUNCATED, package_notes
 from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec, CloudronAppStatus
-from cloudron_operator.models.app import MAX_NOTE_LENGTH
+from cloudron_operator.models.app import MAX_NOTE_LENGTH, MAX_WARNING_LENGTH, MAX_WARNINGS
 from tests.builder_cases import BASE_MANIFEST, UID, identity, manifest_of, spec
 from tests.paths import CORPUS
 
@@ -117,3 +117,16 @@ def test_every_corpus_manifests_notes_fit_the_status_schema() -> None:
         CloudronAppStatus.model_validate(notes)
         with_notes += bool(notes)
     assert with_notes >= 40, "most real packages have a title, a message or a checklist"
+
+
+def test_manifest_warnings_reach_the_status_capped_and_cut() -> None:
+    app_spec = spec(BASE_MANIFEST)
+    manifest = manifest_of(app_spec)
+    notes = package_notes(identity(), app_spec, manifest, API_ORIGIN, warnings=["a: one", "b: two"])
+    assert notes["manifestWarnings"] == ["a: one", "b: two"]
+    assert "manifestWarnings" not in package_notes(identity(), app_spec, manifest, API_ORIGIN)
+    many = [f"w{i}: " + "x" * 2000 for i in range(MAX_WARNINGS + 5)]
+    listed = package_notes(identity(), app_spec, manifest, API_ORIGIN, warnings=many)["manifestWarnings"]
+    assert len(listed) == MAX_WARNINGS
+    assert all(len(warning) <= MAX_WARNING_LENGTH for warning in listed)
+    assert listed[-1] == "... and 6 more: python -m cloudron_operator manifest check"

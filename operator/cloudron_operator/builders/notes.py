@@ -4,14 +4,14 @@ checklist, as the app's status carries them (Cloudron's dashboard shows the same
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudron_operator.builders.http_ports import location_and_zone
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
-from cloudron_operator.models.app import MAX_CHECKLIST, MAX_NOTE_LENGTH
+from cloudron_operator.models.app import MAX_CHECKLIST, MAX_NOTE_LENGTH, MAX_WARNING_LENGTH, MAX_WARNINGS
 
 SSO_BLOCK = re.compile(r"<sso>(.*?)</sso>", re.DOTALL)
 NO_SSO_BLOCK = re.compile(r"<nosso>(.*?)</nosso>", re.DOTALL)
@@ -22,10 +22,16 @@ TRUNCATED = "\n\n[cut: longer than the status can carry; see the package's manif
 
 
 def package_notes(
-    identity: AppIdentity, spec: CloudronAppSpec, manifest: Manifest, api_origin: str
+    identity: AppIdentity,
+    spec: CloudronAppSpec,
+    manifest: Manifest,
+    api_origin: str,
+    *,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The status fields `title`, `iconUrl`, `configureUrl`, `postInstallMessage`, `checklist` and
     `checklistPending`, from the manifest's store metadata; a field it does not give is left out.
+    `manifestWarnings`: `warnings` (what the validator warned of, the fields not honoured), if any.
 
     Placeholders this cluster cannot know (`$CLOUDRON-USERNAME`, the installing admin's;
     `$CLOUDRON-API-*` without an API origin) stay as written.
@@ -50,7 +56,18 @@ def package_notes(
     if checklist:
         notes["checklist"] = checklist
         notes["checklistPending"] = sum(1 for item in checklist if not item["done"])
+    if warnings:
+        listed = [_cut(warning, MAX_WARNING_LENGTH) for warning in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            listed[-1] = (
+                f"... and {len(warnings) - MAX_WARNINGS + 1} more: python -m cloudron_operator manifest check"
+            )
+        notes["manifestWarnings"] = listed
     return notes
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _uses_sso(spec: CloudronAppSpec, manifest: Manifest) -> bool:

@@ -37,6 +37,8 @@ MAX_ENV = 256
 MAX_PULL_SECRETS = 16
 MAX_CHECKLIST = 64
 MAX_NOTE_LENGTH = 16384  # a post-install message or a checklist item, as the status carries it
+MAX_WARNINGS = 32  # manifest warnings in the status; the last one says how many more there are
+MAX_WARNING_LENGTH = 1024
 CHECKLIST_KEY_PATTERN = r"^[a-zA-Z0-9_-]+$"
 
 RESERVED_ENV_PREFIX = "CLOUDRON_"
@@ -333,6 +335,16 @@ class CloudronAppStatus(StatusModel):
         default=None,
         max_length=MAX_CHECKLIST,
         description="The package's post-install to-dos that apply to this app, and which are done.",
+    )
+    manifest_warnings: tuple[Annotated[str, StringConstraints(max_length=MAX_WARNING_LENGTH)], ...] | None = (
+        Field(
+            default=None,
+            max_length=MAX_WARNINGS,
+            description=(
+                "What the manifest's check warned of (store metadata left out, unknown fields), and each "
+                "of its fields that is accepted and changes nothing here, with why (docs/manifest.md)."
+            ),
+        )
     )
     checklist_pending: Count | None = Field(
         default=None, description="How many checklist items are not done yet."

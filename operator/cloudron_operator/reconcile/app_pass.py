@@ -33,7 +33,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
     that field (see `kopf_adapters.storage`).
     """
     store, api = runtime.store, runtime.api
-    identity, spec, manifest = checked_app(body, runtime.backends, store)
+    identity, spec, manifest, warnings = checked_app(body, runtime.backends, store)
     children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)
     try:
         addons_result = provision_addons(
@@ -67,7 +67,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
         children.report()  # what was changed, also when the pass stopped half-way
     # A pass that raises (addons to wait for) is retried by kopf: its generation is not reconciled.
     reconciled = runtime.status_keeps_reconciled and not addons_result.retriable
-    notes = package_notes(identity, spec, manifest, runtime.config.api_origin)
+    notes = package_notes(identity, spec, manifest, runtime.config.api_origin, warnings=warnings)
     write_pass_status(api, body, addons_result, store, notes=notes, reconciled=reconciled)
     if addons_result.retriable:
         raise kopf.TemporaryError(

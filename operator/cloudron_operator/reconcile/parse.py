@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import kopf
 from pydantic import ValidationError
@@ -13,6 +13,7 @@ from cloudron_operator.addons.plan import refused_addons, unsupported_addons
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.builders.identity import apps_sharing_child_names
 from cloudron_operator.manifest import Manifest
+from cloudron_operator.manifest.fidelity import unhonoured
 from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec
 from cloudron_operator.models.conditions import Reason
@@ -20,12 +21,17 @@ from cloudron_operator.reconcile.errors import InvalidApp
 from cloudron_operator.store import Store
 
 
-def checked_app(
-    body: kopf.Body, backends: AddonBackends, store: Store
-) -> tuple[builders.AppIdentity, CloudronAppSpec, Manifest]:
+class CheckedApp(NamedTuple):
+    identity: builders.AppIdentity
+    spec: CloudronAppSpec
+    manifest: Manifest
+    warnings: tuple[str, ...]  # what the validator warned of, and the fields accepted and not honoured
+
+
+def checked_app(body: kopf.Body, backends: AddonBackends, store: Store) -> CheckedApp:
     """The app's identity, spec and manifest, once everything that can be checked before any addon is
     provisioned holds: a valid spec and manifest, addons this operator serves, names of its own."""
-    spec, manifest = parse(body)
+    spec, manifest, warnings = parse_with_warnings(body)
     if refused := refused_addons(manifest, spec):
         reasons = "; ".join(f"{name}: {why}" for name, why in refused.items())
         raise InvalidApp(
@@ -44,10 +50,18 @@ def checked_app(
         raise InvalidApp(Reason.INVALID_SPEC, str(invalid)) from invalid
     if conflict := name_conflict(store, body):
         raise InvalidApp(Reason.NAME_CONFLICT, conflict)
-    return builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"]), spec, manifest
+    identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
+    return CheckedApp(identity, spec, manifest, warnings)
 
 
-def parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
+def parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Manifest]:
+    spec, manifest, _ = parse_with_warnings(body)
+    return spec, manifest
+
+
+def parse_with_warnings(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Manifest, tuple[str, ...]]:
+    """The spec and manifest as models, and what the admin should know of the manifest: the
+    validator's warnings, then each field that is accepted and not honoured, with why."""
     try:
         spec = CloudronAppSpec.model_validate(body["spec"])
     except ValidationError as error:
@@ -57,7 +71,8 @@ def parse(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Any]:
         raise InvalidApp(
             Reason.INVALID_MANIFEST, "spec.manifest: " + _first_errors(str(e) for e in result.errors)
         )
-    return spec, result.manifest
+    ignored = (f"{path}: accepted, not honoured: {why}" for path, why in unhonoured(spec.manifest).items())
+    return spec, result.manifest, (*map(str, result.warnings), *ignored)
 
 
 def _first_errors(messages: Any, limit: int = 5) -> str:

@@ -29,7 +29,15 @@ from cloudron_operator.store import Store
 # (`kopf_adapters/storage.py`). Only a pass sets it; every other status write keeps it.
 RECONCILED_GENERATION = "reconciledGeneration"
 # What the package tells the admin (`builders.notes`): a pass writes them, a refresh keeps them.
-NOTE_FIELDS = ("title", "iconUrl", "configureUrl", "postInstallMessage", "checklist", "checklistPending")
+NOTE_FIELDS = (
+    "title",
+    "iconUrl",
+    "configureUrl",
+    "postInstallMessage",
+    "checklist",
+    "checklistPending",
+    "manifestWarnings",
+)
 
 
 def reconciled_generation(status: Mapping[str, Any]) -> int | None:
