@@ -522,55 +522,6 @@ def test_an_app_whose_children_would_have_another_apps_names_waits_for_it(
     )
 
 
-def test_a_tls_addon_app_restarts_when_its_certificate_is_renewed_not_when_first_issued(
-    api_client: client.ApiClient, namespace: str, app_operator: OperatorProcess
-) -> None:
-    """Its pods read the certificate's files at start (CLOUDRON.md: restarted when the cert renews)."""
-    k8s.create(api_client, app_object("mail", namespace, AddonSet({}, {}), manifest_addons={"tls": {}}))
-    wait_until(  # the pass applies the Certificate after the Deployment
-        lambda: k8s.get(api_client, "cert-manager.io/v1", "Certificate", namespace, "mail-tls") is not None,
-        WAIT,
-        "the Certificate",
-    )
-
-    def issue(revision: int) -> None:  # as cert-manager writes it: the local cluster runs none
-        status = {
-            "revision": revision,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "issued"}],
-        }
-        certificate = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "status": status}
-        k8s.apply(
-            api_client,
-            {**certificate, "metadata": {"name": "mail-tls", "namespace": namespace}},
-            subresource="status",
-        )
-
-    issue(1)
-    wait_for_resyncs(app_operator, namespace, "mail", count=2)
-    assert "cloudron.io/certificate-revision" not in (
-        template_annotations(api_client, namespace, "mail") or {}
-    )
-
-    issue(2)
-    wait_until(
-        lambda: (
-            (template_annotations(api_client, namespace, "mail") or {}).get(
-                "cloudron.io/certificate-revision"
-            )
-            == "2"
-        ),
-        WAIT,
-        "the pods to be replaced for the renewed certificate",
-    )
-
-
-def template_annotations(api: client.ApiClient, namespace: str, name: str) -> dict[str, str] | None:
-    deployment = k8s.get(api, "apps/v1", "Deployment", namespace, name)
-    if deployment is None:
-        return None
-    return dict(deployment["spec"]["template"]["metadata"].get("annotations", {}))
-
-
 def deployment_owner(api: client.ApiClient, namespace: str, name: str) -> str | None:
     deployment = k8s.get(api, "apps/v1", "Deployment", namespace, name)
     if deployment is None:

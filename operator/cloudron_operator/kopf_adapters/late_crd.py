@@ -42,13 +42,15 @@ class RestartWhenServed:
         thread.start()
 
     def _poll(self, api: client.ApiClient, kind: Kind, namespace: str | None) -> None:
+        reported = ""  # the last failure logged: the same one every 2 s is not news
         while True:
             time.sleep(POLL_SECONDS)
             try:
                 k8s.request(api, "GET", kind.path(namespace), query=[("limit", "1")])
             except k8s.ApiError as error:
-                if not error.not_found:
+                if not error.not_found and str(error) != reported:
                     logger.warning("checking whether %s is served failed: %s", kind.kind, error)
+                    reported = str(error)
                 continue
             logger.warning(
                 "the %s API is served now, after the operator started: starting again so that kopf "
