@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from cloudron_operator.children import certificate_condition, workload_condition
+from cloudron_operator.reconcile.status import app_updates
 from cloudron_operator.status import FALSE, TRUE, UNKNOWN, ConditionUpdate, merge_conditions, ready_condition
 from tests.paths import REPO
 
@@ -65,13 +66,16 @@ def reported(parts: list[ConditionUpdate], observed: int) -> dict[str, Any]:
     ready = ready_condition(parts, "Running", "https://wiki.example.com is served")
     return {
         "observedGeneration": observed,
-        "conditions": merge_conditions([], [ready, *parts], observed, NOW),
+        "conditions": merge_conditions([], app_updates([ready, *parts]), observed, NOW),
     }
 
 
 def invalid(reason: str, observed: int = 1) -> dict[str, Any]:
     ready = ConditionUpdate("Ready", FALSE, reason, f"{reason}: what to fix")
-    return {"observedGeneration": observed, "conditions": merge_conditions([], [ready], observed, NOW)}
+    return {
+        "observedGeneration": observed,
+        "conditions": merge_conditions([], app_updates([ready]), observed, NOW),
+    }
 
 
 DEPLOYMENT_READY = {
@@ -139,7 +143,7 @@ CASES: list[HealthCase] = [
         app(running=False, status=invalid("InvalidSpec")),
         "Degraded",
         "InvalidSpec",
-        "InProgress",
+        "Failed",
     ),
     HealthCase(
         "conditions without Ready",
@@ -154,7 +158,7 @@ CASES: list[HealthCase] = [
             app(status=invalid(reason)),
             "Degraded",
             f"{reason}: {reason}: what to fix",
-            "InProgress",
+            "Failed",  # Stalled=True
         )
         for reason in STUCK
     ],

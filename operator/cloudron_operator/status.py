@@ -64,6 +64,18 @@ def ready_condition(
     return ConditionUpdate("Ready", TRUE, ready_reason, ready_message)
 
 
+def with_stalled(
+    updates: Sequence[ConditionUpdate], stalled_reasons: frozenset[str]
+) -> list[ConditionUpdate]:
+    """`updates`, and `Stalled=True` with Ready's reason and message when Ready is False for one of
+    `stalled_reasons` (kstatus's convention: waiting will not help; someone must act). Otherwise no
+    Stalled condition at all, as kstatus reads an absent one as not stalled."""
+    ready = next((update for update in updates if update.type == "Ready"), None)
+    if ready is None or ready.status != FALSE or ready.reason not in stalled_reasons:
+        return list(updates)
+    return [*updates, ConditionUpdate("Stalled", TRUE, ready.reason, ready.message)]
+
+
 def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     """Only the top-level status fields that differ, so an unchanged status writes nothing."""
     return {key: value for key, value in desired.items() if current.get(key) != value}

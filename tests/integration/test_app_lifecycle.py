@@ -470,6 +470,8 @@ def test_invalid_specs_are_reported_once_and_recover_when_fixed(
         message = condition(get_app(api_client, namespace, name), "Ready")["message"]
         for word in words:
             assert word in message, f"{name}: {word!r} not in the Ready message {message!r}"
+        stalled = condition(get_app(api_client, namespace, name), "Stalled")
+        assert (stalled["status"], stalled["reason"], stalled["message"]) == ("True", reason, message), name
         assert k8s.get(api_client, "apps/v1", "Deployment", namespace, name) is None, name
 
     # Let what kopf writes after its handlers land, then nothing may change for a few resyncs.
@@ -492,6 +494,7 @@ def test_invalid_specs_are_reported_once_and_recover_when_fixed(
         recovered = partial(left_the_error, api_client, namespace, name, reason)
         wait_until(recovered, WAIT, f"{name} to leave Ready reason {reason} once fixed")
         assert k8s.get(api_client, "apps/v1", "Deployment", namespace, name) is not None, name
+        assert condition(get_app(api_client, namespace, name), "Stalled") == {}, f"{name}: still Stalled"
 
 
 def test_an_app_whose_children_would_have_another_apps_names_waits_for_it(

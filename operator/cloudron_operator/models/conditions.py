@@ -82,6 +82,9 @@ INVALID_REASONS = frozenset(
         Reason.NAME_CONFLICT,
     }
 )
+# The reasons of Ready=False that waiting does not clear: the invalid ones, and a provisioning the
+# server refused. The app then says `Stalled=True` (kstatus: Failed; Argo CD: Degraded).
+STALLED_REASONS = INVALID_REASONS | {Reason.ADDON_FAILED}
 
 
 class Condition(StatusModel):

@@ -14,7 +14,7 @@ from cloudron_operator.addons.flow import AddonsResult
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
-from cloudron_operator.models.conditions import Reason
+from cloudron_operator.models.conditions import STALLED_REASONS, Reason
 from cloudron_operator.status import (
     FALSE,
     UNKNOWN,
@@ -22,6 +22,7 @@ from cloudron_operator.status import (
     merge_conditions,
     ready_condition,
     status_patch,
+    with_stalled,
 )
 from cloudron_operator.store import Store
 
@@ -112,7 +113,9 @@ def desired_status(
         "observedGeneration": observed,
         "phase": phase,
         "url": url,
-        "conditions": merge_conditions(current.get("conditions", []), [ready, *parts], observed, now),
+        "conditions": merge_conditions(
+            current.get("conditions", []), app_updates([ready, *parts]), observed, now
+        ),
         "addons": addons.status() if addons is not None else current.get("addons", {}),
     }
     version = current.get("version") if pending else str(spec["manifest"].get("version", ""))
@@ -160,7 +163,12 @@ def report_invalid(
 
 def app_conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:
     current = app.get("status", {}).get("conditions", [])
-    return merge_conditions(current, updates, app["metadata"]["generation"], datetime.now(UTC))
+    return merge_conditions(current, app_updates(updates), app["metadata"]["generation"], datetime.now(UTC))
+
+
+def app_updates(updates: Sequence[ConditionUpdate]) -> list[ConditionUpdate]:
+    """An app's conditions: `updates`, and Stalled when its Ready=False is one waiting does not clear."""
+    return with_stalled(updates, STALLED_REASONS)
 
 
 def write_status(
