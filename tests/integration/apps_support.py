@@ -134,3 +134,26 @@ def pre_bound_volume(api: client.ApiClient, namespace: str, claim: str) -> str:
         }
     )
     return name
+
+
+# How many of its own resyncs the operator must run through while nothing may change.
+QUIET_RESYNCS = 3
+STARTING_MARKER = "--- operator starting ---"
+
+
+def timer_runs(operator: OperatorProcess, namespace: str, app: str) -> int:
+    """How often the resync timer reconciled the app since the operator last started (from its log)."""
+    log = operator.log.read_text(errors="replace").rsplit(STARTING_MARKER, 1)[-1]
+    return sum(1 for line in log.splitlines() if f"[{namespace}/{app}]" in line and "Timer 'resync'" in line)
+
+
+def wait_for_resyncs(
+    operator: OperatorProcess, namespace: str, *apps: str, count: int = QUIET_RESYNCS
+) -> None:
+    """Wait until the operator's timer has reconciled each of the apps `count` more times."""
+    targets = {app: timer_runs(operator, namespace, app) + count for app in apps}
+    wait_until(
+        lambda: all(timer_runs(operator, namespace, app) >= target for app, target in targets.items()),
+        WAIT,
+        f"{count} resyncs of {', '.join(apps)}",
+    )

@@ -24,21 +24,20 @@ from tests.harness.processes import HarnessError, wait_until
 from tests.integration.addon_support import AddonSet, app_object
 from tests.integration.apps_support import (
     APP,
+    STARTING_MARKER,
     WAIT,
     condition,
     example,
     get_app,
     is_ready,
     kubectl_apply,
+    wait_for_resyncs,
     wait_until_ready,
 )
 
 T = TypeVar("T")
 Snapshot = dict[str, Any]
 
-# How many of its own resyncs the operator must run through while nothing may change.
-QUIET_RESYNCS = 3
-STARTING_MARKER = "--- operator starting ---"
 WATCHED_ENV = ("APP_DOMAIN", "APP_ORIGIN", "ZNC_PORT", "IDENT_PORT")
 
 
@@ -92,24 +91,6 @@ def resource_versions(api: client.ApiClient, namespace: str, app: str) -> dict[s
     }
     versions["CloudronApp/" + app] = get_app(api, namespace, app)["metadata"]["resourceVersion"]
     return versions
-
-
-def timer_runs(operator: OperatorProcess, namespace: str, app: str) -> int:
-    """How often the resync timer reconciled the app since the operator last started (from its log)."""
-    log = operator.log.read_text(errors="replace").rsplit(STARTING_MARKER, 1)[-1]
-    return sum(1 for line in log.splitlines() if f"[{namespace}/{app}]" in line and "Timer 'resync'" in line)
-
-
-def wait_for_resyncs(
-    operator: OperatorProcess, namespace: str, *apps: str, count: int = QUIET_RESYNCS
-) -> None:
-    """Wait until the operator's timer has reconciled each of the apps `count` more times."""
-    targets = {app: timer_runs(operator, namespace, app) + count for app in apps}
-    wait_until(
-        lambda: all(timer_runs(operator, namespace, app) >= target for app, target in targets.items()),
-        WAIT,
-        f"{count} resyncs of {', '.join(apps)}",
-    )
 
 
 def warning_events(api: client.ApiClient, namespace: str, app: dict[str, Any], reason: str) -> int:

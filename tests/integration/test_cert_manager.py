@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -27,9 +28,9 @@ from tests.integration.apps_support import (
     example,
     get_app,
     kubectl_apply,
+    wait_for_resyncs,
     wait_until_ready,
 )
-from tests.integration.test_app_lifecycle import wait_for_resyncs
 
 CERTIFICATE = ("cert-manager.io/v1", "Certificate")
 DEFAULT_DURATION = datetime.timedelta(days=90)  # cert-manager's, when the Certificate names none
@@ -125,7 +126,7 @@ def test_cert_manager_issues_the_apps_names_and_a_renewal_restarts_a_tls_app(
 
 
 def test_an_issuer_that_does_not_exist_leaves_the_app_not_ready_with_cert_managers_word(
-    api_client: client.ApiClient, cluster: LocalEnv, namespace: str, installed_crds: None, tmp_path: Any
+    api_client: client.ApiClient, cluster: LocalEnv, namespace: str, installed_crds: None, tmp_path: Path
 ) -> None:
     env = {"CLOUDRON_OPERATOR_NAMESPACES": namespace, "CLOUDRON_OPERATOR_CLUSTER_ISSUER": "no-such-issuer"}
     operator = OperatorProcess(cluster.cluster.kubeconfig, tmp_path / "operator.log", env=env)

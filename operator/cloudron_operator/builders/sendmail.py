@@ -15,20 +15,20 @@ The From address is the app's own, `<app>.app@<domain>`, as Cloudron's default m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
+from cloudron_operator.models.addon import SecretKeyRef
 
 APP_LOGINS_OPTION: Final = "appLoginsSecretRef"
 DEFAULT_LOGINS_KEY: Final = "passwd"
-_DNS_SUBDOMAIN: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-_DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_DATA_KEY: Final = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+_MEANINGS: Final = {"name": "a Secret's name", "namespace": "a namespace's name", "key": "a Secret key"}
 
 
 @dataclass(frozen=True)
@@ -41,22 +41,22 @@ class LoginsSecret:
 
     @classmethod
     def from_option(cls, value: Any) -> LoginsSecret:
-        """From `options.appLoginsSecretRef`; ValueError says what is wrong with it."""
+        """From `options.appLoginsSecretRef`, by the rules of every Secret reference of an Addon;
+        ValueError says what is wrong with it."""
         where = f"options.{APP_LOGINS_OPTION}"
         if not isinstance(value, Mapping):
             raise ValueError(f"{where} must be an object with name and namespace")
-        name, namespace = value.get("name"), value.get("namespace")
-        key = value.get("key", DEFAULT_LOGINS_KEY)
-        if not isinstance(name, str) or not _DNS_SUBDOMAIN.fullmatch(name):
-            raise ValueError(f"{where}.name must be a Secret's name, got {name!r}")
-        if not isinstance(namespace, str) or not _DNS_LABEL.fullmatch(namespace):
-            raise ValueError(f"{where}.namespace must be a namespace's name, got {namespace!r}")
-        if not isinstance(key, str) or not _DATA_KEY.fullmatch(key):
-            raise ValueError(f"{where}.key must be a Secret key, got {key!r}")
-        unknown = sorted(set(value) - {"name", "namespace", "key"})
-        if unknown:
-            raise ValueError(f"{where} has unknown fields: {', '.join(unknown)}")
-        return cls(namespace, name, key)
+        try:
+            ref = SecretKeyRef.model_validate(value)
+        except ValidationError as error:
+            field = str(error.errors()[0]["loc"][0])
+            if field not in _MEANINGS:
+                unknown = sorted(set(value) - set(_MEANINGS))
+                raise ValueError(f"{where} has unknown fields: {', '.join(unknown)}") from None
+            raise ValueError(
+                f"{where}.{field} must be {_MEANINGS[field]}, got {value.get(field)!r}"
+            ) from None
+        return cls(ref.namespace, ref.name, ref.key or DEFAULT_LOGINS_KEY)
 
 
 @dataclass(frozen=True)
