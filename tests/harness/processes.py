@@ -47,11 +47,22 @@ def run(
     user: str | None = None,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
+    timeout: float = 600,
 ) -> str:
-    """Run a command to completion, returning stdout; raise HarnessError with its output on failure."""
-    result = subprocess.run(
-        as_user(argv, user), capture_output=True, text=True, env=env, input=stdin, check=False, timeout=600
-    )
+    """Run a command to completion, returning stdout; raise HarnessError with its output on failure,
+    or when it has not ended after `timeout` seconds (it is killed then)."""
+    try:
+        result = subprocess.run(
+            as_user(argv, user),
+            capture_output=True,
+            text=True,
+            env=env,
+            input=stdin,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise HarnessError(f"{' '.join(argv)} did not end within {timeout:.0f}s") from error
     if result.returncode != 0:
         raise HarnessError(
             f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
