@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from cloudron_operator.models.conditions import Reason
 from cloudron_operator.status import FALSE, TRUE, UNKNOWN, ConditionUpdate
+from cloudron_operator.store.routing import GatewayRouting, ParentSeen
 
 
 def workload_condition(deployment: Mapping[str, Any] | None, running: bool) -> ConditionUpdate:
@@ -49,3 +50,124 @@ def certificate_condition(certificate: Mapping[str, Any] | None) -> ConditionUpd
     return ConditionUpdate(
         "CertificateReady", UNKNOWN, Reason.ISSUING, "waiting for cert-manager to issue it"
     )
+
+
+# A listener's conditions that say it is not serving, with the value that says so.
+_LISTENER_PROBLEMS: Final = {
+    "Accepted": FALSE,
+    "ResolvedRefs": FALSE,
+    "Programmed": FALSE,
+    "Conflicted": TRUE,
+}
+
+
+def routing_condition(
+    listeners: Mapping[str, Any] | None,
+    routes: Sequence[Mapping[str, Any]],
+    parent: ParentSeen | None,
+    routing: GatewayRouting,
+    app_namespace: str,
+) -> ConditionUpdate:
+    """`Routed` (routing=gateway): whether the Gateway controller accepted the app's listeners (its
+    ListenerSet or its own Gateway, `listeners`) and every one of its HTTPRoutes, as the controller's
+    conditions say. `parent` is the shared Gateway or the GatewayClass, as the store has it."""
+    if (problem := _parent_problem(parent, routing, app_namespace)) is not None:
+        return problem
+    if listeners is None:
+        return ConditionUpdate(
+            "Routed", UNKNOWN, Reason.CREATING, f"the {routing.listeners_kind} does not exist yet"
+        )
+    what = f"{listeners['kind']} {listeners['metadata']['name']}"
+    problem = _listeners_problem(listeners, what, routing) or _routes_problem(routes, listeners, routing)
+    return problem or ConditionUpdate(
+        "Routed", TRUE, Reason.ROUTED, f"the Gateway controller accepted {what} and the app's HTTPRoutes"
+    )
+
+
+def _parent_problem(
+    parent: ParentSeen | None, routing: GatewayRouting, app_namespace: str
+) -> ConditionUpdate | None:
+    if parent is None:
+        return ConditionUpdate(
+            "Routed", FALSE, Reason.NOT_ROUTED, f"{routing.describe_parent()} does not exist: create it"
+        )
+    if routing.listeners_kind == "ListenerSet" and not _allows_listener_sets(parent, app_namespace):
+        return ConditionUpdate(
+            "Routed",
+            FALSE,
+            Reason.NOT_ROUTED,
+            f"{routing.describe_parent()} does not allow ListenerSets from namespace {app_namespace}: set "
+            f"its spec.allowedListeners.namespaces (from: {parent.allowed_listeners})",
+        )
+    return None
+
+
+def _listeners_problem(
+    listeners: Mapping[str, Any], what: str, routing: GatewayRouting
+) -> ConditionUpdate | None:
+    found = _current_conditions(listeners.get("status", {}), listeners)
+    if "Accepted" not in found:
+        return _waiting(what, routing)
+    for kind in ("Accepted", "Programmed"):
+        if (problem := found.get(kind)) is not None and problem["status"] == FALSE:
+            return _not_routed(what, problem)
+    hosts = {entry["name"]: entry.get("hostname") for entry in listeners.get("spec", {}).get("listeners", [])}
+    for listener in listeners.get("status", {}).get("listeners", []):
+        for condition in _current_conditions(listener, listeners).values():
+            if _LISTENER_PROBLEMS.get(condition["type"]) == condition["status"]:
+                host = hosts.get(listener.get("name")) or listener.get("name")
+                return _not_routed(f"{what}, the listener of {host}", condition)
+    return None
+
+
+def _routes_problem(
+    routes: Sequence[Mapping[str, Any]], listeners: Mapping[str, Any], routing: GatewayRouting
+) -> ConditionUpdate | None:
+    for route in routes:
+        what = f"HTTPRoute {route['metadata']['name']}"
+        mine = [
+            parent_status
+            for parent_status in route.get("status", {}).get("parents", [])
+            if parent_status.get("parentRef", {}).get("name") == listeners["metadata"]["name"]
+            and parent_status.get("parentRef", {}).get("kind", "Gateway") == listeners["kind"]
+        ]
+        conditions = _current_conditions(mine[0], route) if mine else {}
+        if "Accepted" not in conditions:
+            return _waiting(what, routing)
+        for kind in ("Accepted", "ResolvedRefs"):
+            if (problem := conditions.get(kind)) is not None and problem["status"] == FALSE:
+                return _not_routed(what, problem)
+    return None
+
+
+def _waiting(what: str, routing: GatewayRouting) -> ConditionUpdate:
+    return ConditionUpdate(
+        "Routed",
+        UNKNOWN,
+        Reason.WAITING_FOR_GATEWAY,
+        f"waiting for the controller of {routing.describe_parent()} to accept {what}",
+    )
+
+
+def _allows_listener_sets(parent: ParentSeen, namespace: str) -> bool:
+    """What the Gateway's allowedListeners says of the namespace; a Selector is the controller's to
+    judge (the store keeps no namespace labels)."""
+    allowed = parent.allowed_listeners
+    return allowed in ("All", "Selector") or (allowed == "Same" and namespace == parent.namespace)
+
+
+def _current_conditions(holder: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The conditions the controller wrote for the object's current generation, by type: one about an
+    older spec says nothing of this one."""
+    generation = obj.get("metadata", {}).get("generation", 0)
+    return {
+        str(c.get("type")): c
+        for c in holder.get("conditions", [])
+        if c.get("observedGeneration", generation) >= generation
+    }
+
+
+def _not_routed(what: str, condition: Mapping[str, Any]) -> ConditionUpdate:
+    detail = f"{condition.get('type')}={condition.get('status')}: {condition.get('reason', '')}"
+    message = f"{what}: {detail}: {condition.get('message', '')}".rstrip(": ")
+    return ConditionUpdate("Routed", FALSE, Reason.NOT_ROUTED, message)

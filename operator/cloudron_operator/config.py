@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "CLOUDRON_OPERATOR_"
+# The class whose controller the Ingresses' ingress-nginx annotations are written for.
+NGINX_INGRESS_CLASS: Final = "nginx"
+_GATEWAY_REF: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?")
 
 
 class OperatorConfig(BaseModel):
@@ -35,8 +40,36 @@ class OperatorConfig(BaseModel):
         "full pass (a resync due less than this after one, with 10% slack, is skipped; one due while "
         "other passes wait for a thread is put off once, by an interval).",
     )
+    routing: Literal["ingress", "gateway"] = Field(
+        default="ingress",
+        description="How HTTPS reaches the apps: an Ingress per app, or the Gateway API (an HTTPRoute per "
+        "app and its TLS listeners: gateway_listeners).",
+    )
     ingress_class: str | None = Field(
         default=None, description="ingressClassName of the apps' Ingresses; unset uses the cluster default."
+    )
+    ingress_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations on every app's Ingress, for the controller in use (env: a JSON object, as "
+        "values such as Traefik's middleware lists have commas). ingress-nginx's own (no body size "
+        f"limit, redirects) are written only when ingress_class is {NGINX_INGRESS_CLASS!r}.",
+    )
+    gateway_listeners: Literal["ListenerSet", "Gateway"] = Field(
+        default="ListenerSet",
+        description="Where each app's HTTPS listeners (one per host, with its certificate) go: a ListenerSet "
+        "of the app attached to the shared Gateway `gateway`, or a Gateway of the app's own of class "
+        "`gateway_class` (for implementations without ListenerSet, such as Traefik 3.7).",
+    )
+    gateway: str = Field(
+        default="",
+        description="namespace/name of the shared Gateway the apps' ListenerSets attach to "
+        "(gateway_listeners=ListenerSet); it must allow ListenerSets from the apps' namespaces.",
+    )
+    gateway_class: str = Field(
+        default="", description="GatewayClass of the apps' own Gateways (gateway_listeners=Gateway)."
+    )
+    gateway_https_port: int = Field(
+        default=443, ge=1, le=65535, description="Port of the apps' HTTPS listeners."
     )
     cluster_issuer: str = Field(
         default="letsencrypt", description="cert-manager ClusterIssuer for apps that name no issuer."
@@ -85,6 +118,16 @@ class OperatorConfig(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("ingress_annotations", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not a JSON object of annotations: {error}") from error
+        return value
+
     @field_validator("ingress_namespace_labels", mode="before")
     @classmethod
     def _split_labels(cls, value: object) -> object:
@@ -92,6 +135,25 @@ class OperatorConfig(BaseModel):
             pairs = (part.strip().split("=", 1) for part in value.split(",") if part.strip())
             return {key.strip(): (rest[0].strip() if rest else "") for key, *rest in pairs}
         return value
+
+    @model_validator(mode="after")
+    def _gateway_named(self) -> Self:
+        if self.routing != "gateway":
+            return self
+        if self.gateway_listeners == "ListenerSet" and not _GATEWAY_REF.fullmatch(self.gateway):
+            raise ValueError(
+                f"routing=gateway with gateway_listeners=ListenerSet needs gateway=<namespace>/<name>, "
+                f"not {self.gateway!r}"
+            )
+        if self.gateway_listeners == "Gateway" and not self.gateway_class:
+            raise ValueError("routing=gateway with gateway_listeners=Gateway needs gateway_class")
+        return self
+
+    @property
+    def gateway_ref(self) -> tuple[str, str]:
+        """(namespace, name) of the shared Gateway."""
+        namespace, _, name = self.gateway.partition("/")
+        return namespace, name
 
 
 class ConfigError(ValueError):

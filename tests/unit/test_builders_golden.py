@@ -94,6 +94,32 @@ APPS = [
         "OrcVole__langfuse-cloudron__CloudronManifest.json",
         {"domain": "langfuse.example.com"},
     ),
+    # routing=gateway with ListenerSets on a shared Gateway: an HTTPS listener per host (the wildcard
+    # alias too), the domain's and aliases' HTTPRoute, the redirect hosts' 302 route; no Ingress.
+    GoldenApp(
+        "prosody-gateway",
+        "OrcVole__prosody-cloudron__CloudronManifest.json",
+        {
+            "domain": "xmpp.example.com",
+            "aliases": ["conference.example.com", "*.muc.example.com"],
+            "redirects": ["jabber.example.com"],
+        },
+        config=CONFIG.model_copy(update={"routing": "gateway", "gateway": "gateway-system/shared"}),
+    ),
+    # routing=gateway with a Gateway of the app's own (Traefik): the httpPorts service's route.
+    GoldenApp(
+        "langfuse-gateway",
+        "OrcVole__langfuse-cloudron__CloudronManifest.json",
+        {"domain": "langfuse.example.com"},
+        config=CONFIG.model_copy(
+            update={
+                "routing": "gateway",
+                "gateway_listeners": "Gateway",
+                "gateway_class": "traefik",
+                "gateway_https_port": 8443,
+            }
+        ),
+    ),
     # The least an app can be: no addons, no ports; the operator's default configuration.
     GoldenApp(
         "astro",

@@ -46,7 +46,10 @@ def _certificate(version: str, ready: str) -> dict[str, Any]:
 
 
 def _deployments() -> Table[ChildSeen]:
-    return Table(lambda obj: child_seen(obj, "apps/v1", "Deployment"), owner=lambda child: child.app_uid)
+    return Table(
+        lambda obj: child_seen(obj, "apps/v1", "Deployment"),
+        index=lambda child: (child.app_uid,) if child.app_uid else (),
+    )
 
 
 def _ready(table: Table[ChildSeen], namespace: str = "apps") -> int:
@@ -96,7 +99,7 @@ def test_a_list_removes_what_it_does_not_return_in_its_namespace_only() -> None:
     assert table.get(("one", "wiki")) is None
     assert table.get(("two", "wiki")) is not None
     assert [(change.before is not None, change.after) for change in changes] == [(True, None)]
-    assert set(table.owned_by("app-1")) == {("two", "wiki")}
+    assert set(table.find("app-1")) == {("two", "wiki")}
     assert len(table) == 1
 
 
@@ -106,7 +109,7 @@ def test_a_deletion_removes_the_object_and_our_write_of_it() -> None:
     table.record(_deployment("2", 1))
     change = table.remove(_deployment("3", 1))
     assert change.after is None and table.get(("apps", "wiki")) is None
-    assert table.owned_by("app-1") == {}
+    assert table.find("app-1") == {}
 
 
 def test_an_object_made_again_replaces_the_old_one_whatever_its_version() -> None:
@@ -121,8 +124,8 @@ def test_an_object_made_again_replaces_the_old_one_whatever_its_version() -> Non
 def test_the_apps_are_found_by_owner_also_from_our_writes() -> None:
     table = _deployments()
     table.record(_deployment("5", 1))
-    assert set(table.owned_by("app-1")) == {("apps", "wiki")}
-    assert table.owned_by("another app") == {}
+    assert set(table.find("app-1")) == {("apps", "wiki")}
+    assert table.find("another app") == {}
 
 
 def test_a_secret_keeps_its_data_and_other_children_keep_none() -> None:

@@ -73,6 +73,12 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [cert-manager.io]
   resources: [certificates]
   verbs: [get, list, watch, create, patch, delete]
+{{- if eq .Values.routing "gateway" }}
+# routing: gateway: the app's HTTPRoutes and its listeners (a ListenerSet, or a Gateway of its own).
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes, {{ ternary "gateways" "listenersets" (eq .Values.gateway.listeners "Gateway") }}]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end }}
 # Events on the apps: what was created, and why an app is not Ready.
 - apiGroups: [""]
   resources: [events]
@@ -94,6 +100,13 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]
+{{- if eq .Values.routing "gateway" }}
+# routing: gateway: the operator watches the parent of the apps' listeners (the shared Gateway, or
+# the GatewayClass of the apps' own Gateways), to say in each app's status when it is missing.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [{{ ternary "gatewayclasses" "gateways" (eq .Values.gateway.listeners "Gateway") }}]
+  verbs: [list, watch]
+{{- end }}
 {{- end -}}
 
 {{/* kopf peering: list/watch the peering objects, get and patch (keep-alives) only ours. */}}

@@ -11,6 +11,13 @@ from typing import Any, Final, NamedTuple
 
 from cloudron_operator.builders.deployment import build_deployment
 from cloudron_operator.builders.errors import InvalidSpec
+from cloudron_operator.builders.gateway import (
+    GATEWAY_API,
+    build_listeners,
+    build_routes,
+    check_gateway_limits,
+    service_route_name,
+)
 from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import (
     APP_LABEL,
@@ -34,7 +41,7 @@ from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
 
-# Every (apiVersion, kind) a child of an app can have.
+# Every (apiVersion, kind) a child of an app can have in either routing mode (`child_kinds`).
 CHILD_KINDS: Final = (
     ("v1", "Secret"),
     ("v1", "PersistentVolumeClaim"),
@@ -45,6 +52,14 @@ CHILD_KINDS: Final = (
     ("networking.k8s.io/v1", "Ingress"),
     ("batch/v1", "CronJob"),
 )
+
+
+def child_kinds(config: OperatorConfig) -> tuple[tuple[str, str], ...]:
+    """The kinds of the apps' children with these settings: with routing=gateway, the HTTPRoutes and
+    the kind that holds the app's listeners too (Ingress stays: switching modes prunes the Ingresses)."""
+    if config.routing != "gateway":
+        return CHILD_KINDS
+    return (*CHILD_KINDS, (GATEWAY_API, "HTTPRoute"), (GATEWAY_API, config.gateway_listeners))
 
 
 class ChildRef(NamedTuple):
@@ -74,6 +89,18 @@ def desired_children(
         identity, spec, manifest, config, addon_secrets, certificate_revision=certificate_revision
     )
     services = http_services(spec, manifest)
+    routing: list[dict[str, Any] | None]
+    if config.routing == "gateway":
+        check_gateway_limits(spec, services)
+        routing = [
+            build_listeners(identity, spec, config, services),
+            *build_routes(identity, spec, config, services),
+        ]
+    else:
+        routing = [
+            build_ingress(identity, spec, config, services),
+            build_redirect_ingress(identity, spec, config),
+        ]
     children = [
         build_data_claim(identity, spec, manifest),
         build_dirs_claim(identity, spec, manifest),
@@ -83,15 +110,14 @@ def desired_children(
         build_http_service(identity, services),
         build_ports_service(identity, spec, manifest, config),
         build_certificate(identity, spec, config, services),
-        build_ingress(identity, spec, config, services),
-        build_redirect_ingress(identity, spec, config),
+        *routing,
     ]
     return [child for child in children if child is not None]
 
 
 def possible_children(identity: AppIdentity) -> tuple[ChildRef, ...]:
-    """Every child an app can have, whatever its spec, but the scheduler's CronJobs (named by the
-    manifest's tasks: `scheduler.task_name`): those not desired now are to be deleted.
+    """Every child an app can have in the Ingress mode, whatever its spec, but the scheduler's CronJobs
+    (named by the manifest's tasks: `scheduler.task_name`): those not desired now are to be deleted.
 
     Deleting the data claim deletes the app's data; Cloudron does that only on uninstall or when
     an update drops the localstorage addon.
@@ -122,10 +148,12 @@ __all__ = [
     "InvalidSpec",
     "app_label_value",
     "check_spec",
+    "child_kinds",
     "child_name",
     "child_ref",
     "desired_children",
     "effective_memory_limit",
     "possible_children",
+    "service_route_name",
     "tls_name",
 ]

@@ -18,7 +18,7 @@ from cloudron_operator.builders.identity import (
     tls_name,
 )
 from cloudron_operator.builders.services import http_port_name
-from cloudron_operator.config import OperatorConfig
+from cloudron_operator.config import NGINX_INGRESS_CLASS, OperatorConfig
 from cloudron_operator.models import CloudronAppSpec
 
 # Cloudron's proxy puts no limit on request bodies; ingress-nginx's default is 1 MiB.
@@ -34,7 +34,8 @@ def build_ingress(
     """The Ingress that serves the app on its domain and aliases, and each httpPorts service on its
     host and the service's own aliases."""
     hosts = [spec.domain, *spec.aliases]
-    ingress = _ingress(identity, child_name(identity.name), hosts, {BODY_SIZE_ANNOTATION: "0"}, config)
+    annotations = {BODY_SIZE_ANNOTATION: "0"} if _nginx(config) else {}
+    ingress = _ingress(identity, child_name(identity.name), hosts, annotations, config)
     for service in services:
         backend = {
             "service": {
@@ -52,10 +53,11 @@ def build_ingress(
 def build_redirect_ingress(
     identity: AppIdentity, spec: CloudronAppSpec, config: OperatorConfig
 ) -> dict[str, Any] | None:
-    """The Ingress answering the redirect hosts with a permanent redirect to the domain; None without any."""
+    """The Ingress of the redirect hosts, None without any. ingress-nginx answers them with a permanent
+    redirect to the domain; other controllers serve the app there (docs/ingress.md)."""
     if not spec.redirects:
         return None
-    annotations = {REDIRECT_ANNOTATION: f"https://{spec.domain}"}
+    annotations = {REDIRECT_ANNOTATION: f"https://{spec.domain}"} if _nginx(config) else {}
     return _ingress(
         identity, child_name(identity.name, REDIRECTS_SUFFIX), spec.redirects, annotations, config
     )
@@ -95,9 +97,13 @@ def _ingress(
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": object_meta(identity, name, annotations=annotations),
+        "metadata": object_meta(identity, name, annotations={**config.ingress_annotations, **annotations}),
         "spec": spec,
     }
+
+
+def _nginx(config: OperatorConfig) -> bool:
+    return config.ingress_class == NGINX_INGRESS_CLASS
 
 
 def _root_path(identity: AppIdentity) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Child changes: a Deployment or Certificate of an app changed, so may the app's status.
+"""Child changes: a Deployment, Certificate, HTTPRoute or the listeners of an app changed, so may the
+app's status.
 
 The store's watches report every change of a child (`Store.on_child_change`, in an informer's
 thread); it is handed to kopf's event loop here. Most changes alter nothing the app reports (a
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from cloudron_operator import builders
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.reconcile.refresh import AppRefreshes, refresh
+from cloudron_operator.reconcile.status import routed_condition
 from cloudron_operator.status import ConditionUpdate
 from cloudron_operator.store import Change, ChildSeen
 
@@ -38,7 +40,8 @@ def child_listener(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callabl
     return changed
 
 
-WATCHED_KINDS = frozenset({"Deployment", "Certificate"})
+ROUTING_KINDS: Final = frozenset({"HTTPRoute", "ListenerSet", "Gateway"})
+WATCHED_KINDS: Final = frozenset({"Deployment", "Certificate"}) | ROUTING_KINDS
 _tasks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
 
 
@@ -55,7 +58,7 @@ def _done(task: asyncio.Task[None]) -> None:
 
 
 async def child_changed(runtime: Runtime, child: ChildSeen) -> None:
-    """A Deployment or Certificate of an app changed: recompute that app's status, if it must change.
+    """A child the app's status reads changed: recompute that app's status, if it must change.
 
     The app's status is compared with the condition this child gives *before* anything is read:
     most child changes (a replica count, a resync of the child) change nothing the app reports.
@@ -67,9 +70,12 @@ async def child_changed(runtime: Runtime, child: ChildSeen) -> None:
     key = (child.namespace, child.app_name)
     store = runtime.store
     seen = store.app(key)
-    condition = _condition_of_child(
-        child.as_object(), child.app_name, seen.running if seen is not None else True
-    )
+    if child.kind in ROUTING_KINDS:
+        app_meta = {"uid": child.app_uid, "name": child.app_name, "namespace": child.namespace}
+        condition = routed_condition(store, app_meta)
+    else:
+        running = seen.running if seen is not None else True
+        condition = _condition_of_child(child.as_object(), child.app_name, running)
     if condition is None:
         return  # another child of the app, such as its Redis: not part of its status
     if seen is not None and (

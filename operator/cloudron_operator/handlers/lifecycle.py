@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 from kubernetes import client
 
+from cloudron_operator import builders
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.config import OperatorConfig
@@ -30,6 +31,7 @@ from cloudron_operator.reconcile.passes import LastPasses
 from cloudron_operator.reconcile.refresh import AppRefreshes
 from cloudron_operator.runtime import MEMO_KEY, Runtime
 from cloudron_operator.store import Store
+from cloudron_operator.store.routing import gateway_routing
 
 APPS_CRD = "cloudronapps.cloudron.io"
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
@@ -61,10 +63,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     # asyncio's default executor (min(32, CPUs + 4) threads). The store's informers hold one each for
     # as long as a watch lasts: they get a client of their own.
     api = new_api_client(connections=config.max_workers + min(32, (os.cpu_count() or 1) + 4))
+    kinds, routing = builders.child_kinds(config), gateway_routing(config)
     watches = new_api_client(
-        connections=Store.informers_needed(config.namespaces, peering=bool(config.peering))
+        connections=Store.informers_needed(
+            config.namespaces, kinds, peering=bool(config.peering), routing=routing is not None
+        )
     )
-    store = Store(watches, config.namespaces, page_size=LIST_CHUNK_SIZE)
+    store = Store(watches, config.namespaces, kinds, routing, page_size=LIST_CHUNK_SIZE)
     paused = _peering(store, config, memo)
     diff_base = await asyncio.to_thread(_diffbase_storage, api, store, logger)
     settings.persistence.diffbase_storage = diff_base

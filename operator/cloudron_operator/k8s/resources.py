@@ -32,6 +32,10 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
         Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         Kind("cert-manager.io/v1", "Certificate", "certificates"),
+        Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
+        Kind("gateway.networking.k8s.io/v1", "ListenerSet", "listenersets"),
+        Kind("gateway.networking.k8s.io/v1", "Gateway", "gateways"),
+        Kind("gateway.networking.k8s.io/v1", "GatewayClass", "gatewayclasses", namespaced=False),
         Kind("cloudron.io/v1alpha1", "CloudronApp", "cloudronapps"),
         Kind("cloudron.io/v1alpha1", "Addon", "addons", namespaced=False),
         Kind(

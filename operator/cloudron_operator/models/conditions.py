@@ -32,6 +32,7 @@ class Reason(StrEnum):
     UNSUPPORTED_ADDON = "UnsupportedAddon"  # not served yet
     ADDON_REFUSED = "AddonRefused"  # never served: docker, and the retired oauth and simpleauth
     NAME_CONFLICT = "NameConflict"
+    HOST_IN_USE = "HostInUse"
     KIND_NOT_SERVED = "KindNotServed"
     APPLY_FAILED = "ApplyFailed"
     DEPROVISION_FAILED = "DeprovisionFailed"
@@ -57,6 +58,10 @@ class Reason(StrEnum):
     ISSUED = "Issued"
     NOT_ISSUED = "NotIssued"
     ISSUING = "Issuing"
+    # Routed (routing=gateway): the Gateway controller's view of the app's listeners and routes.
+    ROUTED = "Routed"
+    NOT_ROUTED = "NotRouted"
+    WAITING_FOR_GATEWAY = "WaitingForGateway"
     # An Addon's Ready.
     CONNECTED = "Connected"
     UNREACHABLE = "Unreachable"
@@ -80,6 +85,7 @@ INVALID_REASONS = frozenset(
         Reason.ADDON_REFUSED,
         Reason.DEPROVISION_FAILED,
         Reason.NAME_CONFLICT,
+        Reason.HOST_IN_USE,
     }
 )
 # The reasons of Ready=False that waiting does not clear: the invalid ones, and a provisioning the

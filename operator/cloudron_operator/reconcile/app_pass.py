@@ -33,7 +33,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
     that field (see `kopf_adapters.storage`).
     """
     store, api = runtime.store, runtime.api
-    identity, spec, manifest, warnings = checked_app(body, runtime.backends, store)
+    identity, spec, manifest, warnings = checked_app(body, runtime.backends, store, runtime.config)
     children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)
     try:
         addons_result = provision_addons(

@@ -111,7 +111,7 @@ def _kind_served(obj: Mapping[str, Any]) -> Iterator[None]:
             raise InvalidApp(
                 Reason.KIND_NOT_SERVED,
                 f"this cluster does not serve {obj['kind']} ({obj['apiVersion']}): install its CRDs "
-                "(cert-manager for Certificates)",
+                "(cert-manager for Certificates, the Gateway API for HTTPRoutes and ListenerSets)",
             ) from error
         raise
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import kopf
@@ -11,7 +11,10 @@ from pydantic import ValidationError
 from cloudron_operator import builders
 from cloudron_operator.addons.plan import refused_addons, unsupported_addons
 from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.builders.gateway import check_gateway_limits, route_hosts
+from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import apps_sharing_child_names
+from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.manifest.fidelity import unhonoured
 from cloudron_operator.manifest.validation import validate_manifest
@@ -28,9 +31,10 @@ class CheckedApp(NamedTuple):
     warnings: tuple[str, ...]  # what the validator warned of, and the fields accepted and not honoured
 
 
-def checked_app(body: kopf.Body, backends: AddonBackends, store: Store) -> CheckedApp:
+def checked_app(body: kopf.Body, backends: AddonBackends, store: Store, config: OperatorConfig) -> CheckedApp:
     """The app's identity, spec and manifest, once everything that can be checked before any addon is
-    provisioned holds: a valid spec and manifest, addons this operator serves, names of its own."""
+    provisioned holds: a valid spec and manifest, addons this operator serves, names and hosts of its
+    own, routes the Gateway API can hold."""
     spec, manifest, warnings = parse_with_warnings(body)
     if refused := refused_addons(manifest, spec):
         reasons = "; ".join(f"{name}: {why}" for name, why in refused.items())
@@ -44,12 +48,17 @@ def checked_app(body: kopf.Body, backends: AddonBackends, store: Store) -> Check
             f"the manifest asks for {', '.join(unsupported)}, which this operator does not provide; "
             "the app cannot run without it",
         )
+    services = http_services(spec, manifest)
     try:
         builders.check_spec(spec, manifest)  # before any database is made for it
+        if config.routing == "gateway":
+            check_gateway_limits(spec, services)
     except builders.InvalidSpec as invalid:
         raise InvalidApp(Reason.INVALID_SPEC, str(invalid)) from invalid
     if conflict := name_conflict(store, body):
         raise InvalidApp(Reason.NAME_CONFLICT, conflict)
+    if conflict := host_conflict(store, body, route_hosts(spec, services)):
+        raise InvalidApp(Reason.HOST_IN_USE, conflict)
     identity = builders.AppIdentity(body.meta["name"], body.meta["namespace"], body.meta["uid"])
     return CheckedApp(identity, spec, manifest, warnings)
 
@@ -99,5 +108,24 @@ def name_conflict(store: Store, body: kopf.Body) -> str | None:
     return None
 
 
-def _creation_order(meta: Mapping[str, Any]) -> tuple[str, str]:
-    return (str(meta.get("creationTimestamp") or ""), str(meta["name"]))
+def host_conflict(store: Store, body: kopf.Body, hosts: Iterable[str]) -> str | None:
+    """Why this app may not have one of its hosts: an app made before it has it, and keeps it.
+
+    Two apps on one host would be served by whichever the ingress controller picks (or by neither,
+    as Gateway listeners in conflict); Cloudron refuses the second install.
+    """
+    mine = _creation_order(body.meta)
+    for host in hosts:
+        for other in store.apps_with_host(host):
+            meta = other.app["metadata"]
+            if other.uid != body.meta["uid"] and not other.being_deleted and _creation_order(meta) < mine:
+                return (
+                    f"{host} is already an app's host: {meta['namespace']}/{meta['name']}, made first, keeps "
+                    "it; give this app another host, or remove it from the other"
+                )
+    return None
+
+
+def _creation_order(meta: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Which of two apps was made first; made in the same second, the first by namespace and name."""
+    return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta["name"]))

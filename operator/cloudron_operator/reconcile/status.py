@@ -11,7 +11,7 @@ from kubernetes import client
 
 from cloudron_operator import builders
 from cloudron_operator.addons.flow import AddonsResult
-from cloudron_operator.children import certificate_condition, workload_condition
+from cloudron_operator.children import certificate_condition, routing_condition, workload_condition
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.models.conditions import STALLED_REASONS, Reason
@@ -75,8 +75,26 @@ def refresh_status(
         datetime.now(UTC),
         notes=notes,
         reconciled=reconciled,
+        routed=routed_condition(store, app["metadata"]),
     )
     return write_status(api, app, desired, only_if_current=True)
+
+
+def routed_condition(store: Store, app_meta: Mapping[str, Any]) -> ConditionUpdate | None:
+    """The app's `Routed` condition from its listeners and routes in the store; None with routing=ingress."""
+    routing = store.routing
+    if routing is None:
+        return None
+    children = store.children_of(app_meta["uid"])
+    listeners = children.get((routing.listeners_kind, builders.child_name(app_meta["name"])))
+    routes = [child.as_object() for (kind, _), child in sorted(children.items()) if kind == "HTTPRoute"]
+    return routing_condition(
+        listeners.as_object() if listeners is not None else None,
+        routes,
+        store.gateway_parent(),
+        routing,
+        app_meta["namespace"],
+    )
 
 
 def desired_status(
@@ -88,8 +106,10 @@ def desired_status(
     *,
     notes: Mapping[str, Any] | None = None,
     reconciled: bool = False,
+    routed: ConditionUpdate | None = None,
 ) -> dict[str, Any]:
-    """The status of `app` (its metadata, spec and status as the store keeps them) now.
+    """The status of `app` (its metadata, spec and status as the store keeps them) now; `routed` is
+    the Routed condition with routing=gateway.
 
     A pass (`addons` given) reports on the app's generation. A refresh (no `addons`) while the pass
     of a newer spec is still to come reports on the children made from the older one: it keeps the
@@ -107,6 +127,7 @@ def desired_status(
     running = bool(spec.get("running", True))
     addons_ready = addons.condition() if addons is not None else current_condition(current, "AddonsReady")
     parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
+    parts += [routed] if routed is not None else []
     ready = ready_condition(parts, Reason.RUNNING, f"{url} is served")
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
     desired = {

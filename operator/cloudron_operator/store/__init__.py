@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Generic
 
 from kubernetes import client
 
@@ -24,39 +24,61 @@ from cloudron_operator.models import API_VERSION
 from cloudron_operator.store.apps import AppKey, AppSeen, app_seen
 from cloudron_operator.store.children import ChildSeen, child_seen
 from cloudron_operator.store.informer import Informer, Sink, informers_for
-from cloudron_operator.store.table import Change, Table
+from cloudron_operator.store.routing import GatewayRouting, ParentSeen, parent_seen
+from cloudron_operator.store.table import Change, T, Table
 
 # The children the operator made: its label, and the app label that every child of an app carries.
 CHILD_SELECTOR: Final = f"app.kubernetes.io/managed-by=cloudron-operator,{APP_LABEL}"
 ChildListener = Callable[[Change[ChildSeen]], None]
 
-__all__ = ["AppKey", "AppSeen", "Change", "ChildSeen", "Store"]
+__all__ = ["AppKey", "AppSeen", "Change", "ChildSeen", "GatewayRouting", "ParentSeen", "Store"]
 
 
 class Store:
-    def __init__(self, api: client.ApiClient, namespaces: tuple[str, ...], **informer_options: Any) -> None:
-        self.api, self.informer_options = api, informer_options
-        self.apps: Table[AppSeen] = Table(app_seen, owner=lambda app: None)
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespaces: tuple[str, ...],
+        kinds: tuple[tuple[str, str], ...] = CHILD_KINDS,
+        routing: GatewayRouting | None = None,
+        **informer_options: Any,
+    ) -> None:
+        """`kinds`: (apiVersion, kind) of the children to keep (`builders.child_kinds`); `routing`: with
+        routing=gateway, the parent of the apps' listeners is watched too."""
+        self.api, self.informer_options, self.routing = api, informer_options, routing
+        self.apps: Table[AppSeen] = Table(app_seen, index=_hosts)
         self.children: dict[str, Table[ChildSeen]] = {
-            kind: Table(partial(child_seen, api_version=api_version, kind=kind), owner=_app_uid)
-            for api_version, kind in CHILD_KINDS
+            kind: Table(partial(child_seen, api_version=api_version, kind=kind), index=_app_uid)
+            for api_version, kind in kinds
         }
         self.on_child_change: ChildListener | None = None
         self.app_informers: list[Informer] = informers_for(
-            api, kind_of(API_VERSION, "CloudronApp"), namespaces, _AppSink(self.apps), **informer_options
+            api, kind_of(API_VERSION, "CloudronApp"), namespaces, _TableSink(self.apps), **informer_options
         )
         self.informers: list[Informer] = list(self.app_informers)
-        for api_version, kind in CHILD_KINDS:
+        for api_version, kind in kinds:
             sink = _ChildSink(self, self.children[kind])
             child_kind = kind_of(api_version, kind)
             options = {"label_selector": CHILD_SELECTOR, **informer_options}
             self.informers += informers_for(api, child_kind, namespaces, sink, **options)
+        self.parents: Table[ParentSeen] = Table(parent_seen)
+        if routing is not None:
+            where = (routing.parent_namespace,) if routing.parent_namespace else ()
+            self.informers += informers_for(
+                api, routing.parent, where, _TableSink(self.parents), **informer_options
+            )
 
     @staticmethod
-    def informers_needed(namespaces: tuple[str, ...], *, peering: bool = False) -> int:
+    def informers_needed(
+        namespaces: tuple[str, ...],
+        kinds: tuple[tuple[str, str], ...] = CHILD_KINDS,
+        *,
+        peering: bool = False,
+        routing: bool = False,
+    ) -> int:
         """How many informers (each with a watch connection) a store of these namespaces runs."""
-        kinds = 1 + len(CHILD_KINDS) + (1 if peering else 0)
-        return kinds * max(1, len(namespaces))
+        watched = 1 + len(kinds) + (1 if peering else 0)
+        return watched * max(1, len(namespaces)) + (1 if routing else 0)
 
     def watch(self, kind: Kind, namespaces: tuple[str, ...], sink: Sink) -> None:
         """Also list and watch `kind` (before `sync`) into a sink of the caller's."""
@@ -96,8 +118,18 @@ class Store:
         return {
             (kind, name): child
             for kind, table in self.children.items()
-            for (_, name), child in table.owned_by(app_uid).items()
+            for (_, name), child in table.find(app_uid).items()
         }
+
+    def gateway_parent(self) -> ParentSeen | None:
+        """The parent of the apps' listeners (`routing`), None if it does not exist (or routing=ingress)."""
+        if self.routing is None:
+            return None
+        return self.parents.get((self.routing.parent_namespace, self.routing.parent_name))
+
+    def apps_with_host(self, host: str) -> list[AppSeen]:
+        """The apps whose spec names `host` (`apps.spec_hosts`)."""
+        return list(self.apps.find(host.lower()).values())
 
     def phases(self) -> Counter[str]:
         """How many apps are in each status.phase."""
@@ -112,12 +144,18 @@ class Store:
             self.on_child_change(change)
 
 
-def _app_uid(child: ChildSeen) -> str | None:
-    return child.app_uid
+def _app_uid(child: ChildSeen) -> tuple[str, ...]:
+    return (child.app_uid,) if child.app_uid else ()
 
 
-class _AppSink:
-    def __init__(self, table: Table[AppSeen]) -> None:
+def _hosts(app: AppSeen) -> frozenset[str]:
+    return app.hosts
+
+
+class _TableSink(Generic[T]):
+    """A table of the store's own, fed by a watch: the apps, the Gateway parent."""
+
+    def __init__(self, table: Table[T]) -> None:
         self.table = table
 
     def replace(self, objects: Iterable[Mapping[str, Any]], namespace: str | None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from cloudron_operator.reconcile.reasons import INVALID_REASONS, ready_reason
 
 AppKey = tuple[str, str]  # (namespace, name) of a CloudronApp
-CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady")
+CHILD_CONDITIONS = ("WorkloadAvailable", "CertificateReady", "Routed")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class AppSeen:
     invalid: bool  # Ready=False for a reason in the spec, which no child changes
     phase: str | None
     addons: frozenset[str]  # the Addons its status says its addons are provisioned in
+    hosts: frozenset[str]  # the hosts its spec names: domain, aliases, redirects, httpPorts' and aliases
 
 
 def app_seen(app: Mapping[str, Any]) -> AppSeen:
@@ -75,7 +76,17 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
         addons=frozenset(
             str(entry["addon"]) for entry in entries if isinstance(entry, Mapping) and entry.get("addon")
         ),
+        hosts=spec_hosts(spec),
     )
+
+
+def spec_hosts(spec: Mapping[str, Any]) -> frozenset[str]:
+    """Every host an app's spec names. The httpPorts services' default hosts (from the manifest) are
+    not among them: the store keeps no manifest."""
+    hosts = [spec.get("domain"), *(spec.get("aliases") or ()), *(spec.get("redirects") or ())]
+    hosts += (spec.get("httpPorts") or {}).values()
+    hosts += (host for aliases in (spec.get("httpPortAliases") or {}).values() for host in aliases or ())
+    return frozenset(host.lower() for host in hosts if isinstance(host, str) and host)
 
 
 def first_pass_done(status: Mapping[str, Any]) -> bool:

@@ -5,7 +5,7 @@ with its managed fields is several kilobytes). What is kept:
 - who it is and whose: kind, name, uid, resourceVersion, the owning CloudronApp's uid;
 - whether applying the desired object again would change it (`owned`: see `k8s.managed_fields`);
 - what the app's conditions are computed from (a Deployment's replicas and rollout, a Certificate's
-  conditions and revision: `state`);
+  conditions and revision, the conditions a Gateway controller wrote on routes and listeners: `state`);
 - a Secret's data (an addon Secret holds the passwords an app keeps for life).
 """
 
@@ -85,4 +85,27 @@ def _state(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     if kind == "Certificate":
         kept = {key: status[key] for key in ("conditions", "revision") if key in status}
         return {"generation": generation, "status": kept}
+    if kind == "HTTPRoute":
+        parents = [
+            {"parentRef": parent.get("parentRef", {}), "conditions": _conditions(parent)}
+            for parent in status.get("parents") or []
+        ]
+        return {"generation": generation, "status": {"parents": parents}}
+    if kind in ("ListenerSet", "Gateway"):
+        hosts = {listener.get("name"): listener.get("hostname") for listener in spec.get("listeners") or []}
+        listeners = [
+            {"name": listener.get("name"), "conditions": _conditions(listener)}
+            for listener in status.get("listeners") or []
+        ]
+        return {
+            "generation": generation,
+            "spec": {"listeners": [{"name": name, "hostname": host} for name, host in hosts.items()]},
+            "status": {"conditions": _conditions(status), "listeners": listeners},
+        }
     return {}
+
+
+def _conditions(holder: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Conditions without their transition times: what they say, and of which generation."""
+    kept = ("type", "status", "reason", "message", "observedGeneration")
+    return [{key: c[key] for key in kept if key in c} for c in holder.get("conditions") or []]

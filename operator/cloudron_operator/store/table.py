@@ -50,12 +50,15 @@ class Change(Generic[T]):
 
 
 class Table(Generic[T]):
-    def __init__(self, reduce: Callable[[Mapping[str, Any]], T], owner: Callable[[T], str | None]) -> None:
-        self._reduce, self._owner = reduce, owner
+    def __init__(
+        self, reduce: Callable[[Mapping[str, Any]], T], index: Callable[[T], Iterable[str]] = lambda _: ()
+    ) -> None:
+        """`index`: the terms an object is found by (`find`): a child's owner, an app's hosts."""
+        self._reduce, self._terms = reduce, index
         self._watched: dict[Key, T] = {}
         self._written: dict[Key, T] = {}  # our writes the watch has not brought back yet
         self._delivered: dict[Key, tuple[str, ...]] = {}  # the versions the watch brought last
-        self._by_owner: dict[str, set[Key]] = {}
+        self._by_term: dict[str, set[Key]] = {}
         self._lock = threading.Lock()
 
     def replace(self, objects: Iterable[Mapping[str, Any]], namespace: str | None = None) -> list[Change[T]]:
@@ -123,16 +126,16 @@ class Table(Generic[T]):
         with self._lock:
             return self._current(key)
 
-    def owned_by(self, owner: str) -> dict[Key, T]:
-        """The objects whose owner (as the table's `owner` reads it) is `owner`."""
+    def find(self, term: str) -> dict[Key, T]:
+        """The objects the table's `index` gives `term` for."""
         with self._lock:
-            keys = set(self._by_owner.get(owner, ()))
-            keys |= {key for key, reduced in self._written.items() if self._owner(reduced) == owner}
+            keys = set(self._by_term.get(term, ()))
+            keys |= {key for key, reduced in self._written.items() if term in self._terms(reduced)}
             found = {key: self._current(key) for key in keys}
         return {
             key: reduced
             for key, reduced in found.items()
-            if reduced is not None and self._owner(reduced) == owner
+            if reduced is not None and term in self._terms(reduced)
         }
 
     def values(self) -> list[T]:
@@ -155,14 +158,13 @@ class Table(Generic[T]):
         self._index(key, reduced)
 
     def _index(self, key: Key, reduced: T) -> None:
-        owner = self._owner(reduced)
-        if owner:
-            self._by_owner.setdefault(owner, set()).add(key)
+        for term in self._terms(reduced):
+            self._by_term.setdefault(term, set()).add(key)
 
     def _unindex(self, key: Key, reduced: T) -> None:
-        owner = self._owner(reduced)
-        keys = self._by_owner.get(owner or "")
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_owner[owner or ""]
+        for term in self._terms(reduced):
+            keys = self._by_term.get(term)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_term[term]
