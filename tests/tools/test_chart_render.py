@@ -134,6 +134,9 @@ def test_every_setting_of_the_operator_has_a_value() -> None:
         *("--set", "ingressNamespaceLabels.tier=edge", "--set", "logLevel=debug"),
         *("--set", "resyncSeconds=60", "--set", "maxWorkers=4", "--set", "health.port=9000"),
         *("--set", "peering.name=ops", "--set", "peering.lifetimeSeconds=20", "--set", "metrics.port=9100"),
+        *("--set", "routing=gateway", "--set", "gateway.listeners=Gateway", "--set", "gateway.parent=gw/shared"),
+        *("--set", "gateway.className=traefik", "--set", "gateway.httpsPort=8443"),
+        *("--set-json", 'ingressAnnotations={"example.com/a":"x,y"}'),
     )
     env = deployment_env(objects)
     assert {f"{ENV_PREFIX}{name.upper()}" for name in OperatorConfig.model_fields} <= set(env)
@@ -143,7 +146,13 @@ def test_every_setting_of_the_operator_has_a_value() -> None:
         metrics_address="0.0.0.0:9100",
         max_workers=4,
         resync_seconds=60,
+        routing="gateway",
         ingress_class="nginx",
+        ingress_annotations={"example.com/a": "x,y"},
+        gateway_listeners="Gateway",
+        gateway="gw/shared",
+        gateway_class="traefik",
+        gateway_https_port=8443,
         cluster_issuer="internal-ca",
         port_service_type="NodePort",
         api_origin="https://my.example.com",
