@@ -3,6 +3,8 @@
 #   $CLOUDRON_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
 #   the programs in hack/tools (kind-config-check, argocd-health, kstatus-check, cert-manager-controller)
 #   and cert-manager's CRDs, from the module its controller is built from, in $CLOUDRON_CACHE/cert-manager-crds
+#   $CLOUDRON_CACHE/bin/traefik, the cluster's ingress and Gateway API controller
+#   and the Gateway API CRDs (standard and experimental channels) in $CLOUDRON_CACHE/gateway-api-crds
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -130,7 +132,122 @@ build_cert_manager_crds() {
   log "cert-manager CRDs $version: copied"
 }
 
-for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds}"; do
+# Traefik, the cluster's ingress and Gateway API controller. Its module cannot be `go install`ed:
+# its go.mod has replace directives (forks, and a nested module by local path) and an exclude,
+# which apply only when it is the main module. As build_kubernetes: a consumer module of our own
+# that mirrors them, then the version ldflags of Traefik's Makefile. Three stand-ins, each checked
+# against what the pinned release uses, so that a new release that needs more fails here:
+# - its nested module dynamic/ext is left out of the module zip and no proxy serves it: the two
+#   empty extension types that the open-source build declares there;
+# - a fork the proxy refuses at the pinned commit (TRAEFIK_FORK_FALLBACKS): its earlier commit;
+# - the ACME DNS-01 providers of lego, many of whose SDK modules the proxy refuses: lego's provider
+#   registry knows none (nothing here reaches an ACME server anyway).
+TRAEFIK_FORK_FALLBACKS=(
+  # go-http-auth's commit of Traefik <= 3.6 (BasicAuth, CheckSecret, DigestAuth: the same API).
+  "github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
+)
+
+build_traefik() {
+  local ver=$TRAEFIK_VERSION dir json tdir tmod codename kind line old new target used fallback entry
+  local lego v=github.com/traefik/traefik/v3/pkg/version
+  if built_at traefik "$ver"; then log "traefik $ver: cached"; return; fi
+  log "traefik $ver: building"
+  dir=$SRC/traefik-$ver
+  mkdir -p "$dir"
+  cd "$dir"
+  [[ -f go.mod ]] || go mod init local.build/traefik >/dev/null 2>&1
+  json=$(go mod download -json "github.com/traefik/traefik/v3@$ver")
+  tdir=$(echo "$json" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  tmod=$(echo "$json" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [[ -n "$tdir" && -n "$tmod" ]] || { log "cannot download github.com/traefik/traefik/v3@$ver"; exit 1; }
+  # Each replace and exclude of Traefik's go.mod, single-line or in a block, as
+  # "replace OLD [VERSION] => NEW [VERSION]" or "exclude MODULE VERSION", comments dropped.
+  while read -r kind line; do
+    if [[ $kind == exclude ]]; then
+      go mod edit "-exclude=${line% *}@${line#* }"
+      continue
+    fi
+    old=${line%% => *}; new=${line#* => }
+    old=${old// /@}
+    if [[ $new == ./* || $new == ../* ]]; then
+      target=$tdir/${new#./}
+      if [[ ! -f $target/go.mod ]]; then
+        [[ $old == github.com/traefik/traefik/dynamic/ext ]] || { log "traefik: $old => $new is not in the module zip"; exit 1; }
+        used=$(grep -rlF "\"$old\"" --include='*.go' "$tdir" | xargs grep -hoE '\bext\.[A-Z][A-Za-z]*' | sort -u | tr '\n' ' ')
+        [[ $used == "ext.HTTP ext.Router " ]] || { log "traefik uses $used of $old: extend its stand-in"; exit 1; }
+        target=$dir/dynamic-ext
+        mkdir -p "$target"
+        printf 'module %s\n\ngo 1.22\n' "$old" >"$target/go.mod"
+        printf '%s\n' '// Package ext holds the extension points of dynamic.HTTPConfiguration and dynamic.Router.' \
+          'package ext' '' '// HTTP extends dynamic.HTTPConfiguration: nothing in the open-source build.' 'type HTTP struct{}' \
+          '' '// Router extends dynamic.Router: nothing in the open-source build.' 'type Router struct{}' >"$target/ext.go"
+      fi
+      go mod edit "-replace=$old=$target"
+      continue
+    fi
+    if ! go mod download "${new// /@}" 2>/dev/null; then
+      fallback=
+      for entry in "${TRAEFIK_FORK_FALLBACKS[@]}"; do [[ ${entry% *} == "${new% *}" ]] && fallback=$entry; done
+      [[ -n $fallback ]] || { log "traefik: the proxy refuses $new (replacing $old)"; exit 1; }
+      log "traefik: the proxy refuses $new; taking ${fallback#* }"
+      new=$fallback
+    fi
+    go mod edit "-replace=$old=${new// /@}"
+  done < <(sed 's|//.*||' "$tmod" | awk '
+    /^(replace|exclude)[[:space:]]*\(/ { block = $1; next }
+    block != "" && /^[[:space:]]*\)/ { block = ""; next }
+    block != "" && NF { $1 = $1; print block, $0; next }
+    /^(replace|exclude)[[:space:]]/ { kind = $1; $1 = ""; $0 = $0; $1 = $1; print kind, $0 }')
+  grep -q '^godebug' go.mod || grep -m1 '^godebug' "$tmod" >>go.mod || true
+  go get "github.com/traefik/traefik/v3@$ver"
+  # lego's DNS provider registry has one exported function, NewDNSChallengeProviderByName. The go
+  # command replaces no file in GOMODCACHE (-overlay refuses it): a copy of lego's module, whose
+  # registry is the stand-in, replaces it.
+  lego=$(go mod download -json github.com/go-acme/lego/v5 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [[ $(grep -oE '^func [A-Z][A-Za-z]*' "$lego/providers/dns/zz_gen_dns_providers.go") == "func NewDNSChallengeProviderByName" ]] ||
+    { log "traefik: lego's DNS provider registry is not what its stand-in replaces"; exit 1; }
+  rm -rf "$dir/lego" && cp -r "$lego" "$dir/lego" && chmod -R u+w "$dir/lego"
+  printf '%s\n' '// Package dns: no DNS-01 provider in this build of Traefik (see hack/build-binaries.sh).' \
+    'package dns' '' 'import (' '	"fmt"' '' '	"github.com/go-acme/lego/v5/challenge"' ')' '' \
+    '// NewDNSChallengeProviderByName knows no provider.' \
+    'func NewDNSChallengeProviderByName(name string) (challenge.Provider, error) {' \
+    '	return nil, fmt.Errorf("unrecognized DNS provider: %s (this build of Traefik has none)", name)' \
+    '}' >"$dir/lego/providers/dns/zz_gen_dns_providers.go"
+  go mod edit "-replace=github.com/go-acme/lego/v5=$dir/lego"
+  # As its Makefile: version, codename (that of its release workflow) and build date.
+  codename=$(sed -n 's/^[[:space:]]*CODENAME:[[:space:]]*\([a-z]*\).*/\1/p' "$tdir/.github/workflows/release.yaml" 2>/dev/null | head -1)
+  go build -trimpath -o "$BIN/traefik" \
+    -ldflags "-s -w -X $v.Version=$ver -X $v.Codename=${codename:-cheddar} -X $v.BuildDate=$(date -u '+%Y-%m-%d_%I:%M:%S%p')" \
+    github.com/traefik/traefik/v3/cmd/traefik
+  mark traefik "$ver"
+}
+
+# The Gateway API CRDs of the pinned release, from its Go module (config/crd holds the files of its
+# standard-install.yaml and experimental-install.yaml, each channel listed by its kustomization):
+# $CACHE/gateway-api-crds/{standard,experimental}. Traefik 3.7 watches TCPRoute (and TLSRoute, with
+# its experimentalChannel option) through v1alpha2, which only the experimental channel serves.
+build_gateway_api_crds() {
+  local out=$CACHE/gateway-api-crds dir channel kustomization prefix f
+  if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$GATEWAY_API_VERSION" ]]; then
+    log "Gateway API CRDs $GATEWAY_API_VERSION: cached"; return
+  fi
+  dir=$(cd "$SRC" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [[ -n "$dir" ]] || { log "cannot download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"; exit 1; }
+  rm -rf "$out" && mkdir -p "$out"
+  for channel in standard experimental; do
+    # The channel's kustomization lists its files; the standard one is config/crd's own.
+    kustomization=$dir/config/crd/$channel/kustomization.yaml prefix=
+    [[ -f $kustomization ]] || { kustomization=$dir/config/crd/kustomization.yaml; prefix=$channel/; }
+    mkdir -p "$out/$channel"
+    for f in $(sed -n "s|^[[:space:]]*-[[:space:]]*$prefix\([^/]*\.yaml\)[[:space:]]*\$|\1|p" "$kustomization"); do
+      cp "$dir/config/crd/$channel/$f" "$out/$channel/"
+    done
+  done
+  echo "$GATEWAY_API_VERSION" >"$out/.version"
+  log "Gateway API CRDs $GATEWAY_API_VERSION: copied"
+}
+
+for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds traefik gateway_api_crds}"; do
   for p in $part; do "build_$p"; done
 done
 log "binaries in $BIN"

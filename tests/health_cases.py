@@ -28,6 +28,7 @@ STUCK = (
     "AddonRefused",
     "DeprovisionFailed",
     "NameConflict",
+    "HostInUse",
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.harness.binaries import binary
 from tests.harness.processes import LOOPBACK, HarnessError, run, wait_until
@@ -115,6 +116,11 @@ class LocalCluster:
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         return run([str(binary("kubectl")), "--kubeconfig", str(self.kubeconfig), *args], stdin=stdin)
+
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        """Server-side apply `objects` as the harness's own: its fields are taken over from anyone."""
+        items = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=json.dumps(items))
 
     def _nodes_ready(self) -> bool:
         nodes = json.loads(self.kubectl("get", "nodes", "-o", "json"))["items"]

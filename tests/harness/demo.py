@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudron_operator.models import API_VERSION
-from tests.harness import cert_manager
+from tests.harness import cert_manager, gateway_api, traefik
 from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
 from tests.harness.localenv import LocalEnv
@@ -40,6 +41,13 @@ def demo() -> None:
     _ensure_process(env, "cert-manager", _start_cert_manager)
     cert_manager.install_issuers(env.cluster)
     say(f"cert-manager: ClusterIssuer {cert_manager.LOCAL_CA_ISSUER} issues the apps' certificates")
+    # Traefik routes the apps: each app's HTTPRoutes, on a Gateway of its own (Traefik has no ListenerSet).
+    gateway_api.install_crds(env.cluster)
+    if _ensure_process(env, "traefik", _start_traefik):
+        _stop_process(env, "operator")  # one started before gives the apps' Gateways the old port
+    router = traefik.TraefikProcess(**json.loads(_state(env, "traefik").read_text()))
+    traefik.install_classes(env.cluster, router)
+    say(f"traefik: HTTPS on {LOOPBACK}:{router.websecure_port}, its API on {LOOPBACK}:{router.api_port}")
     _ensure_process(env, "stand-ins", _start_stand_ins)
     _ensure_process(env, "turn", _start_turn)
     smtp_port = json.loads(_state(env, "stand-ins").read_text())["smtp_port"]
@@ -62,13 +70,18 @@ def demo() -> None:
     print(kubectl("get", "addons"))
     print(kubectl("get", "cloudronapps", "-n", EXAMPLES_NAMESPACE))
     say(f"operator log: {_log(env, 'operator')}")
+    say(f"Traefik's routers: curl http://{LOOPBACK}:{router.api_port}/api/http/routers")
+    say(
+        f"a certificate as Traefik serves it: openssl s_client -connect {LOOPBACK}:{router.websecure_port} "
+        "-servername chat.example.com"
+    )
     say(f"explore: export PATH={bin_dir()}:$PATH KUBECONFIG={env.cluster.kubeconfig}")
     say("stop everything: make down")
 
 
 def down() -> None:
     env = LocalEnv.named(DEMO)
-    for process in ("operator", "stand-ins", "turn", "cert-manager"):
+    for process in ("operator", "stand-ins", "turn", "traefik", "cert-manager"):
         _stop_process(env, process)
     env.down()
     say("demo environment removed")
@@ -155,23 +168,31 @@ def _log(env: LocalEnv, process: str) -> Path:
     return env.root / f"{process}.log"
 
 
-def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dict[str, Any]]) -> None:
-    """Start `process` unless the one recorded in the state file still answers."""
+def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dict[str, Any]]) -> bool:
+    """Start `process` unless the one recorded in the state file still answers; whether it started."""
     state = _state(env, process)
     if state.exists():
         recorded = json.loads(state.read_text())
         if _alive(recorded):
             say(f"{process}: already running (pid {recorded['pid']})")
-            return
+            return False
         stop_process_group(recorded["pid"])
     recorded = start(env)
     state.write_text(json.dumps(recorded))
     state.chmod(0o600)  # the TURN server's secret
     say(f"{process}: running (pid {recorded['pid']}), log {_log(env, process)}")
+    return True
 
 
 def _start_operator(env: LocalEnv) -> dict[str, int]:
-    operator = OperatorProcess(env.cluster.kubeconfig, _log(env, "operator"))
+    router = json.loads(_state(env, "traefik").read_text())
+    settings = {
+        "CLOUDRON_OPERATOR_ROUTING": "gateway",
+        "CLOUDRON_OPERATOR_GATEWAY_LISTENERS": "Gateway",
+        "CLOUDRON_OPERATOR_GATEWAY_CLASS": traefik.GATEWAY_CLASS,
+        "CLOUDRON_OPERATOR_GATEWAY_HTTPS_PORT": str(router["websecure_port"]),
+    }
+    operator = OperatorProcess(env.cluster.kubeconfig, _log(env, "operator"), env=settings)
     operator.start()
     say(f"operator: metrics at {operator.metrics_url}")
     return {"pid": operator.pid, "health_port": operator.health_port}
@@ -180,6 +201,10 @@ def _start_operator(env: LocalEnv) -> dict[str, int]:
 def _start_cert_manager(env: LocalEnv) -> dict[str, int]:
     process = cert_manager.start_controller(env.cluster.kubeconfig, _log(env, "cert-manager"))
     return {"pid": process.pid}
+
+
+def _start_traefik(env: LocalEnv) -> dict[str, Any]:
+    return dataclasses.asdict(traefik.start(env.cluster.kubeconfig, _log(env, "traefik")))
 
 
 def _start_stand_ins(env: LocalEnv) -> dict[str, int]:

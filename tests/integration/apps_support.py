@@ -56,10 +56,13 @@ def served(api: client.ApiClient, crd: dict[str, Any]) -> bool:
     return True
 
 
-def namespaced_operator(kubeconfig: Path, log: Path, namespace: str) -> OperatorProcess:
-    """The operator (not started) watching `namespace`, resyncing every few seconds."""
+def namespaced_operator(
+    kubeconfig: Path, log: Path, namespace: str, settings: dict[str, str] | None = None
+) -> OperatorProcess:
+    """The operator (not started) watching `namespace`, resyncing every few seconds; `settings` are
+    more CLOUDRON_OPERATOR_* variables."""
     env = {"CLOUDRON_OPERATOR_NAMESPACES": namespace, "CLOUDRON_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS)}
-    return OperatorProcess(kubeconfig, log, env=env)
+    return OperatorProcess(kubeconfig, log, env={**env, **(settings or {})})
 
 
 def example(name: str, namespace: str) -> dict[str, Any]:

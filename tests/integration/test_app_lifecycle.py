@@ -415,6 +415,8 @@ def invalid_apps(namespace: str) -> dict[str, tuple[dict[str, Any], str, tuple[s
     low_memory = example("znc", namespace)
     low_memory["metadata"]["name"] = "low-memory"
     low_memory["spec"]["memoryLimit"] = "128Mi"  # the manifest's minimum is 256Mi
+    for app in (bad_manifest, no_sso, low_memory):  # a host is one app's
+        app["spec"]["domain"] = f"{app['metadata']['name']}.example.com"
     return {
         "bad-manifest": (bad_manifest, "InvalidManifest", ("spec.manifest", "httpPort", "65535")),
         "no-sso": (no_sso, "InvalidSpec", ("spec.sso", "optionalSso", "set it to true")),

@@ -109,6 +109,7 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_is_killed(
     replicas[leader].kill()
     second = example("znc", namespace)
     second["metadata"]["name"] = "second"
+    second["spec"]["domain"] = "second.example.com"  # a host is one app's
     k8s.create(api_client, second)
     wait_until(
         lambda: children_exist(api_client, namespace, "second"),

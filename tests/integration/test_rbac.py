@@ -15,6 +15,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from cloudron_operator.k8s import api as k8s
+from tests.harness import gateway_api
 from tests.harness.cert_manager import LOCAL_CA_ISSUER
 from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv
@@ -30,6 +31,7 @@ from tests.integration.chart_support import (
 )
 
 ADDON = ("cloudron.io/v1alpha1", "Addon")
+APP = ("cloudron.io/v1alpha1", "CloudronApp")
 # What in a line of the operator's log would mean the chart forgot a permission. A line is read
 # without its leading timestamp, whose milliseconds can be 403.
 FORBIDDEN_MARKERS = ("403", "Forbidden", "forbidden", "Not enough permissions")
@@ -67,6 +69,7 @@ def unwatched(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
 
 @pytest.fixture
 def chart_operator(
+    request: pytest.FixtureRequest,
     *,
     chart_crds: None,
     installed_crds: None,
@@ -78,13 +81,14 @@ def chart_operator(
 ) -> Iterator[tuple[OperatorProcess, client.ApiClient]]:
     """The chart installed for the test's namespace (all but the Deployment), and the operator run as
     the Deployment would run it: its environment, its ServiceAccount. Yields the process and a client
-    authenticated as that ServiceAccount."""
+    authenticated as that ServiceAccount. An indirect parameter: more values for the chart."""
     release = f"rbac-{secrets.token_hex(3)}"
     objects = render(
         release,
         operator_namespace,
         "--set", f"watchNamespaces={{{namespace}}}",
         "--set", f"clusterIssuer={LOCAL_CA_ISSUER}",  # the local cluster's CA: no ACME server here
+        *getattr(request, "param", ()),
     )  # fmt: skip
     with installed(cluster, objects):
         kubeconfig = service_account_kubeconfig(
@@ -145,6 +149,43 @@ def test_an_app_lives_and_dies_under_the_charts_rbac(
         WAIT,
         "garbage collection of the children",
     )
+
+
+GATEWAY_VALUES = ("--set", "routing=gateway", "--set", "gateway.parent=nowhere/absent")
+
+
+@pytest.mark.parametrize("chart_operator", [GATEWAY_VALUES], indirect=True, ids=["gateway"])
+def test_a_routed_app_lives_and_dies_under_the_charts_rbac(
+    cluster: LocalEnv,
+    api_client: client.ApiClient,
+    namespace: str,
+    chart_operator: tuple[OperatorProcess, client.ApiClient],
+) -> None:
+    """routing=gateway: the operator writes the app's HTTPRoute and ListenerSet and watches the shared
+    Gateway (here a missing one, which the app's status names) with the chart's rights only."""
+    gateway_api.install_crds(cluster.cluster)
+    manifest = {"manifestVersion": 2, "version": "1.0.0", "httpPort": 8000, "healthCheckPath": "/"}
+    spec = {"image": "registry.example.com/notes:1.0.0", "domain": "notes.example.com", "manifest": manifest}
+    metadata = {"name": "notes", "namespace": namespace}
+    k8s.create(api_client, {"apiVersion": APP[0], "kind": APP[1], "metadata": metadata, "spec": spec})
+    children = (("HTTPRoute", "notes"), ("ListenerSet", "notes"))
+    wait_until(
+        lambda: all(
+            k8s.get(api_client, gateway_api.API_VERSION, k, namespace, n) is not None for k, n in children
+        ),
+        WAIT,
+        "the operator, as its ServiceAccount, to create the route and its listeners",
+    )
+    wait_until(
+        lambda: (
+            "Gateway nowhere/absent does not exist"
+            in condition(k8s.get(api_client, *APP, namespace, "notes") or {}, "Routed").get("message", "")
+        ),
+        WAIT,
+        "Routed to name the missing Gateway",
+    )
+    k8s.delete(api_client, *APP, namespace, "notes")
+    wait_until(lambda: k8s.get(api_client, *APP, namespace, "notes") is None, WAIT, "the app to go")
 
 
 def _allowed(api: client.ApiClient, verb: str, resource: str, namespace: str = "", group: str = "") -> bool:

@@ -134,7 +134,8 @@ def test_every_setting_of_the_operator_has_a_value() -> None:
         *("--set", "ingressNamespaceLabels.tier=edge", "--set", "logLevel=debug"),
         *("--set", "resyncSeconds=60", "--set", "maxWorkers=4", "--set", "health.port=9000"),
         *("--set", "peering.name=ops", "--set", "peering.lifetimeSeconds=20", "--set", "metrics.port=9100"),
-        *("--set", "routing=gateway", "--set", "gateway.listeners=Gateway", "--set", "gateway.parent=gw/shared"),
+        *("--set", "routing=gateway", "--set", "gateway.listeners=Gateway"),
+        *("--set", "gateway.parent=gw/shared"),
         *("--set", "gateway.className=traefik", "--set", "gateway.httpsPort=8443"),
         *("--set-json", 'ingressAnnotations={"example.com/a":"x,y"}'),
     )
