@@ -161,12 +161,20 @@ def assert_served(
         )
     )
     assert names == {*hosts, *redirects, api_host(hosts[0])}, "cert-manager issued it for every host"
-    ips = pod_ips(api, namespace)
-    for host, port in [*((host, 8000) for host in hosts), (api_host(hosts[0]), 3000)]:
-        backends = traefik.backends(host, namespace)
-        assert len(backends) == 1, f"exactly one router of Traefik's serves {host}: {backends}"
-        (servers,) = backends.values()
-        assert servers == {f"http://{ip}:{port}" for ip in ips}, f"{host} goes to the app's pod on {port}"
+    expected = [*((host, 8000) for host in hosts), (api_host(hosts[0]), 3000)]
+
+    def routed_to_the_pod() -> bool:
+        """Each host has one router, to the current pod on its port: after a change of domain the
+        Deployment rolls out a new pod, and Traefik follows its EndpointSlice a moment later."""
+        ips = pod_ips(api, namespace)
+        return all(
+            list(traefik.backends(host, namespace).values()) == [{f"http://{ip}:{port}" for ip in ips}]
+            for host, port in expected
+        )
+
+    wait_until(routed_to_the_pod, WAIT, "Traefik to send each host to the app's pod on its port")
+    for host, _ in expected:
+        assert len(traefik.backends(host, namespace)) == 1, f"exactly one router of Traefik's serves {host}"
     probes = [
         "probe" + host[1:] if host.startswith("*.") else host
         for host in [*hosts, *redirects, api_host(hosts[0])]
