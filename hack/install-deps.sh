@@ -18,9 +18,10 @@ stamp_fresh() { local name=$1; shift; [[ -f "$CACHE/$name.stamp" && "$(cat "$@" 
 stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"; }
 
 # pgextwlist and PostGIS: the test server lets an app's role create Cloudron's extensions; Postfix and
-# Dovecot: the mail relay with a login per app (docs/provisioning.md).
+# Dovecot: the mail relay with a login per app (docs/provisioning.md); slapd and its clients: the
+# directory of the ldap addon (docs/identity.md).
 APT_PACKAGES=(postgresql postgresql-15-pgextwlist postgresql-15-postgis-3 mariadb-server redis-server openssl coturn
-  postfix dovecot-core)
+  postfix dovecot-core slapd ldap-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,6 +31,8 @@ if ((${#missing[@]})); then
   log "apt: installing ${missing[*]}"
   # Postfix unconfigured: the tests start their own instances, none is the system's mail service.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # slapd without a database of its own: the tests start theirs with addons/openldap/slapd.conf.
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,4 +1,4 @@
-"""Entry point: `python -m cloudron_operator [run|manifest check|fields FILE...]`."""
+"""Entry point: `python -m cloudron_operator [run|manifest check|fields FILE...|user set-password NAME]`."""
 
 from __future__ import annotations
 
@@ -64,10 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fields", help="list the fields the operator accepts and does not honour"
     )
     fields.add_argument("files", nargs="+")
+    user = sub.add_parser("user", help="manage the central directory's users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    set_password = user_sub.add_parser(
+        "set-password", help="set a CloudronUser's password, read from stdin or asked for (never an argument)"
+    )
+    set_password.add_argument("name", help="the CloudronUser's name")
+    set_password.add_argument(
+        "--namespace",
+        default=os.environ.get("CLOUDRON_OPERATOR_USERS_NAMESPACE", "cloudron-users"),
+        help="where the operator keeps the password Secrets (its users_namespace setting)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "manifest":
         return check_files(args.files) if args.manifest_command == "check" else unhonoured_fields(args.files)
+    if args.command == "user":
+        from cloudron_operator.directory import cli  # noqa: PLC0415 - no kopf for a command line
+
+        return cli.main(args.name, args.namespace)
     return _run_operator()
 
 

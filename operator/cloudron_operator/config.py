@@ -74,6 +74,10 @@ class OperatorConfig(BaseModel):
     cluster_issuer: str = Field(
         default="letsencrypt", description="cert-manager ClusterIssuer for apps that name no issuer."
     )
+    users_namespace: str = Field(
+        default="cloudron-users",
+        description="Namespace of the users' password Secrets (one each); nothing else should be there.",
+    )
     port_service_type: Literal["LoadBalancer", "NodePort"] = Field(
         default="LoadBalancer", description="Service type that exposes the manifest's TCP/UDP ports."
     )

@@ -30,7 +30,8 @@ CRD_DIR = REPO / "crds"
 EXAMPLES_DIR = REPO / "examples"
 
 FIELD_MANAGER = "cloudron-operator-tests"
-PLURALS = {"CloudronApp": "cloudronapps", "Addon": "addons"}
+PLURALS = {"CloudronApp": "cloudronapps", "Addon": "addons", "CloudronUser": "cloudronusers"}
+CLUSTER_KINDS = frozenset({"Addon", "CloudronUser"})
 WAIT = 60.0
 
 Resource = dict[str, Any]
@@ -71,10 +72,10 @@ def objects(api_client: client.ApiClient) -> client.CustomObjectsApi:
 
 
 def create(objects: client.CustomObjectsApi, obj: Resource, namespace: str, *, dry_run: bool) -> Resource:
-    """Create `obj` (an Addon cluster-wide, anything else in `namespace`); `dry_run` stores nothing."""
+    """Create `obj` (an Addon or a user cluster-wide, an app in `namespace`); `dry_run` stores nothing."""
     plural = PLURALS[obj["kind"]]
     mode = "All" if dry_run else None
-    if obj["kind"] == "Addon":
+    if obj["kind"] in CLUSTER_KINDS:
         return dict(objects.create_cluster_custom_object(GROUP, VERSION, plural, obj, dry_run=mode))
     obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
     return dict(objects.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, obj, dry_run=mode))
@@ -90,24 +91,24 @@ def refusal(call: Callable[[], object]) -> str:
 
 @pytest.fixture
 def stored(objects: client.CustomObjectsApi, namespace: str) -> Iterator[Callable[[str], Resource]]:
-    """A factory: store the example object of a kind for real (an Addon under a unique name)."""
-    addons: list[str] = []
+    """A factory: store the example object of a kind for real (a cluster-scoped one under a unique name)."""
+    made: list[tuple[str, str]] = []
 
     def store(kind: str) -> Resource:
         obj = example(kind)
-        if kind == "Addon":
+        if kind in CLUSTER_KINDS:
             obj["metadata"]["name"] += "-" + secrets.token_hex(3)
-            addons.append(obj["metadata"]["name"])
+            made.append((PLURALS[kind], obj["metadata"]["name"]))
         return create(objects, obj, namespace, dry_run=False)
 
     yield store
-    for name in addons:
-        objects.delete_cluster_custom_object(GROUP, VERSION, "addons", name)
+    for plural, name in made:
+        objects.delete_cluster_custom_object(GROUP, VERSION, plural, name)
 
 
 def patch_status(objects: client.CustomObjectsApi, obj: Resource, status: Resource) -> Resource:
     name, plural, body = obj["metadata"]["name"], PLURALS[obj["kind"]], {"status": status}
-    if obj["kind"] == "Addon":
+    if obj["kind"] in CLUSTER_KINDS:
         return dict(objects.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body))
     namespace = obj["metadata"]["namespace"]
     return dict(objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body))

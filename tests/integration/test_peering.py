@@ -39,6 +39,7 @@ def replicas(
         *("--set", f"watchNamespaces={{{namespace}}}", "--set", "replicas=2"),
         *("--set", f"peering.lifetimeSeconds={LIFETIME}", "--set", "rbac.create=false"),
         *("--set", "serviceAccount.create=false", "--set", "serviceAccount.name=default"),
+        *("--set", "users.createNamespace=false", "--set", f"users.namespace={namespace}"),
     )
     env = {**operator_env(objects), "CLOUDRON_OPERATOR_RESYNC_SECONDS": "3"}
     assert env["CLOUDRON_OPERATOR_PEERING"] == "peers-cloudron-operator"

@@ -88,6 +88,7 @@ def chart_operator(
         operator_namespace,
         "--set", f"watchNamespaces={{{namespace}}}",
         "--set", f"clusterIssuer={LOCAL_CA_ISSUER}",  # the local cluster's CA: no ACME server here
+        "--set", f"users.namespace={namespace}-users",  # made and removed with the chart's objects
         *getattr(request, "param", ()),
     )  # fmt: skip
     with installed(cluster, objects):

@@ -53,6 +53,7 @@ def test_default_values_render_a_cluster_wide_operator() -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "Namespace",  # the users' password Secrets'
         "Service",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
@@ -117,6 +118,7 @@ def test_non_default_values_render_a_namespaced_operator() -> None:
         ("team-b", "cloudron-cloudron-operator"),
         ("cloudron-system", "cloudron-cloudron-operator-addon-secrets"),
         ("default", "cloudron-cloudron-operator-addon-events"),
+        ("cloudron-users", "cloudron-cloudron-operator-user-passwords"),
     }
     bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in only(objects, "RoleBinding")}
     assert bindings == roles
@@ -155,6 +157,7 @@ def test_every_setting_of_the_operator_has_a_value() -> None:
         gateway_class="traefik",
         gateway_https_port=8443,
         cluster_issuer="internal-ca",
+        users_namespace="cloudron-users",
         port_service_type="NodePort",
         api_origin="https://my.example.com",
         proxy_ip="10.0.0.1",
@@ -207,11 +210,23 @@ def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     objects = render(*NAMESPACED)
     (cluster_role,) = only(objects, "ClusterRole")
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert cluster_resources == {"addons", "addons/status", "customresourcedefinitions", "namespaces"}
+    assert cluster_resources == {
+        "addons",
+        "addons/status",
+        "cloudronusers",
+        "cloudronusers/status",
+        "customresourcedefinitions",
+        "namespaces",
+    }
     namespaces = next(rule for rule in cluster_role["rules"] if rule["resources"] == ["namespaces"])
     assert namespaces["verbs"] == ["list", "watch"]
     (secrets_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "cloudron-system"]
     assert secrets_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    # The users' password Secrets: listed and watched, in a namespace that holds nothing else.
+    (passwords_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "cloudron-users"]
+    assert passwords_role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+    ]
     (events_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "default"]
     assert events_role["rules"] == [
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}

@@ -100,7 +100,13 @@ def generator_container(file: str) -> Obj:
 
 
 def test_the_directory_holds_the_documented_files() -> None:
-    assert set(FILES) == {"00-namespace.yaml", "postgresql.yaml", "mariadb.yaml", "redis.yaml"}
+    assert set(FILES) == {
+        "00-namespace.yaml",
+        "postgresql.yaml",
+        "mariadb.yaml",
+        "redis.yaml",
+        "openldap.yaml",
+    }
     docs = DOCS.read_text()
     for name in FILES:
         assert f"addons/{name}" in docs, f"docs/addons.md does not mention addons/{name}"
@@ -147,7 +153,7 @@ def test_each_addon_type_has_exactly_one_default() -> None:
     names = Counter(a["metadata"]["name"] for a in addons)
     assert all(count == 1 for count in names.values()), names
     defaults = Counter(a["spec"]["type"] for a in addons if a["spec"].get("default") is True)
-    assert defaults == Counter({"postgresql": 1, "mysql": 1, "redis": 1})
+    assert defaults == Counter({"postgresql": 1, "mysql": 1, "redis": 1, "ldap": 1})
     assert {a["spec"]["type"] for a in addons} == set(defaults)
 
 

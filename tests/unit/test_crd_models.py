@@ -14,6 +14,8 @@ from cloudron_operator.models import (
     AppPhase,
     CloudronAppSpec,
     CloudronAppStatus,
+    CloudronUserSpec,
+    CloudronUserStatus,
     ConditionStatus,
 )
 from tests.crd_cases import EXAMPLES, INVALID, edited
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.unit
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "CloudronApp": {"spec": CloudronAppSpec, "status": CloudronAppStatus},
     "Addon": {"spec": AddonSpec, "status": AddonStatus},
+    "CloudronUser": {"spec": CloudronUserSpec, "status": CloudronUserStatus},
 }
 
 
@@ -44,7 +47,9 @@ def test_design_example_app_round_trips() -> None:
     assert spec.addons[AddonType.POSTGRESQL].addon_ref == "pg-main"
     assert status.phase is AppPhase.RUNNING
     assert status.conditions[0].status is ConditionStatus.TRUE
-    assert spec.model_dump(mode="json") == example["spec"]
+    dumped = spec.model_dump(mode="json")
+    assert dumped.pop("access") is None, "no access restriction: every user"
+    assert dumped == example["spec"]
     assert status.model_dump(mode="json", exclude_none=True) == example["status"]
 
 

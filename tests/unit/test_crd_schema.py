@@ -51,8 +51,12 @@ def properties(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, di
             yield from properties(schema[key], f"{path}[*]")
 
 
-def test_both_crds_are_generated() -> None:
-    assert sorted(CRDS) == ["addons.cloudron.io.yaml", "cloudronapps.cloudron.io.yaml"]
+def test_every_crd_is_generated() -> None:
+    assert sorted(CRDS) == [
+        "addons.cloudron.io.yaml",
+        "cloudronapps.cloudron.io.yaml",
+        "cloudronusers.cloudron.io.yaml",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CRDS))

@@ -95,6 +95,14 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [cloudron.io]
   resources: [addons/status]
   verbs: [patch]
+# The central directory is made from the CloudronUsers (cluster-scoped); each one's status says
+# whether it is in the directory.
+- apiGroups: [cloudron.io]
+  resources: [cloudronusers]
+  verbs: [get, list, watch]
+- apiGroups: [cloudron.io]
+  resources: [cloudronusers/status]
+  verbs: [patch]
 # kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them;
 # the operator lists its CloudronApp CRD at start-up, to know whether it is as new as itself.
 - apiGroups: [apiextensions.k8s.io]

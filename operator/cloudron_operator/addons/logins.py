@@ -17,7 +17,7 @@ from cloudron_operator.models.conditions import Reason
 from cloudron_operator.provisioners import ServerAccess
 
 # The admin user when the Secret names only a password key (the servers' own superusers).
-DEFAULT_ADMIN_USERS: Final = {"postgresql": "postgres", "mysql": "root"}
+DEFAULT_ADMIN_USERS: Final = {"postgresql": "postgres", "mysql": "root", "ldap": "cn=admin,dc=cloudron"}
 ADMIN_SECRET_MAX_AGE: Final = 60.0  # seconds an app's passes go on using an admin Secret they read
 
 SecretReader = Callable[[str, str], k8s.KubeObject | None]  # (namespace, name) -> the Secret, or None

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Iterator
 from kubernetes import client
 
 from cloudron_operator.addons.base import AddonBackend
+from cloudron_operator.addons.ldap import LdapAddon
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.redis import RedisAddon
 from cloudron_operator.addons.sendmail import SendmailAddon
 from cloudron_operator.addons.sql import SqlAddon
 from cloudron_operator.addons.turn import TurnAddon
+from cloudron_operator.directory.service import Directory
 from cloudron_operator.models import AddonType
 from cloudron_operator.provisioners import BACKENDS
 
@@ -44,15 +46,19 @@ class AddonBackends:
         return iter(self._by_type.values())
 
 
-def standard_backends(logins: AdminSecrets, api: client.ApiClient | None = None) -> AddonBackends:
+def standard_backends(
+    logins: AdminSecrets, api: client.ApiClient | None = None, directory: Directory | None = None
+) -> AddonBackends:
     """Every addon type this operator serves, logging in to the Addons' servers through `logins`;
-    `api` writes what an addon keeps in the cluster (the relay's app logins)."""
-    return AddonBackends(
-        [
-            SqlAddon(BACKENDS[AddonType.POSTGRESQL], logins),
-            SqlAddon(BACKENDS[AddonType.MYSQL], logins),
-            RedisAddon(),
-            SendmailAddon(logins, api),
-            TurnAddon(logins),
-        ]
-    )
+    `api` writes what an addon keeps in the cluster (the relay's app logins); with `directory` (the
+    store's users, kept synced), the ldap addon too."""
+    backends: list[AddonBackend] = [
+        SqlAddon(BACKENDS[AddonType.POSTGRESQL], logins),
+        SqlAddon(BACKENDS[AddonType.MYSQL], logins),
+        RedisAddon(),
+        SendmailAddon(logins, api),
+        TurnAddon(logins),
+    ]
+    if directory is not None:
+        backends.append(LdapAddon(logins, directory))
+    return AddonBackends(backends)

@@ -1,4 +1,4 @@
-"""The two kinds this operator serves, and their CustomResourceDefinition objects."""
+"""The kinds this operator serves, and their CustomResourceDefinition objects."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from cloudron_operator.models import (
     AddonStatus,
     CloudronAppSpec,
     CloudronAppStatus,
+    CloudronUserSpec,
+    CloudronUserStatus,
 )
 
 CATEGORY = "cloudron"
@@ -115,7 +117,30 @@ ADDON = Kind(
     ),
 )
 
-KINDS = (CLOUDRON_APP, ADDON)
+CLOUDRON_USER = Kind(
+    kind="CloudronUser",
+    plural="cloudronusers",
+    scope="Cluster",
+    short_names=("cuser", "cusers"),
+    description=(
+        "A person of the platform's central directory: the apps with the ldap addon see the users "
+        "allowed to them, who log in with one password (set with `python -m cloudron_operator user "
+        "set-password`, kept hashed in a Secret, never in the spec)."
+    ),
+    spec=CloudronUserSpec,
+    status=CloudronUserStatus,
+    columns=(
+        PrinterColumn("Username", "string", ".spec.username", "Login name."),
+        PrinterColumn("Email", "string", ".spec.email", "Primary email address."),
+        PrinterColumn("Role", "string", ".spec.role", "user, usermanager, admin or owner."),
+        PrinterColumn("Active", "boolean", ".spec.active", "Whether the user may log in."),
+        _AGE,
+        _READY,
+        _REASON,
+    ),
+)
+
+KINDS = (CLOUDRON_APP, ADDON, CLOUDRON_USER)
 
 
 def custom_resource_definition(kind: Kind) -> dict[str, Any]:

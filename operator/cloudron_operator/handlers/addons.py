@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from cloudron_operator.addons.base import AddonCheck, AddonProblem, AddonRecord
+from cloudron_operator.addons.ldap import LdapAddon
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.k8s import api as k8s
@@ -36,6 +37,15 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
     every = config.resync_seconds
     kopf.timer(*ADDONS, interval=every, initial_delay=every, registry=registry)(check)
     kopf.daemon(*ADDONS, registry=registry)(keep_app_count)
+    # Optional: no finalizer on the Addons for it; a deletion kopf misses only leaves a log line.
+    kopf.on.delete(*ADDONS, optional=True, registry=registry)(addon_deleted)
+
+
+def addon_deleted(name: str, spec: Mapping[str, Any], memo: Any, **_: Any) -> None:
+    """An ldap Addon's server is no longer kept synced once the Addon is gone."""
+    backend = runtime(memo).backends.get(str(spec.get("type", "")))
+    if isinstance(backend, LdapAddon):
+        backend.directory.forget(name)
 
 
 APP_COUNT_SECONDS = 5.0

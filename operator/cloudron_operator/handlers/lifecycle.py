@@ -12,9 +12,12 @@ import kopf
 from kubernetes import client
 
 from cloudron_operator import builders
+from cloudron_operator.addons.ldap import ldap_login
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.config import OperatorConfig
+from cloudron_operator.directory.service import Directory
+from cloudron_operator.directory.user_status import user_status_writer
 from cloudron_operator.handlers.child_events import child_listener
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.k8s.api import FIELD_MANAGER, new_api_client
@@ -66,11 +69,26 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     kinds, routing = builders.child_kinds(config), gateway_routing(config)
     watches = new_api_client(
         connections=Store.informers_needed(
-            config.namespaces, kinds, peering=bool(config.peering), routing=routing is not None
+            config.namespaces, kinds, peering=bool(config.peering), routing=routing is not None, users=True
         )
     )
-    store = Store(watches, config.namespaces, kinds, routing, page_size=LIST_CHUNK_SIZE)
+    store = Store(
+        watches,
+        config.namespaces,
+        kinds,
+        routing,
+        users_namespace=config.users_namespace,
+        page_size=LIST_CHUNK_SIZE,
+    )
     paused = _peering(store, config, memo)
+    logins = AdminSecrets.from_api(api)
+    directory = Directory(
+        store,
+        login_of=lambda addon: ldap_login(logins, addon),
+        full_sync_seconds=config.resync_seconds,
+        write_user_statuses=user_status_writer(api, store),
+        paused=paused,
+    )
     diff_base = await asyncio.to_thread(_diffbase_storage, api, store, logger)
     settings.persistence.diffbase_storage = diff_base
     runtime = Runtime(
@@ -78,7 +96,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
         metrics=metrics,
         api=api,
         store=store,
-        backends=standard_backends(AdminSecrets.from_api(api), api),
+        backends=standard_backends(logins, api, directory),
         passes=LastPasses(),
         workers=workers,
         refreshes=AppRefreshes(),
@@ -93,7 +111,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     if unserved and isinstance(late_crd, RestartWhenServed):
         late_crd.watch(api, unserved[0].kind, unserved[0].namespace)
     store.on_child_change = child_listener(runtime, asyncio.get_running_loop())
+    store.on_directory_change = directory.request
     store.start()
+    directory.start()
     memo[MEMO_KEY] = runtime
     metrics.app_phases.attach(store.phases)
     if config.metrics_address:

@@ -38,6 +38,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("gateway.networking.k8s.io/v1", "GatewayClass", "gatewayclasses", namespaced=False),
         Kind("cloudron.io/v1alpha1", "CloudronApp", "cloudronapps"),
         Kind("cloudron.io/v1alpha1", "Addon", "addons", namespaced=False),
+        Kind("cloudron.io/v1alpha1", "CloudronUser", "cloudronusers", namespaced=False),
         Kind(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",

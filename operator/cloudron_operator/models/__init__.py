@@ -1,4 +1,5 @@
-"""Pydantic models of the CloudronApp and Addon resources (cloudron.io/v1alpha1); the CRDs derive from them.
+"""Pydantic models of the CloudronApp, Addon and CloudronUser resources (cloudron.io/v1alpha1); the
+CRDs derive from them.
 
 Parse a resource body with `CloudronAppSpec.model_validate(body["spec"])`; dump one for the API with
 `model.model_dump(mode="json", exclude_none=True)` (field names come out camelCase, as in the YAML).
@@ -12,6 +13,7 @@ from cloudron_operator.models.addon import (
     SecretKeyRef,
 )
 from cloudron_operator.models.app import (
+    AccessSpec,
     AddonSelection,
     AppAddonStatus,
     AppPhase,
@@ -21,15 +23,18 @@ from cloudron_operator.models.app import (
     VolumeDeletePolicy,
 )
 from cloudron_operator.models.conditions import Condition, ConditionStatus
+from cloudron_operator.models.user import ADMIN_ROLES, CloudronUserSpec, CloudronUserStatus, UserRole
 
 GROUP = "cloudron.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 __all__ = [
+    "ADMIN_ROLES",
     "API_VERSION",
     "GROUP",
     "VERSION",
+    "AccessSpec",
     "AddonConnection",
     "AddonSelection",
     "AddonSpec",
@@ -39,9 +44,12 @@ __all__ = [
     "AppPhase",
     "CloudronAppSpec",
     "CloudronAppStatus",
+    "CloudronUserSpec",
+    "CloudronUserStatus",
     "Condition",
     "ConditionStatus",
     "SecretKeyRef",
     "StorageSpec",
+    "UserRole",
     "VolumeDeletePolicy",
 ]

@@ -36,8 +36,9 @@ class AddonType(StrEnum):
 
 # Database servers: the operator logs in as admin to create each app's database and user.
 DATABASE_TYPES = (AddonType.POSTGRESQL, AddonType.MYSQL, AddonType.MONGODB)
-# The types whose Addon needs connection.adminSecretRef: the databases, and turn (the shared secret).
-SECRET_TYPES = (*DATABASE_TYPES, AddonType.TURN)
+# The types whose Addon needs connection.adminSecretRef: the databases, turn (the shared secret) and
+# ldap (the directory's admin login).
+SECRET_TYPES = (*DATABASE_TYPES, AddonType.TURN, AddonType.LDAP)
 
 
 class SecretKeyRef(SpecModel):

@@ -29,9 +29,11 @@ from cloudron_operator.models.types import (
     Port,
     WildcardFqdn,
 )
+from cloudron_operator.models.user import DirectoryName
 
 # Bounds on what CEL rules iterate, so their worst-case cost stays within the API server's budget.
 MAX_HOSTS = 64
+MAX_ACCESS_ENTRIES = 256
 MAX_PORTS = 64
 MAX_ENV = 256
 MAX_PULL_SECRETS = 16
@@ -100,6 +102,24 @@ class AddonSelection(SpecModel):
     """The Addon to provision one addon in, instead of the default Addon of its type."""
 
     addon_ref: DnsSubdomain = Field(description="Name of the (cluster-scoped) Addon.")
+
+
+class AccessSpec(SpecModel):
+    """Who may log in to the app through the directory (CLOUDRON.md §4.9): the users named, and the
+    members of the groups named; admins and owners always."""
+
+    users: tuple[DirectoryName, ...] = Field(
+        default=(),
+        max_length=MAX_ACCESS_ENTRIES,
+        json_schema_extra=kube_schema(list_type="set"),
+        description="Usernames allowed (a user created later with that name counts at once).",
+    )
+    groups: tuple[DirectoryName, ...] = Field(
+        default=(),
+        max_length=MAX_ACCESS_ENTRIES,
+        json_schema_extra=kube_schema(list_type="set"),
+        description="Groups whose members are allowed.",
+    )
 
 
 class CloudronAppSpec(SpecModel):
@@ -218,6 +238,13 @@ class CloudronAppSpec(SpecModel):
         default_factory=dict,
         max_length=len(AddonType),
         description="Per addon type, the Addon to provision in instead of the default Addon of that type.",
+    )
+    access: AccessSpec | None = Field(
+        default=None,
+        description=(
+            "Which users may log in through the directory (ldap addon); absent: every active user. "
+            "Admins and owners may always."
+        ),
     )
     checklist_done: tuple[ChecklistKey, ...] = Field(
         default=(),

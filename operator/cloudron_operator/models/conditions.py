@@ -62,6 +62,9 @@ class Reason(StrEnum):
     ROUTED = "Routed"
     NOT_ROUTED = "NotRouted"
     WAITING_FOR_GATEWAY = "WaitingForGateway"
+    # AccessResolved (spec.access): whether every user and group it names exists.
+    ACCESS_RESOLVED = "AccessResolved"
+    UNKNOWN_NAMES = "UnknownNames"
     # An Addon's Ready.
     CONNECTED = "Connected"
     UNREACHABLE = "Unreachable"

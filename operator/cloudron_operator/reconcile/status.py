@@ -17,6 +17,7 @@ from cloudron_operator.models import GROUP, VERSION
 from cloudron_operator.models.conditions import STALLED_REASONS, Reason
 from cloudron_operator.status import (
     FALSE,
+    TRUE,
     UNKNOWN,
     ConditionUpdate,
     merge_conditions,
@@ -76,8 +77,33 @@ def refresh_status(
         notes=notes,
         reconciled=reconciled,
         routed=routed_condition(store, app["metadata"]),
+        access=access_condition(store, app["spec"]),
     )
     return write_status(api, app, desired, only_if_current=True)
+
+
+def access_condition(store: Store, spec: Mapping[str, Any]) -> ConditionUpdate | None:
+    """`AccessResolved` when spec.access names users or groups: whether each is a user or group of
+    the directory now. Informative: Ready does not wait for it, as a name nobody has yet is allowed
+    (a user made later with it counts at once)."""
+    access = spec.get("access")
+    if not isinstance(access, Mapping):
+        return None
+    specs = [seen.record.spec for seen in store.users.values()]
+    usernames = {str(user.get("username")) for user in specs}
+    groups = {str(group) for user in specs for group in user.get("groups") or ()}
+    unknown_users = sorted(set(access.get("users") or ()) - usernames)
+    unknown_groups = sorted(set(access.get("groups") or ()) - groups)
+    if not unknown_users and not unknown_groups:
+        return ConditionUpdate(
+            "AccessResolved", TRUE, Reason.ACCESS_RESOLVED, "every user and group in spec.access exists"
+        )
+    named = [
+        f"no user {', '.join(unknown_users)}" if unknown_users else "",
+        f"no group {', '.join(unknown_groups)}" if unknown_groups else "",
+    ]
+    message = "; ".join(part for part in named if part) + " (yet: one made later counts at once)"
+    return ConditionUpdate("AccessResolved", FALSE, Reason.UNKNOWN_NAMES, message)
 
 
 def routed_condition(store: Store, app_meta: Mapping[str, Any]) -> ConditionUpdate | None:
@@ -107,6 +133,7 @@ def desired_status(
     notes: Mapping[str, Any] | None = None,
     reconciled: bool = False,
     routed: ConditionUpdate | None = None,
+    access: ConditionUpdate | None = None,
 ) -> dict[str, Any]:
     """The status of `app` (its metadata, spec and status as the store keeps them) now; `routed` is
     the Routed condition with routing=gateway.
@@ -129,13 +156,14 @@ def desired_status(
     parts = [addons_ready, workload_condition(deployment, running), certificate_condition(certificate)]
     parts += [routed] if routed is not None else []
     ready = ready_condition(parts, Reason.RUNNING, f"{url} is served")
+    informative = [access] if access is not None else []
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
     desired = {
         "observedGeneration": observed,
         "phase": phase,
         "url": url,
         "conditions": merge_conditions(
-            current.get("conditions", []), app_updates([ready, *parts]), observed, now
+            current.get("conditions", []), app_updates([ready, *parts, *informative]), observed, now
         ),
         "addons": addons.status() if addons is not None else current.get("addons", {}),
     }

@@ -19,6 +19,7 @@ from typing import Any, Final, Generic
 from kubernetes import client
 
 from cloudron_operator.builders import APP_LABEL, CHILD_KINDS
+from cloudron_operator.directory.state import PASSWORD_LABEL
 from cloudron_operator.k8s.resources import Kind, kind_of
 from cloudron_operator.models import API_VERSION
 from cloudron_operator.store.apps import AppKey, AppSeen, app_seen
@@ -26,6 +27,7 @@ from cloudron_operator.store.children import ChildSeen, child_seen
 from cloudron_operator.store.informer import Informer, Sink, informers_for
 from cloudron_operator.store.routing import GatewayRouting, ParentSeen, parent_seen
 from cloudron_operator.store.table import Change, T, Table
+from cloudron_operator.store.users import PasswordSeen, UserSeen, password_seen, user_seen
 
 # The children the operator made: its label, and the app label that every child of an app carries.
 CHILD_SELECTOR: Final = f"app.kubernetes.io/managed-by=cloudron-operator,{APP_LABEL}"
@@ -41,10 +43,12 @@ class Store:
         namespaces: tuple[str, ...],
         kinds: tuple[tuple[str, str], ...] = CHILD_KINDS,
         routing: GatewayRouting | None = None,
+        users_namespace: str | None = None,
         **informer_options: Any,
     ) -> None:
         """`kinds`: (apiVersion, kind) of the children to keep (`builders.child_kinds`); `routing`: with
-        routing=gateway, the parent of the apps' listeners is watched too."""
+        routing=gateway, the parent of the apps' listeners is watched too; `users_namespace`: the
+        CloudronUsers are watched, and their password Secrets there."""
         self.api, self.informer_options, self.routing = api, informer_options, routing
         self.apps: Table[AppSeen] = Table(app_seen, index=_hosts)
         self.children: dict[str, Table[ChildSeen]] = {
@@ -61,6 +65,17 @@ class Store:
             child_kind = kind_of(api_version, kind)
             options = {"label_selector": CHILD_SELECTOR, **informer_options}
             self.informers += informers_for(api, child_kind, namespaces, sink, **options)
+        self.users: Table[UserSeen] = Table(user_seen)
+        self.passwords: Table[PasswordSeen] = Table(password_seen)
+        self.on_directory_change: Callable[[], None] | None = None
+        if users_namespace is not None:
+            users_sink = _DirectorySink(self, self.users, lambda user: user.record)
+            user_kind = kind_of(API_VERSION, "CloudronUser")
+            self.informers += informers_for(api, user_kind, (), users_sink, **informer_options)
+            passwords_sink = _DirectorySink(self, self.passwords, lambda seen: (seen.username, seen.hash))
+            options = {"label_selector": PASSWORD_LABEL, **informer_options}
+            secrets = kind_of("v1", "Secret")
+            self.informers += informers_for(api, secrets, (users_namespace,), passwords_sink, **options)
         self.parents: Table[ParentSeen] = Table(parent_seen)
         if routing is not None:
             where = (routing.parent_namespace,) if routing.parent_namespace else ()
@@ -75,10 +90,11 @@ class Store:
         *,
         peering: bool = False,
         routing: bool = False,
+        users: bool = False,
     ) -> int:
         """How many informers (each with a watch connection) a store of these namespaces runs."""
         watched = 1 + len(kinds) + (1 if peering else 0)
-        return watched * max(1, len(namespaces)) + (1 if routing else 0)
+        return watched * max(1, len(namespaces)) + (1 if routing else 0) + (2 if users else 0)
 
     def watch(self, kind: Kind, namespaces: tuple[str, ...], sink: Sink) -> None:
         """Also list and watch `kind` (before `sync`) into a sink of the caller's."""
@@ -166,6 +182,35 @@ class _TableSink(Generic[T]):
 
     def remove(self, obj: Mapping[str, Any]) -> None:
         self.table.remove(obj)
+
+
+class _DirectorySink(Generic[T]):
+    """A table of the directory's inputs; a change of what the directory is made from (not of a
+    user's status, which the directory writes) is told to it."""
+
+    def __init__(self, store: Store, table: Table[T], content: Callable[[T], object]) -> None:
+        self.store, self.table, self.content = store, table, content
+
+    def replace(self, objects: Iterable[Mapping[str, Any]], namespace: str | None) -> None:
+        if any(self._differs(change) for change in self.table.replace(objects, namespace)):
+            self._changed()
+
+    def upsert(self, obj: Mapping[str, Any]) -> None:
+        if self._differs(self.table.upsert(obj)):
+            self._changed()
+
+    def remove(self, obj: Mapping[str, Any]) -> None:
+        self.table.remove(obj)
+        self._changed()
+
+    def _differs(self, change: Change[T]) -> bool:
+        before = self.content(change.before) if change.before is not None else None
+        after = self.content(change.after) if change.after is not None else None
+        return before != after
+
+    def _changed(self) -> None:
+        if self.store.on_directory_change is not None:
+            self.store.on_directory_change()
 
 
 class _ChildSink:

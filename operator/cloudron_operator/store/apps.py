@@ -52,6 +52,8 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
             if key in meta
         },
         "spec": {
+            "access": spec.get("access"),
+            "addons": spec.get("addons"),
             "domain": spec.get("domain"),
             "running": spec.get("running", True),
             "manifest": {"version": (spec.get("manifest") or {}).get("version", "")},

@@ -1,0 +1,126 @@
+"""The directory's pure parts: who may use an app, the tree for users and apps, duplicates, hashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bcrypt
+import pytest
+from pydantic import ValidationError
+
+from cloudron_operator.directory.access import may_use
+from cloudron_operator.directory.dit import (
+    DirectoryApp,
+    DirectoryUser,
+    bind_dn,
+    desired_dit,
+    gid_number,
+    groups_dn,
+    users_dn,
+)
+from cloudron_operator.directory.passwords import (
+    WeakPassword,
+    bind_password_hash,
+    hash_user_password,
+    is_user_password_hash,
+)
+from cloudron_operator.directory.state import UserRecord, directory_users
+from cloudron_operator.models import AccessSpec, CloudronUserSpec
+
+pytestmark = pytest.mark.unit
+
+
+def user(username: str, **spec: Any) -> CloudronUserSpec:
+    return CloudronUserSpec.model_validate({"username": username, "email": f"{username}@example.com", **spec})
+
+
+def test_admins_and_owners_may_use_every_app_and_inactive_users_none() -> None:
+    restricted = AccessSpec(users=("bob",), groups=("engineering",))
+    assert may_use(user("bob"), restricted)
+    assert may_use(user("alice", groups=["engineering"]), restricted)
+    assert not may_use(user("dave", groups=["sales"]), restricted)
+    assert may_use(user("carol", role="admin"), restricted) and may_use(
+        user("olga", role="owner"), restricted
+    )
+    assert may_use(user("dave"), None), "no restriction: every active user"
+    assert not may_use(user("bob", active=False), None) and not may_use(
+        user("carol", role="admin", active=False), None
+    )
+
+
+def test_usernames_follow_cloudrons_rules() -> None:
+    for bad in ("Alice", "-alice", "alice-", "al ice", "a" * 33, "al_ice", ""):
+        with pytest.raises(ValidationError):
+            user(bad)
+    for good in ("a", "alice.liddell", "bob-2", "x" * 32):
+        assert user(good).username == good
+
+
+def test_each_app_has_an_account_and_a_view_of_exactly_its_users() -> None:
+    users = [
+        DirectoryUser(
+            user(
+                "alice", groups=["engineering"], displayName="Alice Liddell", fallbackEmail="a@home.example"
+            ),
+            "{CRYPT}x",
+        ),
+        DirectoryUser(user("bob", groups=["sales"]), None),
+    ]
+    apps = [
+        DirectoryApp("k1", AccessSpec(groups=("engineering",)), "{SSHA}k1"),
+        DirectoryApp("k2", None, "{SSHA}k2"),
+    ]
+    tree = desired_dit(users, apps)
+    alice = tree[f"cn=alice,{users_dn('k1')}"]
+    assert alice["username"] == ("alice",) and alice["uid"] == ("alice",) and alice["cn"] == ("alice",)
+    assert (alice["givenname"], alice["sn"], alice["displayname"]) == (
+        ("Alice",),
+        ("Liddell",),
+        ("Alice Liddell",),
+    )
+    assert alice["mailalternateaddress"] == ("a@home.example",) and alice["isadmin"] == ("false",)
+    assert alice["memberof"] == (f"cn=engineering,{groups_dn('k1')}",)
+    assert alice["userpassword"] == ("{CRYPT}x",) and "user" in alice["objectclass"]
+    assert f"cn=bob,{users_dn('k1')}" not in tree, "bob may not use k1"
+    assert "userpassword" not in tree[f"cn=bob,{users_dn('k2')}"], "no password yet: he cannot bind"
+    assert tree[bind_dn("k1")]["userpassword"] == ("{SSHA}k1",)
+    group = tree[f"cn=sales,{groups_dn('k2')}"]
+    assert group["memberuid"] == ("bob",) and group["gidnumber"] == (str(gid_number("sales")),)
+    assert f"cn=sales,{groups_dn('k1')}" not in tree, (
+        "a group appears in a view with its visible members only"
+    )
+
+
+def test_a_username_or_email_another_user_had_first_is_refused_to_the_later_one() -> None:
+    def record(name: str, created: str, **spec: Any) -> UserRecord:
+        return UserRecord(
+            name, f"uid-{name}", created, {"username": name, "email": f"{name}@example.com", **spec}
+        )
+
+    hashes = {"alice": hash_user_password("alice-password"), "bob": "not a hash"}
+    users, problems = directory_users(
+        [
+            record("copy", "2026-12-02T10:00:01Z", username="alice"),
+            record("alice", "2026-12-02T10:00:00Z"),
+            record("bob", "2026-12-02T10:00:00Z"),
+            record("mail", "2026-12-02T10:00:02Z", email="BOB@example.com"),
+        ],
+        hashes,
+    )
+    assert [u.spec.username for u in users] == ["alice", "bob"]
+    assert problems["copy"].reason == "DuplicateUsername" and "alice, made first" in problems["copy"].message
+    assert problems["mail"].reason == "DuplicateEmail", "emails compare case-insensitively"
+    assert users[1].password_hash is None, "only a hash of our own scheme is taken"
+
+
+def test_password_hashes() -> None:
+    hashed = hash_user_password("correct horse")
+    assert is_user_password_hash(hashed)
+    assert bcrypt.checkpw(b"correct horse", hashed.removeprefix("{CRYPT}").encode())
+    assert hash_user_password("correct horse") != hashed, "salted"
+    with pytest.raises(WeakPassword):
+        hash_user_password("short")
+    with pytest.raises(WeakPassword):
+        hash_user_password("x" * 73)
+    assert bind_password_hash("secret", "uid-1") == bind_password_hash("secret", "uid-1")
+    assert bind_password_hash("secret", "uid-1") != bind_password_hash("secret", "uid-2")
