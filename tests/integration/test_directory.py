@@ -355,12 +355,26 @@ def test_the_password_command_reads_stdin_and_bad_users_are_named(directory: Dir
     )
     assert condition(k8s.get(api_client, *USER, None, erin) or {}, "Ready")["status"] == "True"
 
+    # Kubernetes keeps the Events of cluster-scoped objects in `default`; the Event follows the status.
+    def events() -> list[tuple[str, str]]:
+        found = client.CoreV1Api(api_client).list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={copy}"
+        )
+        return [(event.type, event.reason) for event in found.items]
+
+    wait_until(lambda: events() == [("Warning", "DuplicateEmail")], WAIT, "a Warning Event on the later user")
+
 
 def test_a_wrong_admin_password_is_named_and_recovery_needs_no_restart(directory: Directory) -> None:
     api_client, namespace = directory.api, directory.namespace
     directory.create_addon(password="not-the-admin-password")
     frank = directory.create_user("frank")
     directory.install("forum", None)
+    # An app without the ldap addon, beside it: the directory's trouble is not its own.
+    bystander = directory.app("static", None)
+    bystander["spec"]["manifest"]["addons"] = {}
+    bystander["spec"].pop("addons")
+    kubectl_apply(directory.cluster.cluster, bystander)
 
     def addon_ready() -> dict[str, Any]:
         return condition(k8s.get(api_client, *ADDON, None, directory.addon) or {}, "Ready")
@@ -372,6 +386,13 @@ def test_a_wrong_admin_password_is_named_and_recovery_needs_no_restart(directory
         lambda: condition(get_app(api_client, namespace, "forum"), "AddonsReady").get("status") == "False",
         WAIT,
         "the app's AddonsReady=False",
+    )
+    wait_until(
+        lambda: (
+            condition(get_app(api_client, namespace, "static"), "AddonsReady").get("reason") == "NoAddons"
+        ),
+        WAIT,
+        "the app without ldap unaffected",
     )
     directory.create_addon()  # the right password, in the same Secret
     wait_until(
