@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 CHECK_SECONDS: Final = 5.0  # how often a server is asked whether it still has its data
 DEBOUNCE_SECONDS: Final = 0.2  # changes that come together are synced together
-RETRY_SECONDS: Final = 5.0
 
 LoginOf = Callable[[AddonRecord], DirectoryLogin]
 StatusWriter = Callable[[list[DirectoryUser], dict[str, UserProblem]], None]
@@ -63,6 +62,7 @@ class Directory:
     _stop: threading.Event = field(default_factory=threading.Event)
     _dirty: bool = True
     _last_full: dict[str, float] = field(default_factory=dict)
+    _reported: dict[str, str] = field(default_factory=dict)  # the last failure logged, by Addon
     _thread: threading.Thread | None = None
 
     def remember(self, addon: AddonRecord) -> None:
@@ -117,12 +117,15 @@ class Directory:
             delete_subtree(connection, bind_dn(key))
 
     def sync(self, addon: AddonRecord) -> None:
-        """The whole DIT of the Addon's server: every entry not desired goes."""
-        users, problems = self.users()
-        desired = desired_dit(users, self.apps_of(addon))
+        """The whole DIT of the Addon's server: every entry not desired goes.
+
+        The desired tree is computed under the lock: an app whose pass is writing its view now has
+        its Secret in the store already, so this sync, which waits for that pass, keeps the view.
+        """
         started = time.monotonic()
         with self._lock, connected(self.login_of(addon)) as connection:
-            result = converge(connection, desired)
+            users, problems = self.users()
+            result = converge(connection, desired_dit(users, self.apps_of(addon)))
         self._last_full[addon.name] = time.monotonic()
         if result.writes:
             logger.info(
@@ -154,10 +157,14 @@ class Directory:
                 try:
                     if dirty or self._due(addon) or not self._has_data(addon):
                         self.sync(addon)
+                    self._reported.pop(addon.name, None)
                 except DirectoryError as error:
-                    logger.warning(
-                        "directory %s: %s; trying again in %.0fs", addon.name, error, RETRY_SECONDS
-                    )
+                    # Once per new failure: the Addon's Ready condition says it on every check.
+                    if self._reported.get(addon.name) != str(error):
+                        logger.warning(
+                            "directory %s: %s; trying again every %.0fs", addon.name, error, CHECK_SECONDS
+                        )
+                        self._reported[addon.name] = str(error)
                     self._dirty = True
                 except Exception:
                     logger.exception("directory %s: the sync failed", addon.name)
