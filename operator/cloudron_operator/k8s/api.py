@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -60,7 +61,10 @@ def new_api_client(connections: int = 10) -> client.ApiClient:
     try:
         config.load_incluster_config(client_configuration=settings)
     except config.ConfigException:
-        config.load_kube_config(client_configuration=settings)
+        # $KUBECONFIG as it is now: the client library reads it once, when it is imported.
+        config.load_kube_config(
+            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=settings
+        )
     settings.connection_pool_maxsize = connections
     return client.ApiClient(settings)
 
