@@ -185,7 +185,7 @@ def test_gateway_mode_replaces_the_ingresses() -> None:
 
 ROUTING = gateway_routing(LISTENER_SETS)
 assert ROUTING is not None
-GATEWAY = ParentSeen("uid", "1", "shared", "gateway-system", (), "All")
+GATEWAY = ParentSeen("uid", "1", "shared", "gateway-system", "All")
 
 
 def condition(
@@ -248,10 +248,10 @@ def test_a_missing_gateway_or_one_that_does_not_allow_the_namespace_is_named() -
         "NotRouted",
         "Gateway gateway-system/shared does not exist: create it",
     )
-    closed = ParentSeen("uid", "1", "shared", "gateway-system", (), "None")
+    closed = ParentSeen("uid", "1", "shared", "gateway-system", "None")
     status, _, message = routed(listener_set(ACCEPTED), [route(ROUTE_OK)], parent=closed)
     assert status == "False" and "does not allow ListenerSets from namespace team-a" in message
-    same = ParentSeen("uid", "1", "shared", "team-a", (), "Same")
+    same = ParentSeen("uid", "1", "shared", "team-a", "Same")
     assert routed(listener_set(ACCEPTED), [route(ROUTE_OK)], parent=same)[0] == "True"
     own = gateway_routing(OWN_GATEWAYS)
     assert own is not None

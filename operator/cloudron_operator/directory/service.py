@@ -63,7 +63,6 @@ class Directory:
     _dirty: bool = True
     _last_full: dict[str, float] = field(default_factory=dict)
     _reported: dict[str, str] = field(default_factory=dict)  # the last failure logged, by Addon
-    _thread: threading.Thread | None = None
 
     def remember(self, addon: AddonRecord) -> None:
         """An ldap Addon the operator checked or provisioned in: from now on it is kept synced."""
@@ -136,8 +135,7 @@ class Directory:
             self.write_user_statuses(users, problems)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="directory", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name="directory", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()

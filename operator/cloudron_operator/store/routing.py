@@ -36,27 +36,22 @@ def gateway_routing(config: OperatorConfig) -> GatewayRouting | None:
 
 @dataclass(frozen=True)
 class ParentSeen:
-    """The parent as the store keeps it: its conditions and, of a Gateway, whom it lets attach."""
+    """The parent as the store keeps it: that it exists and, of a Gateway, whom it lets attach."""
 
     uid: str
     resource_version: str
     name: str
     namespace: str
-    conditions: tuple[tuple[str, str, str, str], ...]  # (type, status, reason, message)
     allowed_listeners: str  # spec.allowedListeners.namespaces.from of a Gateway: None (the default), ...
 
 
 def parent_seen(obj: Mapping[str, Any]) -> ParentSeen:
-    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    meta, spec = obj["metadata"], obj.get("spec") or {}
     allowed = ((spec.get("allowedListeners") or {}).get("namespaces") or {}).get("from") or "None"
     return ParentSeen(
         uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),
         name=str(meta["name"]),
         namespace=str(meta.get("namespace") or ""),
-        conditions=tuple(
-            (str(c.get("type")), str(c.get("status")), str(c.get("reason", "")), str(c.get("message", "")))
-            for c in status.get("conditions") or []
-        ),
         allowed_listeners=str(allowed),
     )
