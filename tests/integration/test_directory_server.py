@@ -14,7 +14,14 @@ import ldap3
 import pytest
 from ldap3.core import exceptions as ldap_errors
 
-from cloudron_operator.directory.dit import DirectoryApp, DirectoryUser, bind_dn, desired_dit, users_dn
+from cloudron_operator.directory.dit import (
+    DirectoryApp,
+    DirectoryUser,
+    bind_dn,
+    desired_dit,
+    person_dn,
+    users_dn,
+)
 from cloudron_operator.directory.passwords import bind_password_hash, hash_user_password
 from cloudron_operator.directory.sync import DirectoryLogin, connected, converge
 from cloudron_operator.models import AccessSpec, CloudronUserSpec
@@ -124,6 +131,29 @@ def test_no_one_reads_a_password_hash_and_anonymous_gets_nothing(server: LdapSer
     nobody = ldap3.Server(server.host, port=server.port)
     with pytest.raises(ldap_errors.LDAPException), ldap3.Connection(nobody, auto_bind=True) as anonymous:
         anonymous.search("dc=cloudron", "(objectclass=*)")
+
+
+def test_a_person_logs_in_on_their_own_entry_and_reads_nothing_else(server: LdapServer) -> None:
+    """`ou=people`: where the login service checks a password, whatever app the user signs in to."""
+    with connected(login(server)) as connection:
+        converge(connection, desired_dit(users(), apps()))
+    where = ldap3.Server(server.host, port=server.port)
+    for username, password in PASSWORDS.items():
+        with pytest.raises(ldap_errors.LDAPBindError):
+            ldap3.Connection(where, person_dn(username), "wrong-password", auto_bind=True)
+        with ldap3.Connection(where, person_dn(username), password, auto_bind=True) as c:
+            c.search(person_dn(username), "(objectclass=*)", ldap3.BASE, attributes=[ldap3.ALL_ATTRIBUTES])
+            own = [entry["raw_attributes"] for entry in c.response or []]
+            assert [attributes["mail"] for attributes in own] == [[f"{username}@example.com".encode()]]
+            assert "userPassword" not in own[0], "not even one's own hash"
+            for base in ("dc=cloudron", "ou=people,dc=cloudron", users_dn("chat")):
+                c.search(base, "(objectclass=*)", attributes=["cn"])
+                seen = {entry["dn"] for entry in c.response or [] if entry["type"] == "searchResEntry"}
+                assert seen <= {person_dn(username)}, f"{username} sees only their own entry: {seen}"
+    with connected(login(server)) as connection:
+        converge(connection, desired_dit(users(bob={"active": False}), apps()))
+    with pytest.raises(ldap_errors.LDAPBindError):
+        ldap3.Connection(where, person_dn("bob"), PASSWORDS["bob"], auto_bind=True)
 
 
 def test_a_change_writes_only_the_entries_it_touches(server: LdapServer) -> None:

@@ -16,6 +16,7 @@ from cloudron_operator.directory.dit import (
     desired_dit,
     gid_number,
     groups_dn,
+    person_dn,
     users_dn,
 )
 from cloudron_operator.directory.passwords import (
@@ -89,6 +90,20 @@ def test_each_app_has_an_account_and_a_view_of_exactly_its_users() -> None:
     assert f"cn=sales,{groups_dn('k1')}" not in tree, (
         "a group appears in a view with its visible members only"
     )
+
+
+def test_every_active_user_has_one_people_entry_to_log_in_with_whatever_the_apps() -> None:
+    users = [
+        DirectoryUser(user("alice", groups=["engineering"]), "{CRYPT}a"),
+        DirectoryUser(user("bob"), None),
+        DirectoryUser(user("carol", active=False), "{CRYPT}c"),
+    ]
+    tree = desired_dit(users, [])
+    alice = tree[person_dn("alice")]
+    assert alice["userpassword"] == ("{CRYPT}a",) and alice["mail"] == ("alice@example.com",)
+    assert "memberof" not in alice, "groups are entries of an app's view; people is in none"
+    assert "userpassword" not in tree[person_dn("bob")], "no password yet: he cannot log in"
+    assert person_dn("carol") not in tree, "an inactive user cannot log in anywhere"
 
 
 def test_a_username_or_email_another_user_had_first_is_refused_to_the_later_one() -> None:

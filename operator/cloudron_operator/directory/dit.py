@@ -3,13 +3,15 @@ password hashes) and the apps that use the directory. Nothing lives only in the 
 
     dc=cloudron
     ├── ou=apps                              cn=<app uid>: each app's bind account
+    ├── ou=people                            cn=<username>: every active user, where the login
+    │                                        service checks a password (a bind) whatever the app
     └── o=<app uid>                          each app's view, readable by its bind account only
         ├── ou=users   cn=<username>         the users allowed to the app, with their password hash
         └── ou=groups  cn=<group>            the groups of those users (memberUid: their usernames)
 
 A user who may not use an app has no entry in its view: the app cannot find them, and they cannot
 bind to it. The server's ACLs (addons/openldap/slapd.conf) give each bind account its own view and
-nothing else, and `userPassword` to no one (binds only).
+nothing else, a person their own `ou=people` entry, and `userPassword` to no one (binds only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cloudron_operator.models import ADMIN_ROLES, AccessSpec, CloudronUserSpec
 
 BASE_DN: Final = "dc=cloudron"
 APPS_DN: Final = f"ou=apps,{BASE_DN}"
+PEOPLE_DN: Final = f"ou=people,{BASE_DN}"
 FIRST_GID: Final = 10000
 GID_RANGE: Final = 1_000_000
 
@@ -48,6 +51,10 @@ def bind_dn(key: str) -> str:
     return f"cn={key},{APPS_DN}"
 
 
+def person_dn(username: str) -> str:
+    return f"cn={username},{PEOPLE_DN}"
+
+
 def view_dn(key: str) -> str:
     return f"o={key},{BASE_DN}"
 
@@ -68,12 +75,14 @@ def base_entries() -> dict[str, Entry]:
             "dc": ("cloudron",),
         },
         APPS_DN: _ou("apps"),
+        PEOPLE_DN: _ou("people"),
     }
 
 
 def desired_dit(users: Sequence[DirectoryUser], apps: Iterable[DirectoryApp]) -> dict[str, Entry]:
     """Every entry the operator owns, by DN."""
     entries = base_entries()
+    entries.update(people_entries(users))
     for app in apps:
         entries.update(app_entries(app, users))
     return entries
@@ -110,8 +119,14 @@ def app_entries(app: DirectoryApp, users: Sequence[DirectoryUser]) -> dict[str, 
     return entries
 
 
-def user_entry(user: DirectoryUser, key: str) -> Entry:
-    """A user as an app sees them (CLOUDRON.md §5.1): `username`, `uid` and `cn` are the username."""
+def people_entries(users: Sequence[DirectoryUser]) -> dict[str, Entry]:
+    """Every active user once, outside any app's view: the entry a login checks a password on."""
+    return {person_dn(user.spec.username): user_entry(user, None) for user in users if user.spec.active}
+
+
+def user_entry(user: DirectoryUser, key: str | None) -> Entry:
+    """A user as an app sees them (CLOUDRON.md §5.1): `username`, `uid` and `cn` are the username.
+    `key`: the app whose view holds the entry (its groups are in that view); None for `ou=people`."""
     spec = user.spec
     display = spec.display_name or spec.username
     given, _, family = display.partition(" ")
@@ -129,7 +144,7 @@ def user_entry(user: DirectoryUser, key: str) -> Entry:
     }
     if spec.fallback_email:
         entry["mailalternateaddress"] = (spec.fallback_email,)
-    if spec.groups:
+    if spec.groups and key is not None:
         entry["memberof"] = tuple(f"cn={group},{groups_dn(key)}" for group in sorted(spec.groups))
     if user.password_hash:
         entry["userpassword"] = (user.password_hash,)
