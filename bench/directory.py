@@ -28,9 +28,9 @@ from tests.harness.operator_process import OperatorProcess
 from bench.audit import OPERATOR_NAMESPACE, AuditLog, count
 from bench.environment import APPS_NAMESPACE, prepare
 from bench.procstats import cpu_seconds, peak_rss_mib
-from cloudron_operator.directory.cli import password_secret
 from cloudron_operator.directory.dit import BASE_DN, DirectoryApp, DirectoryUser, desired_dit
 from cloudron_operator.directory.passwords import bind_password_hash, hash_user_password
+from cloudron_operator.directory.state import password_secret
 from cloudron_operator.directory.sync import (
     PAGE_SIZE,
     DirectoryLogin,

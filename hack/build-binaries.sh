@@ -147,6 +147,16 @@ TRAEFIK_FORK_FALLBACKS=(
   "github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
 )
 
+# mod_directives GOMOD: each replace and exclude of a go.mod, single-line or in a block, as
+# "replace OLD [VERSION] => NEW [VERSION]" or "exclude MODULE VERSION", comments dropped.
+mod_directives() {
+  sed 's|//.*||' "$1" | awk '
+    /^(replace|exclude)[[:space:]]*\(/ { block = $1; next }
+    block != "" && /^[[:space:]]*\)/ { block = ""; next }
+    block != "" && NF { $1 = $1; print block, $0; next }
+    /^(replace|exclude)[[:space:]]/ { kind = $1; $1 = ""; $0 = $0; $1 = $1; print kind, $0 }'
+}
+
 build_traefik() {
   local ver=$TRAEFIK_VERSION dir json tdir tmod codename kind line old new target used fallback entry
   local lego v=github.com/traefik/traefik/v3/pkg/version
@@ -160,8 +170,6 @@ build_traefik() {
   tdir=$(echo "$json" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   tmod=$(echo "$json" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [[ -n "$tdir" && -n "$tmod" ]] || { log "cannot download github.com/traefik/traefik/v3@$ver"; exit 1; }
-  # Each replace and exclude of Traefik's go.mod, single-line or in a block, as
-  # "replace OLD [VERSION] => NEW [VERSION]" or "exclude MODULE VERSION", comments dropped.
   while read -r kind line; do
     if [[ $kind == exclude ]]; then
       go mod edit "-exclude=${line% *}@${line#* }"
@@ -193,11 +201,7 @@ build_traefik() {
       new=$fallback
     fi
     go mod edit "-replace=$old=${new// /@}"
-  done < <(sed 's|//.*||' "$tmod" | awk '
-    /^(replace|exclude)[[:space:]]*\(/ { block = $1; next }
-    block != "" && /^[[:space:]]*\)/ { block = ""; next }
-    block != "" && NF { $1 = $1; print block, $0; next }
-    /^(replace|exclude)[[:space:]]/ { kind = $1; $1 = ""; $0 = $0; $1 = $1; print kind, $0 }')
+  done < <(mod_directives "$tmod")
   grep -q '^godebug' go.mod || grep -m1 '^godebug' "$tmod" >>go.mod || true
   go get "github.com/traefik/traefik/v3@$ver"
   # lego's DNS provider registry has one exported function, NewDNSChallengeProviderByName. The go
@@ -220,6 +224,88 @@ build_traefik() {
     -ldflags "-s -w -X $v.Version=$ver -X $v.Codename=${codename:-cheddar} -X $v.BuildDate=$(date -u '+%Y-%m-%d_%I:%M:%S%p')" \
     github.com/traefik/traefik/v3/cmd/traefik
   mark traefik "$ver"
+}
+
+# Ory Hydra, the OAuth2/OpenID Connect provider. Like Traefik, its module cannot be `go install`ed:
+# its go.mod replaces its own API client (github.com/ory/hydra-client-go/v2) by the nested module
+# ./internal/httpclient, which the module zip leaves out, and gobuffalo/pop by Ory's fork. A consumer
+# module mirrors them. The client is generated from the same API spec and published as its own
+# module, but the proxy refuses github.com/ory/hydra-client-go/v2 at the release's version
+# (HYDRA_CLIENT_FALLBACKS): its nearest served release stands in. Only the CLI's client
+# subcommands (hydra create/get/list/... client, jwk, introspect) use it; `hydra serve` and
+# `hydra migrate` do not. If a new release's code needs more of the client, the build fails here.
+# CGO_ENABLED=0 and no `sqlite` tag: driver/registry_nosqlite.go, a pure-Go build whose DSNs are
+# postgres://, mysql:// and cockroach:// (memory and sqlite:// need the cgo `sqlite` tag).
+HYDRA_CLIENT_FALLBACKS=(
+  # hydra-client-go v2.3.0 is not served; v2.2.1 (the version Hydra v2.3.0's go.mod requires before
+  # its replace) has the same types and methods that v2.3.0's cmd/ and jwk/ use.
+  "v2.3.0 v2.2.1"
+)
+
+build_hydra() {
+  local ver=$HYDRA_VERSION dir json hdir hinfo hmod kind line old new entry fallback date
+  local cfg=github.com/ory/hydra/v2/driver/config
+  if built_at hydra "$ver"; then log "hydra $ver: cached"; return; fi
+  log "hydra $ver: building"
+  dir=$SRC/hydra-$ver
+  mkdir -p "$dir"
+  cd "$dir"
+  [[ -f go.mod ]] || go mod init local.build/hydra >/dev/null 2>&1
+  json=$(go mod download -json "github.com/ory/hydra/v2@$ver")
+  hdir=$(echo "$json" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  hmod=$(echo "$json" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  hinfo=$(echo "$json" | sed -n 's/.*"Info": "\(.*\)".*/\1/p')
+  [[ -n "$hdir" && -n "$hmod" ]] || { log "cannot download github.com/ory/hydra/v2@$ver"; exit 1; }
+  while read -r kind line; do
+    [[ $kind == replace ]] || { log "hydra: its go.mod has \"$kind $line\": mirror it here"; exit 1; }
+    old=${line%% => *}; new=${line#* => }
+    old=${old// /@}
+    if [[ $new == ./* || $new == ../* ]]; then
+      # Only its own API client is expected by local path; take the published module instead.
+      [[ $old == github.com/ory/hydra-client-go/v2 ]] || { log "hydra: $old => $new is not in the module zip"; exit 1; }
+      new="$old $ver"
+      if ! go mod download "$old@$ver" 2>/dev/null; then
+        fallback=
+        for entry in "${HYDRA_CLIENT_FALLBACKS[@]}"; do [[ ${entry% *} == "$ver" ]] && fallback=${entry#* }; done
+        [[ -n $fallback ]] || { log "hydra: the proxy refuses $old@$ver and no fallback is known"; exit 1; }
+        log "hydra: the proxy refuses $old@$ver; taking $fallback"
+        new="$old $fallback"
+      fi
+    elif ! go mod download "${new// /@}" 2>/dev/null; then
+      log "hydra: the proxy refuses $new (replacing $old)"; exit 1
+    fi
+    go mod edit "-replace=$old=${new// /@}"
+  done < <(mod_directives "$hmod")
+  grep -q '^godebug' go.mod || grep -m1 '^godebug' "$hmod" >>go.mod || true
+  go get "github.com/ory/hydra/v2@$ver"
+  # As its Makefile and .goreleaser.yml: version, build date (the release's, from the proxy's .info)
+  # and commit (not known from the module proxy: left as upstream's default "undefined").
+  date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$hinfo")
+  go build -trimpath -o "$BIN/hydra" \
+    -ldflags "-s -w -X $cfg.Version=$ver -X $cfg.Date=${date:-undefined}" \
+    github.com/ory/hydra/v2
+  mark hydra "$ver"
+}
+
+# oauth2-proxy, the proxyAuth sidecar (OIDC client of the cluster's provider, reverse proxy to the
+# app). Its main package is its module root. Its go.mod has no replace or exclude directive at the
+# pinned release, so `go install` builds it as it is (a module with replace directives needs a
+# consumer module that mirrors them, as build_traefik: fail here if a new release adds one).
+# As its Makefile: CGO_ENABLED=0 and the version ldflag, so `oauth2-proxy --version` reports the
+# pinned release (the Makefile takes it from `git describe --tags`, i.e. the tag).
+build_oauth2_proxy() {
+  local ver=$OAUTH2_PROXY_VERSION mod=github.com/oauth2-proxy/oauth2-proxy/v7 gomod
+  if built_at oauth2-proxy "$ver"; then log "oauth2-proxy $ver: cached"; return; fi
+  log "oauth2-proxy $ver: building"
+  gomod=$(cd "$SRC" && go mod download -json "$mod@$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [[ -n "$gomod" ]] || { log "cannot download $mod@$ver"; exit 1; }
+  if sed 's|//.*||' "$gomod" | grep -qE '^[[:space:]]*(replace|exclude)([[:space:]]|\()'; then
+    log "oauth2-proxy $ver: its go.mod has replace/exclude directives: mirror them in a consumer module (as build_traefik)"
+    exit 1
+  fi
+  (cd "$SRC" && CGO_ENABLED=0 GOBIN=$BIN go install -trimpath \
+    -ldflags "-s -w -X $mod/pkg/version.VERSION=$ver" "$mod@$ver")
+  mark oauth2-proxy "$ver"
 }
 
 # The Gateway API CRDs of the pinned release, from its Go module (config/crd holds the files of its
@@ -247,7 +333,7 @@ build_gateway_api_crds() {
   log "Gateway API CRDs $GATEWAY_API_VERSION: copied"
 }
 
-for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds traefik gateway_api_crds}"; do
+for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds traefik gateway_api_crds hydra oauth2_proxy}"; do
   for p in $part; do "build_$p"; done
 done
 log "binaries in $BIN"

@@ -1,4 +1,7 @@
-"""Entry point: `python -m cloudron_operator [run|manifest check|fields FILE...|user set-password NAME]`."""
+"""Entry point: `python -m cloudron_operator [run|login|manifest check|fields FILE|user set-password NAME]`.
+
+`run` is the operator, `login` the login service (its own Deployment), the rest command lines.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the operator (the default)")
+    sub.add_parser("login", help="run the login service (configured by CLOUDRON_LOGIN_* variables)")
     manifest = sub.add_parser("manifest", help="work with CloudronManifest.json files")
     manifest_sub = manifest.add_subparsers(dest="manifest_command", required=True)
     check = manifest_sub.add_parser("check", help="validate manifests; exit 1 if any is invalid")
@@ -83,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cloudron_operator.directory import cli  # noqa: PLC0415 - no kopf for a command line
 
         return cli.main(args.name, args.namespace)
+    if args.command == "login":
+        from cloudron_operator.login.server import main as login_main  # noqa: PLC0415 - no kopf here
+
+        return login_main()
     return _run_operator()
 
 

@@ -48,6 +48,17 @@ def pinned_versions() -> dict[str, str]:
     return pins
 
 
+def built(name: str, pin: str) -> Path:
+    """A binary hack/build-binaries.sh built at the version `pin` of hack/versions.env names; fail
+    loudly, naming the build command, when it is missing or stale."""
+    wanted = pinned_versions()[pin]
+    path = bin_dir() / name
+    stamp = bin_dir() / f".{name}.version"
+    if not path.exists() or not stamp.exists() or stamp.read_text().strip() != wanted:
+        raise HarnessError(f"{name} {wanted} is not built in {bin_dir()}: run hack/build-binaries.sh")
+    return path
+
+
 def binary(name: str) -> Path:
     """The path of a built binary; fail loudly, naming the build command, when it is missing or stale."""
     pins = pinned_versions()

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.harness import gateway_api
-from tests.harness.binaries import bin_dir, pinned_versions
+from tests.harness.binaries import built
 from tests.harness.cluster import LocalCluster
 from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group, wait_until
 
@@ -61,12 +61,7 @@ REQUEST_TIMEOUT: Final = 10.0
 
 def binary() -> Path:
     """The built traefik binary; a HarnessError naming the build command when missing or stale."""
-    wanted = pinned_versions()["TRAEFIK_VERSION"]
-    path = bin_dir() / "traefik"
-    stamp = bin_dir() / ".traefik.version"
-    if not path.exists() or not stamp.exists() or stamp.read_text().strip() != wanted:
-        raise HarnessError(f"traefik {wanted} is not built in {bin_dir()}: run hack/build-binaries.sh")
-    return path
+    return built("traefik", "TRAEFIK_VERSION")
 
 
 def crds(channel: gateway_api.Channel = "standard") -> Path:
@@ -356,6 +351,19 @@ def _listener(name: str, port: int, protocol: str) -> dict[str, Any]:
 
 def tls_secret(name: str, namespace: str, hostnames: Sequence[str]) -> dict[str, Any]:
     """A kubernetes.io/tls Secret with a new self-signed certificate for `hostnames` (its SANs)."""
+    certificate, key = self_signed(hostnames)
+    data = {"tls.crt": certificate, "tls.key": key}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/tls",
+        "data": {field: base64.b64encode(value).decode() for field, value in data.items()},
+    }
+
+
+def self_signed(hostnames: Sequence[str]) -> tuple[bytes, bytes]:
+    """A new self-signed certificate for `hostnames` (its SANs) and its key, both PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
     now = datetime.datetime.now(datetime.UTC)
@@ -373,14 +381,7 @@ def tls_secret(name: str, namespace: str, hostnames: Sequence[str]) -> dict[str,
     pem_key = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    data = {"tls.crt": certificate.public_bytes(serialization.Encoding.PEM), "tls.key": pem_key}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "kubernetes.io/tls",
-        "data": {field: base64.b64encode(value).decode() for field, value in data.items()},
-    }
+    return certificate.public_bytes(serialization.Encoding.PEM), pem_key
 
 
 def loopback_endpoint_slice(

@@ -21,8 +21,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from ldap3.core import exceptions as ldap_errors
 
-from cloudron_operator.directory.cli import password_secret, set_password
+from cloudron_operator.directory.cli import set_password
 from cloudron_operator.directory.passwords import hash_user_password
+from cloudron_operator.directory.state import password_secret
 from cloudron_operator.k8s import api as k8s
 from tests.builder_cases import corpus_manifest
 from tests.harness.ldap import ADMIN_DN, LdapServer, start_ldap_server

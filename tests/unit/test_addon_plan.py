@@ -34,10 +34,10 @@ def with_addons(addons: dict[str, object], **fields: object) -> tuple[CloudronAp
 
 
 def test_database_and_redis_addons_are_provisioned_in_a_fixed_order() -> None:
-    _, manifest = with_addons(
+    app_spec, manifest = with_addons(
         {"sendmail": {}, "redis": {}, "localstorage": {}, "mysql": {}, "postgresql": {}}
     )
-    assert provisioned_addons(manifest, SERVED) == (
+    assert provisioned_addons(manifest, app_spec, SERVED) == (
         AddonType.POSTGRESQL,
         AddonType.MYSQL,
         AddonType.REDIS,
@@ -59,9 +59,10 @@ def test_optional_sendmail_and_sso_addons_with_sso_off_are_not_needed() -> None:
     manifest_addons = {"sendmail": {"optional": True}, "ldap": {}, "oidc": {"loginRedirectUri": "/cb"}}
     app_spec, manifest = with_addons(manifest_addons, sso=False)
     assert unsupported_addons(manifest, app_spec, SERVED) == ()
-    assert provisioned_addons(manifest, SERVED) == ()
+    assert provisioned_addons(manifest, app_spec, SERVED) == ()
     sso_on, manifest_on = with_addons(manifest_addons)
-    assert unsupported_addons(manifest_on, sso_on, SERVED) == ("ldap", "oidc")
+    assert unsupported_addons(manifest_on, sso_on, SERVED) == ("ldap",), "no directory given: no ldap"
+    assert provisioned_addons(manifest_on, sso_on, SERVED) == (AddonType.OIDC,), "sendmail is optional"
 
 
 def test_the_manifest_options_of_an_addon_are_kept() -> None:

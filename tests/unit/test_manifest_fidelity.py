@@ -55,10 +55,11 @@ def test_paths_reach_into_ports_capabilities_addons_and_scheduler_tasks() -> Non
         "capabilities.vaapi": FIELDS["capabilities.vaapi"].note,
         "addons.redis.x": "an addon option Cloudron does not define: kept, no effect",
     }
-    assert use_of("addons.oidc.loginRedirectUri") == (
+    assert use_of("addons.proxyAuth.path") == (
         Handling.REFUSED,
-        "an option of addons.oidc, which is refused",
+        "an option of addons.proxyAuth, which is refused",
     )
+    assert use_of("addons.oidc.loginRedirectUri") == FIELDS["addons.oidc.loginRedirectUri"]
 
 
 def _documented() -> dict[str, str]:
@@ -94,6 +95,7 @@ def test_in_the_corpus_only_listed_fields_and_fields_cloudron_does_not_define_ar
         "restoreCommand": 2,
         "addons.sendmail.requiresValidCertificate": 1,
         "addons.postgresql.version": 2,
+        "addons.ldap.version": 1,
         "addons.redis.version": 2,
         "addons.redis.optional": 2,
         "addons.sendmail.version": 1,

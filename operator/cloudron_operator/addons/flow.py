@@ -128,7 +128,7 @@ def provision_addons(
     """
     known = list(addons)
     result = AddonsResult()
-    wanted = provisioned_addons(manifest, backends.types)
+    wanted = provisioned_addons(manifest, spec, backends.types)
     holders = recorded_databases(recorded, backends)
     result.left_behind = {
         addon_type: addon for addon_type, addon in holders.items() if addon_type not in wanted

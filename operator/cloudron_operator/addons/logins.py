@@ -112,6 +112,11 @@ def shared_secret(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = Fa
     return value
 
 
+def basic_login(secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool = False) -> tuple[str, str]:
+    """User name and password of the Addon's Secret (an HTTP API's basic-auth login)."""
+    return _login(secrets, addon, "", fresh=fresh)
+
+
 def _secret_of(
     secrets: AdminSecrets, addon: AddonRecord, *, fresh: bool
 ) -> tuple[Mapping[str, Any], str, dict[str, str]]:

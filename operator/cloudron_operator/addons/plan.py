@@ -72,12 +72,16 @@ def unsupported_addons(
     )
 
 
-def provisioned_addons(manifest: Manifest, served: Sequence[AddonType]) -> tuple[AddonType, ...]:
-    """The manifest's addons provisioned in an Addon, in the order of `served` (an optional sendmail
-    is not)."""
+def provisioned_addons(
+    manifest: Manifest, spec: CloudronAppSpec, served: Sequence[AddonType]
+) -> tuple[AddonType, ...]:
+    """The manifest's addons provisioned in an Addon, in the order of `served`: not an optional
+    sendmail, and no login addon when the app's single sign-on is off (`optionalSso`, spec.sso)."""
     names = set(manifest.addons.names)
     if _options(manifest, "sendmail").get("optional") is True:
         names.discard("sendmail")
+    if not spec.sso:
+        names -= SSO_ADDONS
     return tuple(addon_type for addon_type in served if addon_type.value in names)
 
 

@@ -9,6 +9,7 @@ from kubernetes import client
 from cloudron_operator.addons.base import AddonBackend
 from cloudron_operator.addons.ldap import LdapAddon
 from cloudron_operator.addons.logins import AdminSecrets
+from cloudron_operator.addons.oidc import OidcAddon
 from cloudron_operator.addons.redis import RedisAddon
 from cloudron_operator.addons.sendmail import SendmailAddon
 from cloudron_operator.addons.sql import SqlAddon
@@ -58,6 +59,7 @@ def standard_backends(
         RedisAddon(),
         SendmailAddon(logins, api),
         TurnAddon(logins),
+        OidcAddon(logins),
     ]
     if directory is not None:
         backends.append(LdapAddon(logins, directory))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import getpass
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from kubernetes import client
 
 from cloudron_operator.directory.passwords import WeakPassword, hash_user_password
-from cloudron_operator.directory.state import PASSWORD_HASH_KEY, PASSWORD_LABEL, password_secret_name
+from cloudron_operator.directory.state import password_secret, password_secret_name
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import API_VERSION
 
@@ -30,30 +30,6 @@ def read_password(stdin: TextIO, prompt: PromptFn = getpass.getpass) -> str:
             raise WeakPassword("the two passwords differ")
         return first
     return stdin.readline().rstrip("\r\n")
-
-
-def password_secret(user: dict[str, Any], namespace: str, password_hash: str) -> dict[str, Any]:
-    """The user's password Secret: deleted with the user (ownerReference), found by its label."""
-    username = str(user["spec"]["username"])
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": password_secret_name(username),
-            "namespace": namespace,
-            "labels": {PASSWORD_LABEL: username, "app.kubernetes.io/managed-by": "cloudron-operator"},
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "CloudronUser",
-                    "name": user["metadata"]["name"],
-                    "uid": user["metadata"]["uid"],
-                }
-            ],
-        },
-        "type": "Opaque",
-        "stringData": {PASSWORD_HASH_KEY: password_hash},
-    }
 
 
 def set_password(api: client.ApiClient, name: str, namespace: str, stdin: TextIO = sys.stdin) -> str:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from cloudron_operator.directory.dit import DirectoryApp, DirectoryUser
 from cloudron_operator.directory.passwords import bind_password_hash, is_user_password_hash
-from cloudron_operator.models import AccessSpec, CloudronUserSpec
+from cloudron_operator.models import API_VERSION, AccessSpec, CloudronUserSpec
 
 BIND_PASSWORD_KEY: Final = "CLOUDRON_LDAP_BIND_PASSWORD"  # noqa: S105 - a variable's name
 PASSWORD_HASH_KEY: Final = "passwordHash"  # noqa: S105 - a Secret's key
@@ -37,6 +37,42 @@ class UserRecord:
 
 def password_secret_name(username: str) -> str:
     return f"cloudron-user-{username}"
+
+
+def password_secret(user: Mapping[str, Any], namespace: str, password_hash: str) -> dict[str, Any]:
+    """The user's password Secret: deleted with the user (ownerReference), found by its label."""
+    username = str(user["spec"]["username"])
+    return user_secret(
+        user, namespace, password_secret_name(username), PASSWORD_LABEL, {PASSWORD_HASH_KEY: password_hash}
+    )
+
+
+def user_secret(
+    user: Mapping[str, Any], namespace: str, name: str, label: str, values: Mapping[str, str]
+) -> dict[str, Any]:
+    """A Secret of the CloudronUser `user`: deleted with it (ownerReference), `label` its username."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                label: str(user["spec"]["username"]),
+                "app.kubernetes.io/managed-by": "cloudron-operator",
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "CloudronUser",
+                    "name": user["metadata"]["name"],
+                    "uid": user["metadata"]["uid"],
+                }
+            ],
+        },
+        "type": "Opaque",
+        "stringData": dict(values),
+    }
 
 
 def directory_users(

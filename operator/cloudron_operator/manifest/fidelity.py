@@ -33,8 +33,8 @@ def _all(handling: Handling, note: str, *paths: str) -> dict[str, FieldUse]:
 _H, _M, _R = Handling.HONOURED, Handling.METADATA, Handling.REFUSED
 _N, _X = Handling.NOT_HONOURED, Handling.RETIRED
 _NO_BACKUPS: Final = "backups are not implemented yet (the backups issue); nothing runs it"
-_LOGIN_ADDON: Final = (
-    "refused (UnsupportedAddon) until central login exists, unless optionalSso and spec.sso: false"
+_PROXY_AUTH: Final = (
+    "refused (UnsupportedAddon) until the login wall exists, unless optionalSso and spec.sso: false"
 )
 
 FIELDS: Final[Mapping[str, FieldUse]] = {
@@ -164,7 +164,20 @@ FIELDS: Final[Mapping[str, FieldUse]] = {
     **_all(_R, "refused (AddonRefused): Cloudron's retired login addon", "addons.oauth"),
     **_all(_R, "refused (UnsupportedAddon): mail server not served", "addons.recvmail", "addons.email"),
     **_all(_R, "refused (UnsupportedAddon): no isolating MongoDB server (docs/addons.md)", "addons.mongodb"),
-    **_all(_R, _LOGIN_ADDON, "addons.ldap", "addons.oidc", "addons.proxyAuth"),
+    **_all(_H, "the app's view of the directory (docs/identity.md)", "addons.ldap"),
+    **_all(_H, "a client at the platform's OpenID provider (docs/identity.md)", "addons.oidc"),
+    **_all(
+        _H,
+        "the client's redirect URIs: each path on the app's hosts, own-scheme URIs as written",
+        "addons.oidc.loginRedirectUri",
+    ),
+    **_all(_H, "the client's post-logout redirect URI on the app's hosts", "addons.oidc.logoutRedirectUri"),
+    **_all(
+        _H,
+        "checked against the provider's algorithm (one per oidc Addon: options.idTokenAlgorithm)",
+        "addons.oidc.tokenSignatureAlgorithm",
+    ),
+    **_all(_R, _PROXY_AUTH, "addons.proxyAuth"),
 }
 
 # Under an addon that is refused, its options are refused with it.

@@ -44,7 +44,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
             addons=addons,
             existing_secrets=children.existing_secrets(
                 addon_secret_name(identity.name, addon_type)
-                for addon_type in provisioned_addons(manifest, runtime.backends.types)
+                for addon_type in provisioned_addons(manifest, spec, runtime.backends.types)
             ),
             apply_child=children.apply,
             metrics=runtime.metrics,

@@ -1,0 +1,64 @@
+"""Invites: how a new user sets their first password. The operator makes one per user who has no
+password yet — a one-time token that expires — in a Secret beside the password Secrets, with the
+link to give the user; the login service takes the token once, sets the password, and deletes it."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from cloudron_operator.directory.state import user_secret
+
+INVITE_LABEL: Final = "cloudron.io/user-invite"  # its value: the username
+INVITE_LIFETIME: Final = timedelta(days=7)
+TOKEN_BYTES: Final = 32
+TOKEN_KEY: Final = "token"  # noqa: S105 - a Secret's key
+EXPIRES_KEY: Final = "expires"
+LINK_KEY: Final = "link"
+
+
+def invite_secret_name(username: str) -> str:
+    return f"cloudron-invite-{username}"
+
+
+def invite_link(login_url: str, username: str, token: str) -> str:
+    return f"{login_url.rstrip('/')}/invite?{urlencode({'user': username, 'token': token})}"
+
+
+def invite_secret(
+    user: Mapping[str, Any],
+    namespace: str,
+    login_url: str,
+    now: datetime,
+    lifetime: timedelta = INVITE_LIFETIME,
+) -> dict[str, Any]:
+    """A new invite for the CloudronUser `user`: deleted with the user (ownerReference)."""
+    username = str(user["spec"]["username"])
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    values = {
+        TOKEN_KEY: token,
+        EXPIRES_KEY: (now + lifetime).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        LINK_KEY: invite_link(login_url, username, token),
+    }
+    return user_secret(user, namespace, invite_secret_name(username), INVITE_LABEL, values)
+
+
+def invite_problem(values: Mapping[str, str], token: str, now: datetime) -> str | None:
+    """Why the invite (its Secret's decoded values) does not take `token` now; None if it does."""
+    invalid = "This invite link is not valid, or was used already. Ask your administrator for a new one."
+    kept = values.get(TOKEN_KEY, "")
+    if not kept or not hmac.compare_digest(kept.encode(), token.encode()):
+        return invalid
+    try:
+        expires = datetime.strptime(values.get(EXPIRES_KEY, ""), "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=now.tzinfo
+        )
+    except ValueError:
+        return invalid
+    if now >= expires:
+        return "This invite link has expired. Ask your administrator for a new one."
+    return None

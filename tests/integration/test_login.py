@@ -1,0 +1,278 @@
+"""Central login over the web, for real: Ory Hydra (the provider, in the harness's PostgreSQL), the
+login service, slapd and the operator; an app with the `oidc` addon gets a client and its variables,
+and a relying party that uses them runs the authorization-code flow with PKCE in headless Chromium.
+The user signs in on our page; the ID token's claims are the CloudronUser's; a user outside the
+app's access gets the refusal page and the app no code. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from kubernetes import client
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver import Chrome
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.harness.browser import chromium, screenshot
+from tests.harness.databases import DatabaseServer
+from tests.harness.hydra import HydraServer, start_hydra
+from tests.harness.ldap import LdapServer, start_ldap_server
+from tests.harness.localenv import LocalEnv
+from tests.harness.login_service import LoginService
+from tests.harness.processes import free_port, wait_until
+from tests.harness.relying_party import RelyingParty
+from tests.integration.apps_support import WAIT, condition, get_app, namespaced_operator
+from tests.integration.login_support import Platform
+
+pytestmark = pytest.mark.integration
+PAGE_WAIT = 20.0
+
+
+@dataclass(frozen=True)
+class IdentityServers:
+    """The module's directory and provider; the provider knows the login service's port already."""
+
+    ldap: LdapServer
+    hydra: HydraServer
+    login_port: int
+
+
+@pytest.fixture(scope="module")
+def servers(
+    installed_crds: None, tmp_path_factory: pytest.TempPathFactory, postgres_server: DatabaseServer
+) -> Iterator[IdentityServers]:
+    ldap = start_ldap_server(tmp_path_factory.mktemp("directory"))
+    login_port = free_port()
+    try:
+        hydra = start_hydra(
+            tmp_path_factory.mktemp("hydra"), postgres_server, f"http://127.0.0.1:{login_port}"
+        )
+    except BaseException:
+        ldap.stop()
+        raise
+    yield IdentityServers(ldap, hydra, login_port)
+    hydra.stop()
+    ldap.stop()
+
+
+@pytest.fixture
+def platform(
+    api_client: client.ApiClient,
+    cluster: LocalEnv,
+    namespace: str,
+    tmp_path: Path,
+    servers: IdentityServers,
+) -> Iterator[Platform]:
+    kubeconfig = cluster.cluster.kubeconfig
+    operator = namespaced_operator(
+        kubeconfig, tmp_path / "operator.log", namespace, {"CLOUDRON_OPERATOR_USERS_NAMESPACE": namespace}
+    )
+    login = LoginService(
+        kubeconfig,
+        tmp_path / "login.log",
+        servers.ldap.url,
+        namespace,
+        port=servers.login_port,
+        hydra_admin_url=servers.hydra.admin_url,
+    )
+    operator.start()
+    login.start()
+    found = Platform(
+        api_client, cluster, namespace, ldap=servers.ldap, hydra=servers.hydra, login=login, operator=operator
+    )
+    yield found
+    found.cleanup()
+    login.stop()
+    operator.stop()
+
+
+@pytest.fixture
+def app_port() -> int:
+    """Where the test's app (a relying party) listens: the browser reaches every *.example.com there."""
+    return free_port()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, app_port: int) -> Iterator[Chrome]:
+    driver = chromium(tmp_path / "chromium", f"MAP *.example.com 127.0.0.1:{app_port}")
+    yield driver
+    driver.quit()
+
+
+def wait_for_addons(platform: Platform, app: str) -> None:
+    wait_until(
+        lambda: (
+            condition(get_app(platform.api, platform.namespace, app), "AddonsReady").get("status") == "True"
+        ),
+        WAIT,
+        f"{app}'s addons provisioned",
+    )
+
+
+def wait_for(driver: Chrome, element_id: str) -> None:
+    """Wait for the page with this element; else fail showing where the browser is and what it shows."""
+    try:
+        WebDriverWait(driver, PAGE_WAIT).until(
+            expected_conditions.presence_of_element_located((By.ID, element_id))
+        )
+    except TimeoutException:
+        text = driver.find_element(By.TAG_NAME, "body").text[:500]
+        raise AssertionError(f"no #{element_id} at {driver.current_url}: {text!r}") from None
+
+
+def forget_sessions(driver: Chrome, platform: Platform) -> None:
+    """A new visitor: no cookie of the provider's, the login service's or the app's."""
+    for page in (f"{platform.hydra.issuer}health/alive", f"{platform.login.url}/healthz"):
+        driver.get(page)
+        driver.delete_all_cookies()
+
+
+def sign_in(driver: Chrome, login: str, password: str) -> None:
+    wait_for(driver, "login")
+    driver.find_element(By.ID, "login").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_an_oidc_app_signs_its_users_in_through_the_provider_in_a_browser(
+    platform: Platform, browser: Chrome, app_port: int, tmp_path: Path
+) -> None:
+    platform.create_addons()
+    alice = platform.create_user("alice", displayName="Alice Liddell", groups=["engineering"])
+    bob = platform.create_user("bob", groups=["sales"])
+    platform.install(
+        "wiki", {"loginRedirectUri": "/callback", "logoutRedirectUri": "/"}, {"groups": ["engineering"]}
+    )
+    wait_for_addons(platform, "wiki")
+    env = platform.oidc_env("wiki")
+    uid = platform.app_uid("wiki")
+    base = platform.hydra.issuer.rstrip("/")
+    assert env == {
+        "CLOUDRON_OIDC_PROVIDER_NAME": "Cloudron",
+        "CLOUDRON_OIDC_ISSUER": platform.hydra.issuer,
+        "CLOUDRON_OIDC_DISCOVERY_URL": f"{base}/.well-known/openid-configuration",
+        "CLOUDRON_OIDC_AUTH_ENDPOINT": f"{base}/oauth2/auth",
+        "CLOUDRON_OIDC_TOKEN_ENDPOINT": f"{base}/oauth2/token",
+        "CLOUDRON_OIDC_KEYS_ENDPOINT": f"{base}/.well-known/jwks.json",
+        "CLOUDRON_OIDC_PROFILE_ENDPOINT": f"{base}/userinfo",
+        "CLOUDRON_OIDC_CLIENT_ID": uid,
+        "CLOUDRON_OIDC_CLIENT_SECRET": env["CLOUDRON_OIDC_CLIENT_SECRET"],
+    }
+    assert len(env["CLOUDRON_OIDC_CLIENT_SECRET"]) >= 32
+    discovery = requests.get(env["CLOUDRON_OIDC_DISCOVERY_URL"], timeout=10).json()
+    for name, key in (
+        ("AUTH", "authorization_endpoint"),
+        ("TOKEN", "token_endpoint"),
+        ("KEYS", "jwks_uri"),
+        ("PROFILE", "userinfo_endpoint"),
+    ):
+        assert discovery[key] == env[f"CLOUDRON_OIDC_{name}_ENDPOINT"], (
+            "the variables are what discovery says"
+        )
+    held = platform.hydra.client(uid)
+    assert held is not None and held["redirect_uris"] == [f"https://{platform.domain('wiki')}/callback"]
+    assert held["post_logout_redirect_uris"] == [f"https://{platform.domain('wiki')}/"]
+
+    party = RelyingParty(platform.domain("wiki"), env, tmp_path / "rp", port=app_port).start()
+    try:
+        browser.get(f"https://{platform.domain('wiki')}/start")
+        wait_for(browser, "login")
+        assert "Sign in to The Wiki" in browser.find_element(By.TAG_NAME, "h1").text
+        screenshot(browser, "login-page")
+        sign_in(browser, alice, "not-her-password")
+        wait_for(browser, "error")
+        assert "Wrong username or password" in browser.find_element(By.ID, "error").text
+        browser.find_element(By.ID, "login").clear()
+        sign_in(browser, alice, platform.passwords[alice])
+        wait_for(browser, "signed-in")
+        assert party.claims, "the app redeemed a code and took the ID token"
+        claims = party.claims[-1]
+        assert claims["sub"] == alice and claims["preferred_username"] == alice
+        assert (claims["name"], claims["given_name"], claims["family_name"]) == (
+            "Alice Liddell",
+            "Alice",
+            "Liddell",
+        )
+        assert (claims["email"], claims["email_verified"]) == (f"{alice}@example.com", True)
+        assert claims["groups"] == ["engineering"]
+
+        forget_sessions(browser, platform)
+        callbacks = len(party.callbacks)
+        browser.get(f"https://{platform.domain('wiki')}/start")
+        sign_in(browser, bob, platform.passwords[bob])
+        wait_for(browser, "refused")
+        assert "has no access to The Wiki" in browser.find_element(By.CSS_SELECTOR, "p.error").text
+        screenshot(browser, "refusal-page")
+        assert len(party.callbacks) == callbacks and len(party.claims) == 1, "bob brought the app no code"
+    finally:
+        party.stop()
+
+
+def test_forged_and_replayed_challenges_and_foreign_redirects_are_refused(
+    platform: Platform, tmp_path: Path
+) -> None:
+    platform.create_addons()
+    alice = platform.create_user("alice")
+    platform.install("wiki", {"loginRedirectUri": "/callback"})
+    wait_for_addons(platform, "wiki")
+    env = platform.oidc_env("wiki")
+    session = requests.Session()
+    forged = session.get(f"{platform.login.url}/login", params={"login_challenge": "forged"}, timeout=10)
+    assert forged.status_code == 410 and "expired or was used" in forged.text
+    consent = session.get(f"{platform.login.url}/consent", params={"consent_challenge": "forged"}, timeout=10)
+    assert consent.status_code == 410
+
+    foreign = session.get(
+        env["CLOUDRON_OIDC_AUTH_ENDPOINT"],
+        params={
+            "response_type": "code",
+            "client_id": env["CLOUDRON_OIDC_CLIENT_ID"],
+            "redirect_uri": "https://evil.example.net/callback",
+            "scope": "openid",
+            "state": "s" * 16,
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    location = urllib.parse.urlsplit(foreign.headers["Location"])
+    assert location.netloc == urllib.parse.urlsplit(platform.login.url).netloc and location.path == "/error"
+    assert "evil" not in foreign.headers["Location"].split("?")[0], "never sent to the unregistered URI"
+
+    # A whole sign-in by HTTP, then the consent's redirect replayed: the provider refuses it.
+    party = RelyingParty(platform.domain("wiki"), env, tmp_path / "rp")
+    auth = session.get(party.authorization_url(), allow_redirects=False, timeout=10)
+    login_page = session.get(auth.headers["Location"], timeout=10)
+    csrf = session.cookies.get("cloudron-csrf")
+    challenge = urllib.parse.parse_qs(urllib.parse.urlsplit(login_page.url).query)["login_challenge"][0]
+    without_csrf = session.post(
+        f"{platform.login.url}/login",
+        data={"challenge": challenge, "login": alice, "password": platform.passwords[alice]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert without_csrf.status_code == 403, "a form without its CSRF token is refused"
+    accepted = session.post(
+        f"{platform.login.url}/login",
+        data={"csrf": csrf, "challenge": challenge, "login": alice, "password": platform.passwords[alice]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert accepted.status_code == 303
+    to_consent = session.get(accepted.headers["Location"], allow_redirects=False, timeout=10)
+    after_consent = session.get(to_consent.headers["Location"], allow_redirects=False, timeout=10)
+    verifier_url = after_consent.headers["Location"]
+    first = session.get(verifier_url, allow_redirects=False, timeout=10)
+    assert "code=" in first.headers["Location"]
+    replayed = session.get(verifier_url, allow_redirects=False, timeout=10)
+    assert "code=" not in replayed.headers.get("Location", ""), "a consent verifier works once"
+    stranger = requests.get(accepted.headers["Location"], allow_redirects=False, timeout=10)
+    assert "code=" not in stranger.headers.get("Location", ""), (
+        "another browser cannot use the login's redirect"
+    )
