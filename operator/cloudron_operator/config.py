@@ -78,6 +78,11 @@ class OperatorConfig(BaseModel):
         default="cloudron-users",
         description="Namespace of the users' password Secrets (one each); nothing else should be there.",
     )
+    login_url: str = Field(
+        default="",
+        description="The login service's URL (https://login.example.com): every user without a password "
+        "gets an invite link under it, in a Secret in users_namespace. Empty: no invites.",
+    )
     port_service_type: Literal["LoadBalancer", "NodePort"] = Field(
         default="LoadBalancer", description="Service type that exposes the manifest's TCP/UDP ports."
     )

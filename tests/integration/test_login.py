@@ -7,9 +7,10 @@ app's access gets the refusal page and the app no code. Screenshots go to test-a
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,6 +21,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from cloudron_operator.builders.secrets import secret_values
+from cloudron_operator.k8s import api as k8s
 from tests.harness.browser import chromium, screenshot
 from tests.harness.databases import DatabaseServer
 from tests.harness.hydra import HydraServer, start_hydra
@@ -71,9 +74,11 @@ def platform(
     servers: IdentityServers,
 ) -> Iterator[Platform]:
     kubeconfig = cluster.cluster.kubeconfig
-    operator = namespaced_operator(
-        kubeconfig, tmp_path / "operator.log", namespace, {"CLOUDRON_OPERATOR_USERS_NAMESPACE": namespace}
-    )
+    settings = {
+        "CLOUDRON_OPERATOR_USERS_NAMESPACE": namespace,
+        "CLOUDRON_OPERATOR_LOGIN_URL": f"http://127.0.0.1:{servers.login_port}",
+    }
+    operator = namespaced_operator(kubeconfig, tmp_path / "operator.log", namespace, settings)
     login = LoginService(
         kubeconfig,
         tmp_path / "login.log",
@@ -276,3 +281,72 @@ def test_forged_and_replayed_challenges_and_foreign_redirects_are_refused(
     assert "code=" not in stranger.headers.get("Location", ""), (
         "another browser cannot use the login's redirect"
     )
+
+
+def test_a_new_user_follows_the_invite_sets_a_password_and_signs_in_to_an_app(
+    platform: Platform, browser: Chrome, app_port: int, tmp_path: Path
+) -> None:
+    platform.create_addons()
+    platform.install("chat", {"loginRedirectUri": "/callback"})
+    platform.install("vault", {"loginRedirectUri": "/callback"}, {"users": ["someone-else"]})
+    carol = platform.create_user("carol", password=False, displayName="Carol Ann")
+    invite = f"cloudron-invite-{carol}"
+    wait_until(
+        lambda: k8s.get(platform.api, "v1", "Secret", platform.namespace, invite) is not None,
+        WAIT,
+        "the operator's invite for carol",
+    )
+    link = secret_values(k8s.get(platform.api, "v1", "Secret", platform.namespace, invite) or {})["link"]
+    assert link.startswith(f"{platform.login.url}/invite?user={carol}&token=")
+    ready = wait_for_condition(platform, carol, lambda c: invite in c.get("message", ""))
+    assert ready["reason"] == "NoPassword", "her Ready condition says where the link is"
+    wait_for_addons(platform, "chat")
+    party = RelyingParty(
+        platform.domain("chat"), platform.oidc_env("chat"), tmp_path / "rp", port=app_port
+    ).start()
+    try:
+        browser.get(link)
+        wait_for(browser, "new")
+        assert "Welcome, Carol Ann" in browser.find_element(By.TAG_NAME, "h1").text
+        screenshot(browser, "invite-page")
+        password = "carols-own-password"
+        browser.find_element(By.ID, "new").send_keys(password)
+        browser.find_element(By.ID, "again").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(browser, PAGE_WAIT).until(expected_conditions.title_contains("Password set"))
+        wait_until(
+            lambda: k8s.get(platform.api, "v1", "Secret", platform.namespace, invite) is None,
+            WAIT,
+            "the used invite gone",
+        )
+        wait_for_condition(platform, carol, lambda c: c.get("reason") == "InDirectory")
+        browser.get(link)
+        assert "not valid, or was used already" in browser.find_element(By.TAG_NAME, "body").text
+
+        browser.get(f"{platform.login.url}/account")
+        browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
+        WebDriverWait(browser, PAGE_WAIT).until(expected_conditions.title_contains("Signed out"))
+        browser.get(f"https://{platform.domain('chat')}/start")
+        sign_in(browser, carol, password)
+        wait_for(browser, "signed-in")
+        assert party.claims[-1]["preferred_username"] == carol and party.claims[-1]["name"] == "Carol Ann"
+
+        browser.get(f"{platform.login.url}/account")
+        apps = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul.apps a")]
+        assert "The Chat" in apps and "The Vault" not in apps, "her account page lists the apps she may open"
+    finally:
+        party.stop()
+
+
+def wait_for_condition(
+    platform: Platform, username: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    def ready() -> bool:
+        user = k8s.get(platform.api, "cloudron.io/v1alpha1", "CloudronUser", None, username) or {}
+        found.update(condition(user, "Ready"))
+        return check(found)
+
+    wait_until(ready, WAIT, f"{username}'s Ready condition")
+    return found

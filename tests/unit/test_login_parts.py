@@ -11,6 +11,7 @@ from cloudron_operator.directory.invites import (
     EXPIRES_KEY,
     LINK_KEY,
     TOKEN_KEY,
+    invite_actions,
     invite_problem,
     invite_secret,
 )
@@ -101,6 +102,31 @@ def test_an_invite_takes_its_own_token_once_before_it_expires() -> None:
     assert "expired" in str(invite_problem(values, values[TOKEN_KEY], now + timedelta(days=7)))
     again = invite_secret(user, "cloudron-users", "https://login.example.com", now)
     assert again["stringData"][TOKEN_KEY] != values[TOKEN_KEY], "a new token every time"
+
+
+def test_the_operator_invites_users_without_a_password_and_drops_used_or_expired_invites() -> None:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+    def user(name: str, **spec: object) -> dict[str, object]:
+        return {"metadata": {"name": name, "uid": f"u-{name}"}, "spec": {"username": name, **spec}}
+
+    users = [
+        (user("new"), False),
+        (user("waiting"), False),
+        (user("late"), False),
+        (user("done"), True),
+        (user("off", active=False), False),
+        (user("set"), True),
+    ]
+    invites = {
+        "waiting": ("cloudron-invite-waiting", "2026-12-05T00:00:00Z"),
+        "late": ("cloudron-invite-late", "2026-12-03T11:59:59Z"),
+        "done": ("cloudron-invite-done", "2026-12-05T00:00:00Z"),
+    }
+    actions = invite_actions(users, invites, now)
+    assert [u["metadata"]["name"] for u in actions.make] == ["new", "late"]
+    assert actions.drop == ["cloudron-invite-late", "cloudron-invite-done"], "expired: renewed; used: gone"
+    assert invite_actions([(user("x"), False)], {"x": ("i", "garbage")}, now).drop == ["i"]
 
 
 def test_the_people_who_may_sign_in_and_the_apps_they_open() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -45,6 +46,45 @@ def invite_secret(
         LINK_KEY: invite_link(login_url, username, token),
     }
     return user_secret(user, namespace, invite_secret_name(username), INVITE_LABEL, values)
+
+
+@dataclass(frozen=True)
+class InviteActions:
+    """What the operator does about invites after a directory sync."""
+
+    make: list[Mapping[str, Any]] = field(default_factory=list)  # users (as objects) to invite
+    drop: list[str] = field(default_factory=list)  # invite Secrets to delete: used up or expired
+
+
+def invite_actions(
+    users: Iterable[tuple[Mapping[str, Any], bool]], invites: Mapping[str, tuple[str, str]], now: datetime
+) -> InviteActions:
+    """`users`: each user in the directory (as an object with metadata and spec) and whether they have
+    a password; `invites`: username -> (invite Secret's name, expires). An active user without a
+    password gets an invite, a new one when theirs expired; a user with a password keeps none."""
+    actions = InviteActions()
+    for user, has_password in users:
+        username = str(user["spec"]["username"])
+        held = invites.get(username)
+        if has_password:
+            if held is not None:
+                actions.drop.append(held[0])
+            continue
+        if user["spec"].get("active", True) is False:
+            continue
+        if held is not None and not _expired(held[1], now):
+            continue
+        if held is not None:
+            actions.drop.append(held[0])
+        actions.make.append(user)
+    return actions
+
+
+def _expired(expires: str, now: datetime) -> bool:
+    try:
+        return now >= datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)
+    except ValueError:
+        return True
 
 
 def invite_problem(values: Mapping[str, str], token: str, now: datetime) -> str | None:

@@ -86,7 +86,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
         store,
         login_of=lambda addon: ldap_login(logins, addon),
         full_sync_seconds=config.resync_seconds,
-        write_user_statuses=user_status_writer(api, store),
+        write_user_statuses=user_status_writer(api, store, config.users_namespace, config.login_url),
         paused=paused,
     )
     diff_base = await asyncio.to_thread(_diffbase_storage, api, store, logger)

@@ -23,7 +23,7 @@ from kubernetes import client
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.directory.invites import invite_problem, invite_secret_name
 from cloudron_operator.directory.passwords import WeakPassword, hash_user_password
-from cloudron_operator.directory.state import password_secret
+from cloudron_operator.directory.state import password_secret, password_secret_name
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.login.claims import granted_scopes, user_claims
 from cloudron_operator.login.cookies import CookieSigner, csrf_matches, new_csrf_token
@@ -153,6 +153,11 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if auth.skip:  # the provider remembers this user: no password, but the access check again
         person = await asyncio.to_thread(pages.people.person, auth.subject)
         return await finish_login(request, auth, app, person)
+    username = pages.signed_in(request)
+    if username:  # signed in here (the account page, an invite): the same, for another app
+        person = await asyncio.to_thread(pages.people.person, username)
+        if person is not None:
+            return await finish_login(request, auth, app, person)
     return pages.render(request, "login.html", challenge=challenge, app=app, error=None, login="")
 
 
@@ -373,6 +378,9 @@ def open_invite(pages: Pages, username: str, token: str) -> tuple[Person, k8s.Ku
     )
     if person is None or secret is None:
         return "This invite link is not valid, or was used already. Ask your administrator for a new one."
+    namespace = pages.settings.users_namespace
+    if k8s.get(pages.api, "v1", "Secret", namespace, password_secret_name(person.spec.username)):
+        return "You have a password already: sign in with it, or change it on your account page."
     problem = invite_problem(secret_values(secret), token, datetime.now(UTC))
     return (person, secret) if problem is None else problem
 

@@ -19,6 +19,7 @@ from typing import Any, Final, Generic
 from kubernetes import client
 
 from cloudron_operator.builders import APP_LABEL, CHILD_KINDS
+from cloudron_operator.directory.invites import INVITE_LABEL
 from cloudron_operator.directory.state import PASSWORD_LABEL
 from cloudron_operator.k8s.resources import Kind, kind_of
 from cloudron_operator.models import API_VERSION
@@ -27,7 +28,14 @@ from cloudron_operator.store.children import ChildSeen, child_seen
 from cloudron_operator.store.informer import Informer, Sink, informers_for
 from cloudron_operator.store.routing import GatewayRouting, ParentSeen, parent_seen
 from cloudron_operator.store.table import Change, T, Table
-from cloudron_operator.store.users import PasswordSeen, UserSeen, password_seen, user_seen
+from cloudron_operator.store.users import (
+    InviteSeen,
+    PasswordSeen,
+    UserSeen,
+    invite_seen,
+    password_seen,
+    user_seen,
+)
 
 # The children the operator made: its label, and the app label that every child of an app carries.
 CHILD_SELECTOR: Final = f"app.kubernetes.io/managed-by=cloudron-operator,{APP_LABEL}"
@@ -67,6 +75,7 @@ class Store:
             self.informers += informers_for(api, child_kind, namespaces, sink, **options)
         self.users: Table[UserSeen] = Table(user_seen)
         self.passwords: Table[PasswordSeen] = Table(password_seen)
+        self.invites: Table[InviteSeen] = Table(invite_seen)
         self.on_directory_change: Callable[[], None] | None = None
         if users_namespace is not None:
             users_sink = _DirectorySink(self, self.users, lambda user: user.record)
@@ -76,6 +85,11 @@ class Store:
             options = {"label_selector": PASSWORD_LABEL, **informer_options}
             secrets = kind_of("v1", "Secret")
             self.informers += informers_for(api, secrets, (users_namespace,), passwords_sink, **options)
+            # An invite's change (made, used, deleted by an admin to renew it) counts as the
+            # directory's: the next sync says where the user's link is, and makes a missing one.
+            invites_sink = _DirectorySink(self, self.invites, lambda seen: (seen.username, seen.expires))
+            options = {"label_selector": INVITE_LABEL, **informer_options}
+            self.informers += informers_for(api, secrets, (users_namespace,), invites_sink, **options)
         self.parents: Table[ParentSeen] = Table(parent_seen)
         if routing is not None:
             where = (routing.parent_namespace,) if routing.parent_namespace else ()
@@ -94,7 +108,7 @@ class Store:
     ) -> int:
         """How many informers (each with a watch connection) a store of these namespaces runs."""
         watched = 1 + len(kinds) + (1 if peering else 0)
-        return watched * max(1, len(namespaces)) + (1 if routing else 0) + (2 if users else 0)
+        return watched * max(1, len(namespaces)) + (1 if routing else 0) + (3 if users else 0)
 
     def watch(self, kind: Kind, namespaces: tuple[str, ...], sink: Sink) -> None:
         """Also list and watch `kind` (before `sync`) into a sink of the caller's."""

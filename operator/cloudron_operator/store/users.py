@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudron_operator.directory.invites import EXPIRES_KEY, INVITE_LABEL
 from cloudron_operator.directory.state import PASSWORD_HASH_KEY, PASSWORD_LABEL, UserRecord
 
 
@@ -53,4 +54,27 @@ def password_seen(obj: Mapping[str, Any]) -> PasswordSeen:
         resource_version=str(meta.get("resourceVersion", "")),
         username=str((meta.get("labels") or {}).get(PASSWORD_LABEL, "")),
         hash=base64.b64decode(encoded).decode(errors="replace") if encoded else "",
+    )
+
+
+@dataclass(frozen=True)
+class InviteSeen:
+    """A user's open invite: whose, and until when (its token is not kept: the login service reads it)."""
+
+    uid: str
+    resource_version: str
+    name: str
+    username: str
+    expires: str
+
+
+def invite_seen(obj: Mapping[str, Any]) -> InviteSeen:
+    meta = obj["metadata"]
+    encoded = (obj.get("data") or {}).get(EXPIRES_KEY, "")
+    return InviteSeen(
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        name=str(meta.get("name", "")),
+        username=str((meta.get("labels") or {}).get(INVITE_LABEL, "")),
+        expires=base64.b64decode(encoded).decode(errors="replace") if encoded else "",
     )
