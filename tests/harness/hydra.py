@@ -15,7 +15,7 @@ import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import psycopg2
 import yaml
@@ -93,19 +93,19 @@ class HydraServer:
             stop_process_group(self.pid)
             self.pid = 0
 
-    def client(self, client_id: str) -> dict[str, object] | None:
+    def client(self, client_id: str) -> dict[str, Any] | None:
         try:
             with urllib.request.urlopen(f"{self.admin_url}/admin/clients/{client_id}", timeout=5) as answer:  # noqa: S310
-                found: dict[str, object] = json.load(answer)
+                found: dict[str, Any] = json.load(answer)
                 return found
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
             raise
 
-    def clients(self) -> list[dict[str, object]]:
+    def clients(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{self.admin_url}/admin/clients?page_size=500", timeout=5) as answer:  # noqa: S310
-            found: list[dict[str, object]] = json.load(answer)
+            found: list[dict[str, Any]] = json.load(answer)
             return found
 
 

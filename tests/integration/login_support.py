@@ -111,6 +111,23 @@ class Platform:
             },
         )
 
+    def install_ldap_only(self, app: str) -> None:
+        spec: dict[str, Any] = {
+            "image": f"registry.example.com/{app}:1",
+            "domain": self.domain(app),
+            "manifest": {"manifestVersion": 2, "version": "1.0.0", "httpPort": 8000, "addons": {"ldap": {}}},
+            "addons": {"ldap": {"addonRef": self.ldap_addon}},
+        }
+        kubectl_apply(
+            self.env.cluster,
+            {
+                "apiVersion": API,
+                "kind": "CloudronApp",
+                "metadata": {"name": app, "namespace": self.namespace},
+                "spec": spec,
+            },
+        )
+
     def oidc_env(self, app: str) -> dict[str, str]:
         secret = k8s.get(self.api, "v1", "Secret", self.namespace, f"{app}-oidc") or {}
         return {key: base64.b64decode(value).decode() for key, value in secret.get("data", {}).items()}

@@ -6,6 +6,7 @@ app's access gets the refusal page and the app no code. Screenshots go to test-a
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from cloudron_operator.builders.oidc import secret_fingerprint
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.k8s import api as k8s
 from tests.harness.browser import chromium, screenshot
@@ -350,3 +352,141 @@ def wait_for_condition(
 
     wait_until(ready, WAIT, f"{username}'s Ready condition")
     return found
+
+
+def test_a_redirect_uri_that_could_send_a_code_elsewhere_makes_no_client(platform: Platform) -> None:
+    platform.create_addons()
+    platform.install("wiki", {"loginRedirectUri": "/callback,https://evil.example.net/cb"})
+    wait_until(
+        lambda: (
+            condition(get_app(platform.api, platform.namespace, "wiki"), "AddonsReady").get("reason")
+            == "InvalidManifest"
+        ),
+        WAIT,
+        "the bad redirect URI refused",
+    )
+    app = get_app(platform.api, platform.namespace, "wiki")
+    message = condition(app, "AddonsReady")["message"]
+    assert "https://evil.example.net/cb" in message and "loginRedirectUri" in message
+    assert condition(app, "Ready")["status"] == "False"
+    assert platform.hydra.client(platform.app_uid("wiki")) is None, "no client at the provider"
+
+
+def test_failed_passwords_are_slowed_down_and_logged_without_the_password(platform: Platform) -> None:
+    platform.create_addons()
+    alice = platform.create_user("alice")
+    session = requests.Session()
+    session.get(f"{platform.login.url}/login", timeout=10)
+    csrf = session.cookies.get("cloudron-csrf")
+    statuses = []
+    for attempt in range(10):
+        answer = session.post(
+            f"{platform.login.url}/login",
+            data={"csrf": csrf, "login": alice, "password": f"wrong-guess-{attempt}"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5, "the first failures only say so"
+    assert set(statuses[5:]) == {429}, "then each attempt must wait: not even checked"
+    right = session.post(
+        f"{platform.login.url}/login",
+        data={"csrf": csrf, "login": alice, "password": platform.passwords[alice]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert right.status_code == 429, "the right password waits too: guessing gains nothing"
+    log = platform.login.log.read_text()
+    assert "failed sign-in 5 in a row" in log and alice in log
+    assert "wrong-guess" not in log and platform.passwords[alice] not in log
+
+
+def test_provider_down_fails_its_apps_addons_only_and_they_recover(platform: Platform) -> None:
+    platform.create_addons()
+    platform.install("wiki", {"loginRedirectUri": "/callback"})
+    platform.install_ldap_only("books")
+    for app in ("wiki", "books"):
+        wait_for_addons(platform, app)
+    secret = platform.oidc_env("wiki")["CLOUDRON_OIDC_CLIENT_SECRET"]
+    platform.hydra.stop()
+    try:
+        wait_until(
+            lambda: addon_condition(platform, platform.oidc_addon).get("status") == "False",
+            WAIT,
+            "the oidc Addon not Ready while its provider is down",
+        )
+        assert "cannot reach the provider" in addon_condition(platform, platform.oidc_addon)["message"]
+        wait_until(
+            lambda: (
+                condition(get_app(platform.api, platform.namespace, "wiki"), "AddonsReady").get("status")
+                == "False"
+            ),
+            WAIT,
+            "wiki's addons not ready",
+        )
+        assert (
+            condition(get_app(platform.api, platform.namespace, "books"), "AddonsReady")["status"] == "True"
+        )
+    finally:
+        platform.hydra.start()
+    started = time.monotonic()
+    wait_for_addons(platform, "wiki")
+    recovered = time.monotonic() - started
+    assert recovered < 60, f"wiki recovered {recovered:.0f}s after its provider"
+    assert platform.oidc_env("wiki")["CLOUDRON_OIDC_CLIENT_SECRET"] == secret, "the same secret after"
+
+
+def addon_condition(platform: Platform, name: str) -> dict[str, Any]:
+    addon = k8s.get(platform.api, "cloudron.io/v1alpha1", "Addon", None, name) or {}
+    return condition(addon, "Ready")
+
+
+def test_the_operator_killed_mid_registration_leaves_one_client_per_app_and_every_secret_as_made(
+    platform: Platform,
+) -> None:
+    platform.create_addons()
+    apps = [f"app{index:02d}" for index in range(20)]
+    platform.operator.stop()  # the apps arrive together, as after a restore of the cluster's objects
+    for app in apps:
+        platform.install(app, {"loginRedirectUri": "/callback"})
+    first_secrets: dict[str, str] = {}
+
+    def registered() -> int:
+        for app in apps:
+            secret = platform.oidc_env(app).get("CLOUDRON_OIDC_CLIENT_SECRET")
+            if secret:
+                first_secrets.setdefault(app, secret)
+        return len(ours(platform))
+
+    killed_at = []
+    for _ in range(3):  # killed as soon as a client more is registered: the others are under way
+        before = len(ours(platform))
+        platform.operator.start()
+        wait_until(lambda: len(ours(platform)) > before, WAIT, "one more client registered")  # noqa: B023
+        platform.operator.kill()
+        killed_at.append(registered())
+    platform.operator.start()
+    assert min(killed_at) < len(apps), f"every kill came after every registration: {killed_at}"
+    print(f"killed with {killed_at} of {len(apps)} clients registered")
+    for app in apps:
+        wait_for_addons(platform, app)
+    registered()
+    clients = ours(platform)
+    assert sorted(clients) == sorted(platform.app_uid(app) for app in apps), (
+        f"one client per app (killed with {killed_at} registered)"
+    )
+    for app in apps:
+        secret = platform.oidc_env(app)["CLOUDRON_OIDC_CLIENT_SECRET"]
+        assert secret == first_secrets[app], f"{app}'s secret is the one made first"
+        metadata = clients[platform.app_uid(app)]["metadata"]
+        assert metadata["secretSha256"] == secret_fingerprint(secret), f"{app}'s client has its secret"
+
+
+def ours(platform: Platform) -> dict[str, dict[str, Any]]:
+    """The provider's clients of the test's apps, by client id."""
+    prefix = f"{platform.namespace}/"
+    return {
+        str(found["client_id"]): found
+        for found in platform.hydra.clients()
+        if str((found.get("metadata") or {}).get("cloudronApp", "")).startswith(prefix)
+    }
