@@ -83,6 +83,11 @@ class OperatorConfig(BaseModel):
         description="The login service's URL (https://login.example.com): every user without a password "
         "gets an invite link under it, in a Secret in users_namespace. Empty: no invites.",
     )
+    proxy_auth_image: str = Field(
+        default="quay.io/oauth2-proxy/oauth2-proxy:v7.15.6",
+        description="Image of the login wall beside every proxyAuth app (oauth2-proxy, the version the "
+        "operator's configuration is written for).",
+    )
     port_service_type: Literal["LoadBalancer", "NodePort"] = Field(
         default="LoadBalancer", description="Service type that exposes the manifest's TCP/UDP ports."
     )

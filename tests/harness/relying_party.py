@@ -39,6 +39,7 @@ class RelyingParty:
     port: int = field(default_factory=free_port)
     callbacks: list[dict[str, str]] = field(default_factory=list)  # every query the redirect URI got
     claims: list[dict[str, Any]] = field(default_factory=list)  # every ID token it accepted
+    id_tokens: list[str] = field(default_factory=list)
     _flows: dict[str, tuple[str, str]] = field(default_factory=dict)  # state -> (nonce, verifier)
     _server: ThreadingHTTPServer | None = None
 
@@ -129,6 +130,7 @@ class RelyingParty:
         if claims.get("nonce") != nonce:
             return 400, "wrong nonce"
         self.claims.append(claims)
+        self.id_tokens.append(tokens["id_token"])
         return 200, f"<p id='signed-in'>Signed in as {claims.get('preferred_username')}</p>"
 
     def redeem(self, code: str, verifier: str) -> dict[str, Any]:

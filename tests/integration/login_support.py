@@ -111,6 +111,33 @@ class Platform:
             },
         )
 
+    def install_walled(
+        self, app: str, http_port: int, options: dict[str, Any], access: dict[str, list[str]]
+    ) -> None:
+        """An app behind the proxyAuth wall (its httpPort: where the test's stand-in app listens)."""
+        spec: dict[str, Any] = {
+            "image": f"registry.example.com/{app}:1",
+            "domain": self.domain(app),
+            "manifest": {
+                "manifestVersion": 2,
+                "version": "1.0.0",
+                "title": f"The {app.capitalize()}",
+                "httpPort": http_port,
+                "addons": {"proxyAuth": options},
+            },
+            "addons": {"proxyAuth": {"addonRef": self.oidc_addon}},
+            "access": access,
+        }
+        kubectl_apply(
+            self.env.cluster,
+            {
+                "apiVersion": API,
+                "kind": "CloudronApp",
+                "metadata": {"name": app, "namespace": self.namespace},
+                "spec": spec,
+            },
+        )
+
     def install_ldap_only(self, app: str) -> None:
         spec: dict[str, Any] = {
             "image": f"registry.example.com/{app}:1",

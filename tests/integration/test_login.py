@@ -6,10 +6,12 @@ app's access gets the refusal page and the app no code. Screenshots go to test-a
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +25,20 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from cloudron_operator.builders.oidc import secret_fingerprint
+from cloudron_operator.builders.proxy_auth import AUTH_PORT
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.k8s import api as k8s
+from tests.harness.binaries import built
 from tests.harness.browser import chromium, screenshot
 from tests.harness.databases import DatabaseServer
 from tests.harness.hydra import HydraServer, start_hydra
 from tests.harness.ldap import LdapServer, start_ldap_server
 from tests.harness.localenv import LocalEnv
 from tests.harness.login_service import LoginService
+from tests.harness.pod_process import run_container
 from tests.harness.processes import free_port, wait_until
 from tests.harness.relying_party import RelyingParty
+from tests.harness.tls_front import TlsFront
 from tests.integration.apps_support import WAIT, condition, get_app, namespaced_operator
 from tests.integration.login_support import Platform
 
@@ -285,6 +291,28 @@ def test_forged_and_replayed_challenges_and_foreign_redirects_are_refused(
     )
 
 
+def sign_in_by_http(platform: Platform, party: RelyingParty, username: str) -> dict[str, str]:
+    """The authorization-code flow without a browser: the query the app's redirect URI gets."""
+    session = requests.Session()
+    auth = session.get(party.authorization_url(), allow_redirects=False, timeout=10)
+    login_page = session.get(auth.headers["Location"], timeout=10)
+    challenge = urllib.parse.parse_qs(urllib.parse.urlsplit(login_page.url).query)["login_challenge"][0]
+    answer = session.post(
+        f"{platform.login.url}/login",
+        data={
+            "csrf": session.cookies.get("cloudron-csrf"),
+            "challenge": challenge,
+            "login": username,
+            "password": platform.passwords[username],
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    while "code=" not in answer.headers.get("Location", "") and answer.is_redirect:
+        answer = session.get(answer.headers["Location"], allow_redirects=False, timeout=10)
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer.headers["Location"]).query))
+
+
 def test_a_new_user_follows_the_invite_sets_a_password_and_signs_in_to_an_app(
     platform: Platform, browser: Chrome, app_port: int, tmp_path: Path
 ) -> None:
@@ -490,3 +518,129 @@ def ours(platform: Platform) -> dict[str, dict[str, Any]]:
         for found in platform.hydra.clients()
         if str((found.get("metadata") or {}).get("cloudronApp", "")).startswith(prefix)
     }
+
+
+class StandIn:
+    """The app behind the wall: answers every request and remembers its path and identity headers."""
+
+    def __init__(self, port: int) -> None:
+        self.requests: list[dict[str, str]] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                seen.append({"path": self.path, **headers})
+                user = headers.get("x-forwarded-user", "nobody")
+                body = f"<!doctype html><title>app</title><p id='app'>hello {user}</p>".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_proxyauth_app_is_behind_a_wall_that_only_its_users_pass(
+    platform: Platform, browser: Chrome, app_port: int, tmp_path: Path
+) -> None:
+    platform.create_addons()
+    alice = platform.create_user("alice", groups=["ops"])
+    bob = platform.create_user("bob")
+    http_port = free_port()
+    options = {"path": "!/public", "supportsBearerAuth": True}
+    platform.install_walled("board", http_port, options, {"groups": ["ops"]})
+    wait_for_addons(platform, "board")
+    deployment = k8s.get(platform.api, "apps/v1", "Deployment", platform.namespace, "board")
+    assert deployment is not None
+    assert "envFrom" not in deployment["spec"]["template"]["spec"]["containers"][0], (
+        "the app gets no credentials"
+    )
+    wall = run_container(
+        platform.api,
+        deployment,
+        "auth",
+        {"/bin/oauth2-proxy": built("oauth2-proxy", "OAUTH2_PROXY_VERSION")},
+        root=tmp_path / "auth",
+        log=tmp_path / "oauth2-proxy.log",
+    )
+    app = StandIn(http_port)
+    front = TlsFront(platform.domain("board"), app_port, AUTH_PORT, tmp_path / "front").start()
+    home = f"https://{platform.domain('board')}/"
+    try:
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{AUTH_PORT}/oauth2/ping", timeout=2).ok, WAIT, "the wall"
+        )
+        unsigned = requests.get(f"http://127.0.0.1:{AUTH_PORT}/", allow_redirects=False, timeout=10)
+        assert unsigned.status_code == 302 and unsigned.headers["Location"].startswith(platform.hydra.issuer)
+        assert "code_challenge_method=S256" in unsigned.headers["Location"]
+        login = requests.get(f"http://127.0.0.1:{AUTH_PORT}/login", allow_redirects=False, timeout=10)
+        assert login.status_code == 302 and login.headers["Location"].startswith(platform.hydra.issuer), (
+            "/login starts a sign-in, as on Cloudron"
+        )
+        public = requests.get(f"http://127.0.0.1:{AUTH_PORT}/public/notes", timeout=10)
+        assert public.status_code == 200 and app.requests[-1]["path"] == "/public/notes", "!/public: no wall"
+        assert "x-forwarded-user" not in app.requests[-1]
+
+        browser.get(home)
+        sign_in(browser, alice, platform.passwords[alice])
+        wait_for(browser, "app")
+        assert browser.find_element(By.ID, "app").text == f"hello {alice}"
+        seen = app.requests[-1]
+        assert (seen["x-forwarded-user"], seen["x-forwarded-email"]) == (alice, f"{alice}@example.com")
+        assert seen["x-forwarded-groups"] == "ops"
+
+        browser.get(f"https://{platform.domain('board')}/logout")
+        count = len(app.requests)
+        browser.get(home)
+        wait_for(browser, "login")
+        assert len(app.requests) == count, "signed out: the next request is sent to sign in again"
+
+        # supportsBearerAuth: a JWT the provider signed for the wall's client passes, nothing else.
+        wall_secret = secret_values(
+            k8s.get(platform.api, "v1", "Secret", platform.namespace, "board-proxyauth") or {}
+        )
+        base = platform.hydra.issuer.rstrip("/")
+        client = {
+            "CLOUDRON_OIDC_CLIENT_ID": f"{platform.app_uid('board')}-proxyauth",
+            "CLOUDRON_OIDC_CLIENT_SECRET": wall_secret["PROXY_AUTH_CLIENT_SECRET"],
+            "CLOUDRON_OIDC_ISSUER": platform.hydra.issuer,
+            "CLOUDRON_OIDC_AUTH_ENDPOINT": f"{base}/oauth2/auth",
+            "CLOUDRON_OIDC_TOKEN_ENDPOINT": f"{base}/oauth2/token",
+            "CLOUDRON_OIDC_KEYS_ENDPOINT": f"{base}/.well-known/jwks.json",
+        }
+        party = RelyingParty(
+            platform.domain("board"), client, tmp_path / "rp", callback_path="/oauth2/callback"
+        )
+        assert party.callback(sign_in_by_http(platform, party, alice))[0] == 200
+        token = party.id_tokens[-1]
+        wall_url = f"http://127.0.0.1:{AUTH_PORT}/api/collections"
+        bearer = requests.get(wall_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert bearer.status_code == 200 and app.requests[-1]["x-forwarded-user"] == alice
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        for wrong in (forged, "an-opaque-token"):
+            refused = requests.get(wall_url, headers={"Authorization": f"Bearer {wrong}"}, timeout=10)
+            assert refused.status_code in (401, 403), (
+                f"{refused.status_code} for a bearer token that is not the app's"
+            )
+
+        forget_sessions(browser, platform)
+        browser.get(home)
+        sign_in(browser, bob, platform.passwords[bob])
+        wait_for(browser, "refused")
+        screenshot(browser, "proxyauth-refusal-page")
+        assert all(request.get("x-forwarded-user") != bob for request in app.requests), "bob never passed"
+    finally:
+        front.stop()
+        app.stop()
+        wall.terminate()
+        wall.wait(timeout=10)

@@ -63,6 +63,19 @@ APPS = [
             "chatwoot-redis": {"CLOUDRON_REDIS_PASSWORD": "c2VjcmV0"},
         },
     ),
+    # proxyAuth with path and supportsBearerAuth: the wall (oauth2-proxy) beside the app, the Service
+    # and NetworkPolicy to the wall's port only, the wall's Secret kept from the app's env.
+    GoldenApp(
+        "qdrant",
+        "OrcVole__qdrant-cloudron__CloudronManifest.json",
+        {"domain": "vectors.example.com"},
+        addon_secrets={
+            "qdrant-proxyauth": {
+                "PROXY_AUTH_CONFIG": "c2VydmVyOiB7fQ==",
+                "OAUTH2_PROXY_COOKIE_SECRET": "Y29va2ll",
+            }
+        },
+    ),
     # runtimeDirs seeded from the image by an init container.
     GoldenApp(
         "nodebb",

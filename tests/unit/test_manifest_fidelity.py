@@ -55,10 +55,7 @@ def test_paths_reach_into_ports_capabilities_addons_and_scheduler_tasks() -> Non
         "capabilities.vaapi": FIELDS["capabilities.vaapi"].note,
         "addons.redis.x": "an addon option Cloudron does not define: kept, no effect",
     }
-    assert use_of("addons.proxyAuth.path") == (
-        Handling.REFUSED,
-        "an option of addons.proxyAuth, which is refused",
-    )
+    assert use_of("addons.recvmail.x") == (Handling.REFUSED, "an option of addons.recvmail, which is refused")
     assert use_of("addons.oidc.loginRedirectUri") == FIELDS["addons.oidc.loginRedirectUri"]
 
 

@@ -16,6 +16,8 @@ from cloudron_operator.models.conditions import Reason
 
 # Addons the app's own children serve: the data volume, the mounted certificate, the task CronJobs.
 BUILT_IN: Final = frozenset({"localstorage", "tls", "scheduler"})
+# Addon types served by an Addon of another type: proxyAuth's wall is a client of the oidc provider.
+SERVED_BY: Final = {AddonType.PROXY_AUTH: AddonType.OIDC}
 # Auth addons: with optionalSso and sso off, Cloudron injects none of their variables.
 SSO_ADDONS: Final = frozenset({"ldap", "oidc", "proxyAuth"})
 RETIRED_LOGIN_ADDONS: Final = frozenset({"oauth"})
@@ -107,9 +109,10 @@ def choose_addon(
     """
     known = list(addons)
     selection = spec.addons.get(addon_type)
+    served_by = SERVED_BY.get(addon_type, addon_type)
     if selection is None and holding is not None:
         holder = next((addon for addon in known if addon.name == holding), None)
-        if holder is None or holder.type != addon_type:
+        if holder is None or holder.type != served_by:
             raise AddonProblem(
                 Reason.ADDON_NOT_FOUND,
                 f"there is no {addon_type} Addon named {holding}, which holds the app's database: "
@@ -123,25 +126,26 @@ def choose_addon(
                 Reason.ADDON_NOT_FOUND,
                 f"spec.addons.{addon_type}.addonRef: there is no Addon named {selection.addon_ref}",
             )
-        if named.type != addon_type:
+        if named.type != served_by:
             raise AddonProblem(
                 Reason.ADDON_TYPE_MISMATCH,
                 f"spec.addons.{addon_type}.addonRef: Addon {named.name} is of type {named.type}, "
-                f"not {addon_type}",
+                f"not {served_by}",
             )
         return named
-    defaults = sorted((a for a in known if a.type == addon_type and a.default), key=lambda a: a.name)
+    defaults = sorted((a for a in known if a.type == served_by and a.default), key=lambda a: a.name)
+    of_type = f"{served_by} Addon" + (f" (which serves {addon_type})" if served_by != addon_type else "")
     if not defaults:
         raise AddonProblem(
             Reason.NO_DEFAULT_ADDON,
-            f"the manifest asks for {addon_type} and no Addon of that type is the default: create one "
+            f"the manifest asks for {addon_type} and no {of_type} is the default: create one "
             f"with spec.default: true (see addons/), or name one in spec.addons.{addon_type}.addonRef",
         )
     if len(defaults) > 1:
         names = ", ".join(a.name for a in defaults)
         raise AddonProblem(
             Reason.AMBIGUOUS_DEFAULT_ADDON,
-            f"Addons {names} are all the default for {addon_type}: keep spec.default: true on one, "
+            f"Addons {names} are all the default {of_type}: keep spec.default: true on one, "
             f"or name one in spec.addons.{addon_type}.addonRef",
         )
     return defaults[0]

@@ -10,6 +10,7 @@ from cloudron_operator.addons.base import AddonBackend
 from cloudron_operator.addons.ldap import LdapAddon
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.oidc import OidcAddon
+from cloudron_operator.addons.proxy_auth import ProxyAuthAddon
 from cloudron_operator.addons.redis import RedisAddon
 from cloudron_operator.addons.sendmail import SendmailAddon
 from cloudron_operator.addons.sql import SqlAddon
@@ -60,6 +61,7 @@ def standard_backends(
         SendmailAddon(logins, api),
         TurnAddon(logins),
         OidcAddon(logins),
+        ProxyAuthAddon(logins),
     ]
     if directory is not None:
         backends.append(LdapAddon(logins, directory))

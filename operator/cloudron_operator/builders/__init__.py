@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from cloudron_operator.builders.deployment import build_deployment
+from cloudron_operator.builders.deployment import HTTP_PORT_NAME, build_deployment
 from cloudron_operator.builders.errors import InvalidSpec
 from cloudron_operator.builders.gateway import (
     GATEWAY_API,
@@ -33,6 +33,7 @@ from cloudron_operator.builders.identity import (
 from cloudron_operator.builders.ingress import build_certificate, build_ingress, build_redirect_ingress
 from cloudron_operator.builders.memory import effective_memory_limit
 from cloudron_operator.builders.network_policy import build_network_policy
+from cloudron_operator.builders.proxy_auth import AUTH_PORT_NAME, proxy_auth_on
 from cloudron_operator.builders.scheduler import build_task_cronjobs
 from cloudron_operator.builders.services import build_http_service, build_ports_service
 from cloudron_operator.builders.storage import build_data_claim, build_dirs_claim
@@ -107,7 +108,9 @@ def desired_children(
         build_network_policy(identity, spec, manifest, config),
         deployment,
         *build_task_cronjobs(identity, spec, manifest, deployment),
-        build_http_service(identity, services),
+        build_http_service(
+            identity, services, target=AUTH_PORT_NAME if proxy_auth_on(spec, manifest) else HTTP_PORT_NAME
+        ),
         build_ports_service(identity, spec, manifest, config),
         build_certificate(identity, spec, config, services),
         *routing,

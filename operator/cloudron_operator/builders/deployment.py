@@ -20,10 +20,12 @@ from cloudron_operator.builders.identity import (
 from cloudron_operator.builders.logs import logs_sidecar
 from cloudron_operator.builders.memory import effective_memory_limit, format_bytes
 from cloudron_operator.builders.ports import enabled_ports
+from cloudron_operator.builders.proxy_auth import auth_container, auth_volume, proxy_auth_on
+from cloudron_operator.builders.secrets import addon_secret_name
 from cloudron_operator.builders.volumes import app_volumes
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
-from cloudron_operator.models import CloudronAppSpec
+from cloudron_operator.models import AddonType, CloudronAppSpec
 
 SECRETS_HASH_ANNOTATION: Final = "cloudron.io/secrets-hash"
 # The tls addon's certificate the pods started with, once renewed (see `certificate_annotations`).
@@ -117,7 +119,9 @@ def _pod_spec(
     addon_secrets: Mapping[str, Mapping[str, str]],
 ) -> dict[str, Any]:
     volumes = app_volumes(identity, manifest)
-    env_from = [{"secretRef": {"name": name}} for name in sorted(addon_secrets)]
+    wall = addon_secret_name(identity.name, AddonType.PROXY_AUTH) if proxy_auth_on(spec, manifest) else None
+    # The wall's Secret holds its client's credentials: the sidecar's, never the app's.
+    env_from = [{"secretRef": {"name": name}} for name in sorted(addon_secrets) if name != wall]
     app = {
         "name": "app",
         "image": spec.image,
@@ -153,7 +157,12 @@ def _pod_spec(
         pod["initContainers"] = [seed]
     logs = logs_sidecar(spec.image, manifest, _security_context(manifest), copy.deepcopy(volumes.mounts))
     pod["initContainers"] = [*pod.get("initContainers", []), logs]
-    return pod | {"containers": [app], "volumes": volumes.volumes}
+    containers, pod_volumes = [app], list(volumes.volumes)
+    if wall is not None:
+        options = manifest.addons.model_dump(by_alias=True, exclude_none=True).get("proxyAuth") or {}
+        containers.append(auth_container(config.proxy_auth_image, spec.domain, wall, options))
+        pod_volumes.append(auth_volume(wall))
+    return pod | {"containers": containers, "volumes": pod_volumes}
 
 
 def _container_ports(spec: CloudronAppSpec, manifest: Manifest) -> list[dict[str, Any]]:

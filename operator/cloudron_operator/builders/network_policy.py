@@ -7,6 +7,7 @@ from typing import Any
 from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import AppIdentity, child_name, object_meta, workload_selector
 from cloudron_operator.builders.ports import EnabledPort, enabled_ports
+from cloudron_operator.builders.proxy_auth import AUTH_PORT, proxy_auth_on
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
@@ -20,12 +21,14 @@ def build_network_policy(
     The ports are the pod's (container) ports: a NetworkPolicy applies after the Service's
     translation. Egress is not restricted, as on Cloudron.
     """
+    # With the proxyAuth wall, HTTP reaches the wall only: never the app's port past it.
+    front = AUTH_PORT if proxy_auth_on(spec, manifest) else manifest.http_port
     http_from_ingress = {
         "from": [{"namespaceSelector": {"matchLabels": dict(config.ingress_namespace_labels)}}],
         "ports": [
             {"protocol": "TCP", "port": number}
             for number in dict.fromkeys(
-                [manifest.http_port, *(service.container_port for service in http_services(spec, manifest))]
+                [front, *(service.container_port for service in http_services(spec, manifest))]
             )
         ],
     }

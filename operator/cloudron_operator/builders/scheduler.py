@@ -37,6 +37,7 @@ from cloudron_operator.builders.identity import (
 )
 from cloudron_operator.builders.logs import LOGS_CONTAINER
 from cloudron_operator.builders.memory import format_bytes, quantity_bytes
+from cloudron_operator.builders.proxy_auth import CONFIG_VOLUME as AUTH_CONFIG_VOLUME
 from cloudron_operator.builders.redis import TASK_COMPONENT
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import CloudronAppSpec
@@ -105,6 +106,9 @@ def _run_pod(
 ) -> dict[str, Any]:
     """The app's pod spec, its container running the task: no ports, no probes, twice the memory."""
     pod = copy.deepcopy(deployment["spec"]["template"]["spec"])
+    # The app's container alone: a run serves no HTTP, so no proxyAuth wall beside it.
+    pod["containers"] = pod["containers"][:1]
+    pod["volumes"] = [v for v in pod.get("volumes", []) if v["name"] != AUTH_CONFIG_VOLUME]
     app = pod["containers"][0]
     for key in ("ports", "startupProbe", "readinessProbe", "livenessProbe"):
         app.pop(key, None)

@@ -22,12 +22,13 @@ from cloudron_operator.models import CloudronAppSpec
 HTTP_SERVICE_PORT: Final = 80
 
 
-def build_http_service(identity: AppIdentity, services: Sequence[HttpService] = ()) -> dict[str, Any]:
-    """ClusterIP Service in front of the app's httpPort, and the container port of each httpPorts
-    service (`http-<port>`); only the Ingress routes to it."""
-    ports = [
-        {"name": HTTP_PORT_NAME, "port": HTTP_SERVICE_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
-    ]
+def build_http_service(
+    identity: AppIdentity, services: Sequence[HttpService] = (), *, target: str = HTTP_PORT_NAME
+) -> dict[str, Any]:
+    """ClusterIP Service in front of the app's httpPort (`target`: the port named so, the proxyAuth
+    wall's when the app has one), and the container port of each httpPorts service (`http-<port>`);
+    only the Ingress routes to it."""
+    ports = [{"name": HTTP_PORT_NAME, "port": HTTP_SERVICE_PORT, "targetPort": target, "protocol": "TCP"}]
     for number in dict.fromkeys(service.container_port for service in services):
         ports.append(
             {"name": http_port_name(number), "port": number, "targetPort": number, "protocol": "TCP"}

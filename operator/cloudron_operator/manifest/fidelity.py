@@ -33,9 +33,6 @@ def _all(handling: Handling, note: str, *paths: str) -> dict[str, FieldUse]:
 _H, _M, _R = Handling.HONOURED, Handling.METADATA, Handling.REFUSED
 _N, _X = Handling.NOT_HONOURED, Handling.RETIRED
 _NO_BACKUPS: Final = "backups are not implemented yet (the backups issue); nothing runs it"
-_PROXY_AUTH: Final = (
-    "refused (UnsupportedAddon) until the login wall exists, unless optionalSso and spec.sso: false"
-)
 
 FIELDS: Final[Mapping[str, FieldUse]] = {
     **_all(_H, "its env var names (manifestVersion 1: without CLOUDRON_)", "manifestVersion"),
@@ -177,7 +174,18 @@ FIELDS: Final[Mapping[str, FieldUse]] = {
         "checked against the provider's algorithm (one per oidc Addon: options.idTokenAlgorithm)",
         "addons.oidc.tokenSignatureAlgorithm",
     ),
-    **_all(_R, _PROXY_AUTH, "addons.proxyAuth"),
+    **_all(_H, "a login wall before the app: oauth2-proxy beside it (docs/identity.md)", "addons.proxyAuth"),
+    **_all(_H, "only this prefix is behind the wall (!/prefix: all but it)", "addons.proxyAuth.path"),
+    **_all(
+        _H,
+        "a bearer token passes when it is a JWT the provider signed for the app (opaque tokens do not)",
+        "addons.proxyAuth.supportsBearerAuth",
+    ),
+    **_all(
+        _N,
+        "the wall (oauth2-proxy) cannot check a password against the directory: no HTTP Basic sign-in",
+        "addons.proxyAuth.basicAuth",
+    ),
 }
 
 # Under an addon that is refused, its options are refused with it.
