@@ -74,8 +74,13 @@ def installed(cluster: LocalEnv, objects: list[KubeObject]) -> Iterator[list[Kub
 def operator_env(objects: Iterable[KubeObject]) -> dict[str, str]:
     """The CLOUDRON_OPERATOR_* variables of the rendered Deployment, but the listen addresses (the
     test's OperatorProcess serves /healthz and /metrics on free loopback ports instead)."""
-    (deployment,) = [obj for obj in objects if obj["kind"] == "Deployment"]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [
+        container
+        for obj in objects
+        if obj["kind"] == "Deployment"
+        for container in obj["spec"]["template"]["spec"]["containers"]
+        if container["name"] == "operator"
+    ]
     addresses = {f"{ENV_PREFIX}HEALTH_ADDRESS", f"{ENV_PREFIX}METRICS_ADDRESS"}
     return {
         e["name"]: e["value"]

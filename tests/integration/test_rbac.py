@@ -6,21 +6,27 @@ from __future__ import annotations
 
 import re
 import secrets
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.k8s import api as k8s
 from tests.harness import gateway_api
 from tests.harness.cert_manager import LOCAL_CA_ISSUER
 from tests.harness.databases import DatabaseServer
+from tests.harness.ldap import ADMIN_DN as LDAP_ADMIN_DN
+from tests.harness.ldap import LdapServer, start_ldap_server
 from tests.harness.localenv import LocalEnv
+from tests.harness.login_service import LoginService
 from tests.harness.operator_process import OperatorProcess
-from tests.harness.processes import wait_until
+from tests.harness.processes import free_port, wait_until
 from tests.integration.apps_support import WAIT, condition, example, wait_until_ready
 from tests.integration.chart_support import (
     install_chart_crds,
@@ -301,3 +307,119 @@ def test_addons_read_their_admin_secret_only_from_the_operators_namespace(
     finally:
         for name in (usable, out_of_reach):
             k8s.delete(api_client, *ADDON, None, name)
+
+
+def test_the_login_service_does_its_job_under_the_charts_rbac(
+    api_client: client.ApiClient,
+    *,
+    chart_crds: None,
+    installed_crds: None,
+    cluster: LocalEnv,
+    namespace: str,
+    operator_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The operator makes a new user's invite and the login service, as its own ServiceAccount, takes
+    it, sets her password, signs her in and shows her apps: neither is refused anything."""
+    ldap = start_ldap_server(tmp_path / "slapd")
+    release = f"login-{secrets.token_hex(3)}"
+    users = f"{namespace}-users"
+    login_port = free_port()
+    objects = render(
+        release,
+        operator_namespace,
+        "--set", f"watchNamespaces={{{namespace}}}",
+        "--set", f"users.namespace={users}",
+        "--set", f"login.publicURL=https://login-{release}.example.com",
+        "--set", "login.hydraAdminURL=http://127.0.0.1:9",  # no provider needed for invites
+        "--set", f"login.ldapURL={ldap.url}",
+    )  # fmt: skip
+    try:
+        with installed(cluster, objects):
+            kubeconfigs = {
+                who: service_account_kubeconfig(
+                    api_client, operator_namespace, account, tmp_path / f"{who}.kubeconfig"
+                )
+                for who, account in (
+                    ("operator", f"{release}-cloudron-operator"),
+                    ("login", f"{release}-cloudron-operator-login"),
+                )
+            }
+            env = {**operator_env(objects), "CLOUDRON_OPERATOR_RESYNC_SECONDS": "3"}
+            operator = OperatorProcess(kubeconfigs["operator"], tmp_path / "operator.log", env=env)
+            login = LoginService(
+                kubeconfigs["login"], tmp_path / "login.log", ldap.url, users, port=login_port
+            )
+            login.hydra_admin_url = "http://127.0.0.1:9"
+            operator.start()
+            login.start()
+            try:
+                _sign_up_through_an_invite(api_client, ldap, operator_namespace, users, login)
+            finally:
+                login.stop()
+                operator.stop()
+    finally:
+        ldap.stop()
+    for process_log in (tmp_path / "operator.log", tmp_path / "login.log"):
+        refused = [
+            line
+            for line in process_log.read_text(errors="replace").splitlines()
+            if any(marker in LOG_TIMESTAMP.sub("", line) for marker in FORBIDDEN_MARKERS)
+        ]
+        assert not refused, f"{process_log.name}: refused something:\n" + "\n".join(refused[:20])
+
+
+def _sign_up_through_an_invite(
+    api: client.ApiClient, ldap: LdapServer, secrets_namespace: str, users: str, login: LoginService
+) -> None:
+    tag = secrets.token_hex(3)
+    k8s.create(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": {"name": f"ldap-{tag}", "namespace": secrets_namespace},
+            "stringData": {"username": LDAP_ADMIN_DN, "password": ldap.admin_password},
+        },
+    )
+    ref = {"name": f"ldap-{tag}", "namespace": secrets_namespace}
+    addon = {"type": "ldap", "connection": {"host": ldap.host, "port": ldap.port, "adminSecretRef": ref}}
+    k8s.create(
+        api, {"apiVersion": ADDON[0], "kind": "Addon", "metadata": {"name": f"ldap-{tag}"}, "spec": addon}
+    )
+    username = f"dana-{tag}"
+    user = {"username": username, "email": f"{username}@example.com"}
+    k8s.create(
+        api, {"apiVersion": ADDON[0], "kind": "CloudronUser", "metadata": {"name": username}, "spec": user}
+    )
+    try:
+        invite = f"cloudron-invite-{username}"
+        wait_until(lambda: k8s.get(api, "v1", "Secret", users, invite) is not None, WAIT, "the invite")
+        link = secret_values(k8s.get(api, "v1", "Secret", users, invite) or {})["link"]
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+        session = requests.Session()
+        form = session.get(f"{login.url}/invite", params=query, timeout=10)
+        assert form.status_code == 200, form.text
+        password = "danas-first-password"
+        data = {**query, "csrf": session.cookies.get("cloudron-csrf"), "new": password, "again": password}
+        assert session.post(f"{login.url}/invite", data=data, timeout=10).status_code == 200
+        wait_until(lambda: k8s.get(api, "v1", "Secret", users, invite) is None, WAIT, "the used invite gone")
+
+        def signs_in() -> bool:
+            fresh = requests.Session()
+            fresh.get(f"{login.url}/login", timeout=10)
+            answer = fresh.post(
+                f"{login.url}/login",
+                data={"csrf": fresh.cookies.get("cloudron-csrf"), "login": username, "password": password},
+                allow_redirects=False,
+                timeout=10,
+            )
+            return answer.status_code == 303 and answer.headers["Location"] == "/account"
+
+        wait_until(signs_in, WAIT, "dana signs in with the password she chose (the directory has it)")
+        account = session.get(f"{login.url}/account", timeout=10)
+        assert account.status_code == 200 and username in account.text
+    finally:
+        k8s.delete(api, ADDON[0], "CloudronUser", None, username)
+        k8s.delete(api, *ADDON, None, f"ldap-{tag}")

@@ -4,6 +4,7 @@ tests/integration/test_helm.py)."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -225,8 +226,8 @@ def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     # The users' password Secrets: listed and watched, in a namespace that holds nothing else.
     (passwords_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "cloudron-users"]
     assert passwords_role["rules"] == [
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
-    ]
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "delete"]}
+    ], "and the invites beside them: made, and deleted once used or expired"
     (events_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "default"]
     assert events_role["rules"] == [
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}
@@ -265,6 +266,8 @@ def test_without_peering_there_is_no_peering_object_and_no_second_pod_during_upd
         (("--set", "watchNamespace=team-a"), "watchNamespace"),
         (("--set", "logLevel=trace"), "/logLevel"),
         (("--set", "serviceAccount.create=false"), "/serviceAccount"),
+        (("--set", "login.publicURL=http://login.example.com"), "/login/publicURL"),
+        (("--set", "login.publicURL=https://login.example.com"), "login.hydraAdminURL"),
     ],
 )
 def test_the_schema_refuses_unsafe_or_misspelt_values(values: tuple[str, ...], error: str) -> None:
@@ -299,3 +302,46 @@ def test_the_install_guides_release_is_the_service_account_that_addons_trusts() 
         {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "cloudron-system"}
     ]
     assert account["metadata"]["namespace"] == "cloudron-system"
+
+
+LOGIN: tuple[str, ...] = (
+    "--set", "login.publicURL=https://login.example.com",
+    "--set", "login.hydraAdminURL=http://hydra-admin.hydra:4445",
+    "--set", "login.ldapURL=ldap://openldap.cloudron-system:389",
+)  # fmt: skip
+
+
+def test_the_login_service_runs_with_a_public_url_and_reads_what_it_needs_only() -> None:
+    assert not [obj for obj in render() if obj["metadata"]["name"].endswith("-login")], "off by default"
+    objects = render(*LOGIN)
+    (login,) = [obj for obj in only(objects, "Deployment") if obj["metadata"]["name"].endswith("-login")]
+    (container,) = login["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["login"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert env["CLOUDRON_LOGIN_PUBLIC_URL"] == "https://login.example.com"
+    assert env["CLOUDRON_LOGIN_USERS_NAMESPACE"] == "cloudron-users"
+    key = env["CLOUDRON_LOGIN_SESSION_KEY"]["secretKeyRef"]
+    (secret,) = [obj for obj in only(objects, "Secret") if obj["metadata"]["name"] == key["name"]]
+    assert len(base64.b64decode(secret["data"][key["key"]])) >= 32
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    operator = next(obj for obj in only(objects, "Deployment") if obj is not login)
+    assert deployment_env([operator])["CLOUDRON_OPERATOR_LOGIN_URL"] == "https://login.example.com"
+    service_account = login["spec"]["template"]["spec"]["serviceAccountName"]
+    granted = {
+        (binding["roleRef"]["name"], binding["metadata"].get("namespace"))
+        for binding in objects
+        if binding["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(subject["name"] == service_account for subject in binding["subjects"])
+    }
+    rules = {
+        (rule_name, tuple(rule["resources"]), tuple(rule["verbs"]))
+        for role in objects
+        if role["kind"] in ("Role", "ClusterRole")
+        and (role["metadata"]["name"], role["metadata"].get("namespace")) in granted
+        for rule in role["rules"]
+        for rule_name in [role["metadata"]["name"]]
+    }
+    assert {(resources, verbs) for _, resources, verbs in rules} == {
+        (("cloudronusers", "cloudronapps"), ("list",)),
+        (("secrets",), ("get", "create", "patch", "delete")),
+    }
