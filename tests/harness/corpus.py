@@ -1,7 +1,8 @@
 """`python -m tests.harness corpus`: every manifest of the corpus as a CloudronApp in the demo environment.
 
 Each manifest of `../shared/corpus/manifests` (or $CLOUDRON_CORPUS) is applied as an app, with the
-Addons the demo provides (PostgreSQL, MariaDB, Redis, the SMTP sink, coturn); then, per addon, how
+Addons the demo provides (PostgreSQL, MariaDB, Redis, the SMTP sink, coturn, the directory, the
+OpenID provider); then, per addon, how
 many apps that ask for it became Ready and, for the others, the reason of their Ready condition.
 The apps run no container (kwok), so Ready means the operator did everything an app needs.
 """
@@ -52,8 +53,10 @@ class Coverage:
         for outcome in self.outcomes:
             for addon in outcome.addons or ("(none)",):
                 by_addon[addon].append(outcome)
+        ready = sum(o.ready for o in self.outcomes)
+        share = f" ({100 * ready / len(self.outcomes):.0f}%)" if self.outcomes else ""
         lines = [
-            f"{len(self.outcomes)} manifests; Ready: {sum(o.ready for o in self.outcomes)}",
+            f"{len(self.outcomes)} manifests; Ready: {ready}{share}",
             "",
             "| addon | apps | Ready | why the others are not |",
             "|---|---:|---:|---|",

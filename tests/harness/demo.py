@@ -14,7 +14,11 @@ from cloudron_operator.models import API_VERSION
 from tests.harness import cert_manager, gateway_api, traefik
 from tests.harness.binaries import REPO_ROOT, bin_dir
 from tests.harness.databases import DatabaseKind, DatabaseServer
+from tests.harness.hydra import HydraServer, hydra_database
+from tests.harness.ldap import ADMIN_DN as LDAP_ADMIN_DN
+from tests.harness.ldap import start_ldap_server
 from tests.harness.localenv import LocalEnv
+from tests.harness.login_service import LoginService
 from tests.harness.operator_process import OperatorProcess, answers_healthy
 from tests.harness.processes import LOOPBACK, HarnessError, free_port, spawn, stop_process_group
 from tests.harness.turn import TurnServer
@@ -24,6 +28,7 @@ READY_TIMEOUT = "180s"
 SYSTEM_NAMESPACE = "cloudron-system"
 EXAMPLES_NAMESPACE = "demo"  # examples/00-namespace.yaml
 SHARED_SERVERS: tuple[DatabaseKind, ...] = ("postgresql", "mysql")
+USERS_NAMESPACE = "cloudron-users"
 
 
 def demo() -> None:
@@ -50,9 +55,16 @@ def demo() -> None:
     say(f"traefik: HTTPS on {LOOPBACK}:{router.websecure_port}, its API on {LOOPBACK}:{router.api_port}")
     _ensure_process(env, "stand-ins", _start_stand_ins)
     _ensure_process(env, "turn", _start_turn)
+    # Central login: the directory (slapd), the OpenID provider (Hydra, its database in the demo's
+    # PostgreSQL) and the login service, whose port the provider must know before either starts.
+    _ensure_process(env, "ldap", _start_ldap)
+    _ensure_process(env, "hydra", lambda env: _start_hydra(env, servers["postgresql"]))
+    kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(_users_namespace()))
+    _ensure_process(env, "login", _start_login)
     smtp_port = json.loads(_state(env, "stand-ins").read_text())["smtp_port"]
     turn = json.loads(_state(env, "turn").read_text())
-    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port, turn))
+    identity = {process: json.loads(_state(env, process).read_text()) for process in ("ldap", "hydra")}
+    kubectl("apply", "--server-side", "-f", "-", stdin=_addon_objects(servers, smtp_port, turn, identity))
     say("stand-ins: claims are bound, as a volume provisioner would")
     _ensure_process(env, "operator", _start_operator)
     examples = REPO_ROOT / "examples"
@@ -75,20 +87,27 @@ def demo() -> None:
         f"a certificate as Traefik serves it: openssl s_client -connect {LOOPBACK}:{router.websecure_port} "
         "-servername chat.example.com"
     )
+    say(f"sign-in pages: {json.loads(_state(env, 'login').read_text())['url']}/account")
     say(f"explore: export PATH={bin_dir()}:$PATH KUBECONFIG={env.cluster.kubeconfig}")
     say("stop everything: make down")
 
 
 def down() -> None:
     env = LocalEnv.named(DEMO)
-    for process in ("operator", "stand-ins", "turn", "traefik", "cert-manager"):
+    for process in ("operator", "login", "hydra", "ldap", "stand-ins", "turn", "traefik", "cert-manager"):
         _stop_process(env, process)
     env.down()
     say("demo environment removed")
 
 
-def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int, turn: dict[str, Any]) -> str:
+def _addon_objects(
+    servers: dict[DatabaseKind, DatabaseServer],
+    smtp_port: int,
+    turn: dict[str, Any],
+    identity: dict[str, Any],
+) -> str:
     """A List of the Addons that serve the demo's apps, with the admin Secrets of the shared servers."""
+    ldap, hydra = identity["ldap"], identity["hydra"]
     items: list[dict[str, object]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
         # Redis is not shared: the operator runs one per app, so its Addon names no server.
@@ -130,6 +149,41 @@ def _addon_objects(servers: dict[DatabaseKind, DatabaseServer], smtp_port: int, 
                     "port": turn["port"],
                     "adminSecretRef": {"name": "turn-secret", "namespace": SYSTEM_NAMESPACE, "key": "secret"},
                 },
+            },
+        },
+    ]
+    # The directory and the OpenID provider (proxyAuth apps use the oidc Addon too).
+    items += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": {"name": "ldap-admin", "namespace": SYSTEM_NAMESPACE},
+            "stringData": {"username": LDAP_ADMIN_DN, "password": ldap["admin_password"]},
+        },
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Addon",
+            "metadata": {"name": "ldap"},
+            "spec": {
+                "type": "ldap",
+                "default": True,
+                "connection": {
+                    "host": LOOPBACK,
+                    "port": ldap["port"],
+                    "adminSecretRef": {"name": "ldap-admin", "namespace": SYSTEM_NAMESPACE},
+                },
+            },
+        },
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Addon",
+            "metadata": {"name": "oidc"},
+            "spec": {
+                "type": "oidc",
+                "default": True,
+                "connection": {"host": LOOPBACK, "port": hydra["admin_port"]},
+                "options": {"issuer": f"http://{LOOPBACK}:{hydra['public_port']}/"},
             },
         },
     ]
@@ -184,9 +238,47 @@ def _ensure_process(env: LocalEnv, process: str, start: Callable[[LocalEnv], dic
     return True
 
 
+def _users_namespace() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USERS_NAMESPACE}}
+
+
+def _start_ldap(env: LocalEnv) -> dict[str, Any]:
+    server = start_ldap_server(env.root / "ldap")
+    return {"pid": server.pid, "port": server.port, "admin_password": server.admin_password}
+
+
+def _start_hydra(env: LocalEnv, postgres: DatabaseServer) -> dict[str, Any]:
+    """Hydra, on the database of the demo's earlier runs if there is one (its clients are kept)."""
+    state = _state(env, "hydra")
+    recorded = json.loads(state.read_text()) if state.exists() else {}
+    dsn = recorded.get("dsn") or hydra_database(postgres)
+    login_url = recorded.get("login_url") or f"http://{LOOPBACK}:{free_port()}"
+    public, admin = recorded.get("public_port") or free_port(), recorded.get("admin_port") or free_port()
+    server = HydraServer(env.root / "hydra", public, admin, login_url, dsn).start()
+    return {"pid": server.pid, "public_port": public, "admin_port": admin, "login_url": login_url, "dsn": dsn}
+
+
+def _start_login(env: LocalEnv) -> dict[str, Any]:
+    hydra = json.loads(_state(env, "hydra").read_text())
+    ldap = json.loads(_state(env, "ldap").read_text())
+    port = int(hydra["login_url"].rsplit(":", 1)[1])
+    service = LoginService(
+        env.cluster.kubeconfig,
+        _log(env, "login"),
+        f"ldap://{LOOPBACK}:{ldap['port']}",
+        USERS_NAMESPACE,
+        port=port,
+        hydra_admin_url=f"http://{LOOPBACK}:{hydra['admin_port']}",
+    ).start()
+    return {"pid": service.pid, "url": service.url}
+
+
 def _start_operator(env: LocalEnv) -> dict[str, int]:
     router = json.loads(_state(env, "traefik").read_text())
+    hydra = json.loads(_state(env, "hydra").read_text())
     settings = {
+        "CLOUDRON_OPERATOR_USERS_NAMESPACE": USERS_NAMESPACE,
+        "CLOUDRON_OPERATOR_LOGIN_URL": hydra["login_url"],
         "CLOUDRON_OPERATOR_ROUTING": "gateway",
         "CLOUDRON_OPERATOR_GATEWAY_LISTENERS": "Gateway",
         "CLOUDRON_OPERATOR_GATEWAY_CLASS": traefik.GATEWAY_CLASS,
