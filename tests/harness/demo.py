@@ -254,8 +254,17 @@ def _start_hydra(env: LocalEnv, postgres: DatabaseServer) -> dict[str, Any]:
     dsn = recorded.get("dsn") or hydra_database(postgres)
     login_url = recorded.get("login_url") or f"http://{LOOPBACK}:{free_port()}"
     public, admin = recorded.get("public_port") or free_port(), recorded.get("admin_port") or free_port()
-    server = HydraServer(env.root / "hydra", public, admin, login_url, dsn).start()
-    return {"pid": server.pid, "public_port": public, "admin_port": admin, "login_url": login_url, "dsn": dsn}
+    server = HydraServer(env.root / "hydra", public, admin, login_url, dsn)
+    server.system_secret = recorded.get("system_secret") or server.system_secret  # its keys' encryption
+    server.start()
+    return {
+        "pid": server.pid,
+        "public_port": public,
+        "admin_port": admin,
+        "login_url": login_url,
+        "dsn": dsn,
+        "system_secret": server.system_secret,
+    }
 
 
 def _start_login(env: LocalEnv) -> dict[str, Any]:

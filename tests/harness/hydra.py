@@ -13,7 +13,7 @@ import json
 import secrets
 import subprocess
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,6 +39,8 @@ class HydraServer:
     login_url: str  # the login service's base URL
     dsn: str
     pid: int = 0
+    # Hydra encrypts its keys with it: the same across restarts, or it cannot read them again.
+    system_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     @property
     def issuer(self) -> str:
@@ -64,7 +66,7 @@ class HydraServer:
                 "post_logout_redirect": f"{self.login_url}/account",
                 "error": f"{self.login_url}/error",
             },
-            "secrets": {"system": [secrets.token_urlsafe(32)]},
+            "secrets": {"system": [self.system_secret]},
             "oidc": {"subject_identifiers": {"supported_types": ["public"]}},
             "log": {"level": "info", "format": "text", "leak_sensitive_values": False},
             "sqa": {"opt_out": True},

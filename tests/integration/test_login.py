@@ -462,6 +462,8 @@ def test_provider_down_fails_its_apps_addons_only_and_they_recover(platform: Pla
     recovered = time.monotonic() - started
     assert recovered < 60, f"wiki recovered {recovered:.0f}s after its provider"
     assert platform.oidc_env("wiki")["CLOUDRON_OIDC_CLIENT_SECRET"] == secret, "the same secret after"
+    discovery = requests.get(platform.oidc_env("wiki")["CLOUDRON_OIDC_KEYS_ENDPOINT"], timeout=10)
+    assert discovery.status_code == 200 and discovery.json()["keys"], "the provider signs with its keys again"
 
 
 def addon_condition(platform: Platform, name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -308,9 +308,10 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     if not await asyncio.to_thread(pages.people.password_matches, person, form.get("current", "")):
         pages.throttle.failed(*keys)
         return page(401, "Your current password is not right.")
-    problem = await set_password(pages, person, form.get("new", ""), form.get("again", ""))
-    if problem:
+    password_hash, problem = await new_password_hash(form.get("new", ""), form.get("again", ""))
+    if password_hash is None:
         return page(400, problem)
+    await store_password(pages, person, password_hash)
     return page(200, notice="Your password is changed. Apps take the new one within a few seconds.")
 
 
@@ -325,20 +326,23 @@ async def current_person(request: web.Request) -> Person:
     return person
 
 
-async def set_password(pages: Pages, person: Person, new: str, again: str) -> str | None:
-    """Write the new password's hash where the operator takes it into the directory; why not, if not."""
+async def new_password_hash(new: str, again: str) -> tuple[str | None, str | None]:
+    """The hash of an acceptable new password, or why it is not one."""
     if new != again:
-        return "The two new passwords differ."
+        return None, "The two new passwords differ."
     try:
-        password_hash = await asyncio.to_thread(hash_user_password, new)
+        return await asyncio.to_thread(hash_user_password, new), None
     except WeakPassword as error:
-        return f"That password cannot be used: {error}."
+        return None, f"That password cannot be used: {error}."
+
+
+async def store_password(pages: Pages, person: Person, password_hash: str) -> None:
+    """Write the hash where the operator takes it into the directory."""
     user = {"spec": {"username": person.spec.username}, "metadata": {"name": person.name, "uid": person.uid}}
     await asyncio.to_thread(
         k8s.apply, pages.api, password_secret(user, pages.settings.users_namespace, password_hash)
     )
     logger.info("%s set a new password", person.spec.username)
-    return None
 
 
 # --- invites -----------------------------------------------------------------------------------
@@ -354,12 +358,16 @@ async def invite(request: web.Request) -> web.StreamResponse:
     person, secret = found
     if request.method == "GET":
         return pages.render(request, "invite.html", person=person.spec, token=token, error=None)
-    error = await set_password(pages, person, form.get("new", ""), form.get("again", ""))
-    if error:
-        return pages.render(request, "invite.html", status=400, person=person.spec, token=token, error=error)
-    # Used once: deleted only if it is the invite just checked (another tab may have used it).
+    password_hash, problem = await new_password_hash(form.get("new", ""), form.get("again", ""))
+    if password_hash is None:
+        return pages.render(
+            request, "invite.html", status=400, person=person.spec, token=token, error=problem
+        )
+    # Used once: the invite is deleted first, and only as it was checked; a second tab loses here.
     meta = secret["metadata"]
-    await asyncio.to_thread(delete_invite, pages.api, meta["namespace"], meta["name"], meta["uid"])
+    if not await asyncio.to_thread(claim_invite, pages.api, meta):
+        return pages.message(request, "Invite", "This invite link was used already.", 400)
+    await store_password(pages, person, password_hash)
     pages.people.forget()
     response = pages.message(
         request, "Password set", "Your password is set. You can now sign in to your apps with it.", 200
@@ -385,13 +393,18 @@ def open_invite(pages: Pages, username: str, token: str) -> tuple[Person, k8s.Ku
     return (person, secret) if problem is None else problem
 
 
-def delete_invite(api: client.ApiClient, namespace: str, name: str, uid: str) -> None:
-    body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}}
+def claim_invite(api: client.ApiClient, meta: Mapping[str, Any]) -> bool:
+    """Delete the invite as it was read (its uid and resourceVersion); False if it was gone or changed."""
+    preconditions = {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}
+    path = f"/api/v1/namespaces/{meta['namespace']}/secrets/{meta['name']}"
     try:
-        k8s.request(api, "DELETE", f"/api/v1/namespaces/{namespace}/secrets/{name}", body=body)
+        k8s.request(api, "DELETE", path, body=body)
     except k8s.ApiError as error:
-        if error.status not in (404, 409):
-            raise
+        if error.status in (404, 409):
+            return False
+        raise
+    return True
 
 
 # --- the application ---------------------------------------------------------------------------
