@@ -119,11 +119,13 @@ def browser(tmp_path: Path, app_port: int) -> Iterator[Chrome]:
     driver.quit()
 
 
+def addons_condition(platform: Platform, app: str) -> dict[str, Any]:
+    return condition(get_app(platform.api, platform.namespace, app), "AddonsReady")
+
+
 def wait_for_addons(platform: Platform, app: str) -> None:
     wait_until(
-        lambda: (
-            condition(get_app(platform.api, platform.namespace, app), "AddonsReady").get("status") == "True"
-        ),
+        lambda: addons_condition(platform, app).get("status") == "True",
         WAIT,
         f"{app}'s addons provisioned",
     )
@@ -386,10 +388,7 @@ def test_a_redirect_uri_that_could_send_a_code_elsewhere_makes_no_client(platfor
     platform.create_addons()
     platform.install("wiki", {"loginRedirectUri": "/callback,https://evil.example.net/cb"})
     wait_until(
-        lambda: (
-            condition(get_app(platform.api, platform.namespace, "wiki"), "AddonsReady").get("reason")
-            == "InvalidManifest"
-        ),
+        lambda: addons_condition(platform, "wiki").get("reason") == "InvalidManifest",
         WAIT,
         "the bad redirect URI refused",
     )
@@ -399,10 +398,62 @@ def test_a_redirect_uri_that_could_send_a_code_elsewhere_makes_no_client(platfor
     assert condition(app, "Ready")["status"] == "False"
     assert platform.hydra.client(platform.app_uid("wiki")) is None, "no client at the provider"
 
+    platform.install("chat", {"loginRedirectUri": "/callback", "tokenSignatureAlgorithm": "EdDSA"})
+    wait_until(
+        lambda: addons_condition(platform, "chat").get("reason") == "InvalidOptions",
+        WAIT,
+        "an app that needs EdDSA ID tokens refused by an RS256 provider",
+    )
+    assert "idTokenAlgorithm is EdDSA" in addons_condition(platform, "chat")["message"]
+    assert platform.hydra.client(platform.app_uid("chat")) is None
+
+
+def test_the_client_follows_the_apps_domain_and_goes_with_the_app(platform: Platform) -> None:
+    platform.create_addons()
+    platform.install("wiki", {"loginRedirectUri": "/callback", "logoutRedirectUri": "/bye"})
+    wait_for_addons(platform, "wiki")
+    uid = platform.app_uid("wiki")
+    secret = platform.oidc_env("wiki")["CLOUDRON_OIDC_CLIENT_SECRET"]
+    app = get_app(platform.api, platform.namespace, "wiki")
+    moved = f"docs-{platform.tag}.example.com"
+    k8s.json_patch(
+        platform.api,
+        "cloudron.io/v1alpha1",
+        "CloudronApp",
+        platform.namespace,
+        "wiki",
+        operations=[{"op": "replace", "path": "/spec/domain", "value": moved}],
+    )
+    wait_until(
+        lambda: (platform.hydra.client(uid) or {}).get("redirect_uris") == [f"https://{moved}/callback"],
+        WAIT,
+        "the client's redirect URIs to follow the domain",
+    )
+    assert (platform.hydra.client(uid) or {})["post_logout_redirect_uris"] == [f"https://{moved}/bye"]
+    assert platform.oidc_env("wiki")["CLOUDRON_OIDC_CLIENT_SECRET"] == secret, "the secret is kept"
+    assert app["metadata"]["uid"] == uid
+    k8s.delete(platform.api, "cloudron.io/v1alpha1", "CloudronApp", platform.namespace, "wiki")
+    wait_until(lambda: platform.hydra.client(uid) is None, WAIT, "the client deleted with the app")
+
 
 def test_failed_passwords_are_slowed_down_and_logged_without_the_password(platform: Platform) -> None:
     platform.create_addons()
     alice = platform.create_user("alice")
+    carol = platform.create_user("carol", active=False)
+    inactive = requests.Session()
+    inactive.get(f"{platform.login.url}/login", timeout=10)
+    refused = inactive.post(
+        f"{platform.login.url}/login",
+        data={
+            "csrf": inactive.cookies.get("cloudron-csrf"),
+            "login": carol,
+            "password": platform.passwords[carol],
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert refused.status_code == 401, "an inactive user cannot sign in, with the right password"
+
     session = requests.Session()
     session.get(f"{platform.login.url}/login", timeout=10)
     csrf = session.cookies.get("cloudron-csrf")
@@ -415,8 +466,9 @@ def test_failed_passwords_are_slowed_down_and_logged_without_the_password(platfo
             timeout=10,
         )
         statuses.append(answer.status_code)
-    assert statuses[:5] == [401] * 5, "the first failures only say so"
-    assert set(statuses[5:]) == {429}, "then each attempt must wait: not even checked"
+    # The address has one failure already (carol's): four more say so, then each attempt must wait.
+    assert statuses[:4] == [401] * 4, "the first failures only say so"
+    assert set(statuses[4:]) == {429}, "then each attempt must wait: not even checked"
     right = session.post(
         f"{platform.login.url}/login",
         data={"csrf": csrf, "login": alice, "password": platform.passwords[alice]},
@@ -445,16 +497,11 @@ def test_provider_down_fails_its_apps_addons_only_and_they_recover(platform: Pla
         )
         assert "cannot reach the provider" in addon_condition(platform, platform.oidc_addon)["message"]
         wait_until(
-            lambda: (
-                condition(get_app(platform.api, platform.namespace, "wiki"), "AddonsReady").get("status")
-                == "False"
-            ),
+            lambda: addons_condition(platform, "wiki").get("status") == "False",
             WAIT,
             "wiki's addons not ready",
         )
-        assert (
-            condition(get_app(platform.api, platform.namespace, "books"), "AddonsReady")["status"] == "True"
-        )
+        assert addons_condition(platform, "books")["status"] == "True"
     finally:
         platform.hydra.start()
     started = time.monotonic()
