@@ -513,6 +513,26 @@ def test_provider_down_fails_its_apps_addons_only_and_they_recover(platform: Pla
     assert discovery.status_code == 200 and discovery.json()["keys"], "the provider signs with its keys again"
 
 
+def test_without_the_login_service_no_one_signs_in(platform: Platform, tmp_path: Path) -> None:
+    """Fail closed: the provider sends the browser to a login page that does not answer; no code."""
+    platform.create_addons()
+    alice = platform.create_user("alice")
+    platform.install("wiki", {"loginRedirectUri": "/callback"})
+    wait_for_addons(platform, "wiki")
+    party = RelyingParty(platform.domain("wiki"), platform.oidc_env("wiki"), tmp_path / "rp")
+    platform.login.stop()
+    try:
+        session = requests.Session()
+        auth = session.get(party.authorization_url(), allow_redirects=False, timeout=10)
+        assert auth.headers["Location"].startswith(f"{platform.login.url}/login?login_challenge=")
+        with pytest.raises(requests.ConnectionError):
+            session.get(auth.headers["Location"], timeout=10)
+    finally:
+        platform.login.start()
+    query = sign_in_by_http(platform, party, alice)
+    assert "code" in query, "back: she signs in"
+
+
 def addon_condition(platform: Platform, name: str) -> dict[str, Any]:
     addon = k8s.get(platform.api, "cloudron.io/v1alpha1", "Addon", None, name) or {}
     return condition(addon, "Ready")
