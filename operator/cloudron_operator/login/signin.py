@@ -60,11 +60,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             request, "login.html", status=status, challenge=challenge, app=app, error=error, login=login
         )
 
-    keys = (f"user:{login.strip().lower()}", f"ip:{client_ip(request)}")
+    person = await asyncio.to_thread(pages.people.find, login)
+    # Counted by the account (her username, whether she typed it or her email) and by the address.
+    account = person.spec.username if person is not None else login.strip().lower()
+    keys = (f"user:{account}", f"ip:{client_ip(request)}")
     wait = pages.throttle.wait_seconds(*keys)
     if wait > 0:
         return again(f"Too many failed attempts. Wait {int(wait) + 1} seconds, then try again.", 429)
-    person = await asyncio.to_thread(pages.people.find, login)
     matches = person is not None and await asyncio.to_thread(pages.people.password_matches, person, password)
     if not matches or person is None:
         failures = pages.throttle.failed(*keys)
