@@ -87,34 +87,28 @@ class Platform:
         return f"{app}-{self.tag}.example.com"
 
     def install(self, app: str, oidc: dict[str, Any], access: dict[str, list[str]] | None = None) -> None:
-        spec: dict[str, Any] = {
-            "image": f"registry.example.com/{app}:1",
-            "domain": self.domain(app),
-            "manifest": {
-                "manifestVersion": 2,
-                "version": "1.0.0",
-                "title": f"The {app.capitalize()}",
-                "httpPort": 8000,
-                "addons": {"oidc": oidc, "ldap": {}},
-            },
-            "addons": {"oidc": {"addonRef": self.oidc_addon}, "ldap": {"addonRef": self.ldap_addon}},
-        }
-        if access is not None:
-            spec["access"] = access
-        kubectl_apply(
-            self.env.cluster,
-            {
-                "apiVersion": API,
-                "kind": "CloudronApp",
-                "metadata": {"name": app, "namespace": self.namespace},
-                "spec": spec,
-            },
-        )
+        """An app with the oidc addon (and ldap, as packages that offer both have)."""
+        self.install_app(app, {"oidc": oidc, "ldap": {}}, access)
 
     def install_walled(
         self, app: str, http_port: int, options: dict[str, Any], access: dict[str, list[str]]
     ) -> None:
         """An app behind the proxyAuth wall (its httpPort: where the test's stand-in app listens)."""
+        self.install_app(app, {"proxyAuth": options}, access, http_port=http_port)
+
+    def install_ldap_only(self, app: str) -> None:
+        self.install_app(app, {"ldap": {}})
+
+    def install_app(
+        self,
+        app: str,
+        addons: dict[str, Any],
+        access: dict[str, list[str]] | None = None,
+        *,
+        http_port: int = 8000,
+    ) -> None:
+        """An app whose manifest asks for `addons`, each in this test's Addon of its type."""
+        served_by = {"oidc": self.oidc_addon, "proxyAuth": self.oidc_addon, "ldap": self.ldap_addon}
         spec: dict[str, Any] = {
             "image": f"registry.example.com/{app}:1",
             "domain": self.domain(app),
@@ -123,28 +117,12 @@ class Platform:
                 "version": "1.0.0",
                 "title": f"The {app.capitalize()}",
                 "httpPort": http_port,
-                "addons": {"proxyAuth": options},
+                "addons": addons,
             },
-            "addons": {"proxyAuth": {"addonRef": self.oidc_addon}},
-            "access": access,
+            "addons": {addon: {"addonRef": served_by[addon]} for addon in addons},
         }
-        kubectl_apply(
-            self.env.cluster,
-            {
-                "apiVersion": API,
-                "kind": "CloudronApp",
-                "metadata": {"name": app, "namespace": self.namespace},
-                "spec": spec,
-            },
-        )
-
-    def install_ldap_only(self, app: str) -> None:
-        spec: dict[str, Any] = {
-            "image": f"registry.example.com/{app}:1",
-            "domain": self.domain(app),
-            "manifest": {"manifestVersion": 2, "version": "1.0.0", "httpPort": 8000, "addons": {"ldap": {}}},
-            "addons": {"ldap": {"addonRef": self.ldap_addon}},
-        }
+        if access is not None:
+            spec["access"] = access
         kubectl_apply(
             self.env.cluster,
             {

@@ -59,9 +59,6 @@ class HydraAdmin:
     async def request(self, flow: Literal["login", "consent"], challenge: str) -> AuthRequest:
         return AuthRequest.from_answer(challenge, await self._call("GET", flow, challenge))
 
-    async def logout_request(self, challenge: str) -> Mapping[str, Any]:
-        return await self._call("GET", "logout", challenge)
-
     async def accept_login(self, challenge: str, subject: str, remember_for: int) -> str:
         body = {"subject": subject, "remember": remember_for > 0, "remember_for": remember_for}
         return await self._answer("login", "accept", challenge, body)

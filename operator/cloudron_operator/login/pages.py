@@ -85,7 +85,6 @@ class Pages:
         )  # fmt: skip
 
 
-SETTINGS: Final = web.AppKey("settings", LoginSettings)
 PAGES: Final = web.AppKey("pages", Pages)
 
 

@@ -16,7 +16,7 @@ from kubernetes import client
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.login import account, signin
 from cloudron_operator.login.hydra import ChallengeGone, HydraAdmin, ProviderError
-from cloudron_operator.login.pages import PAGES, SECURITY_HEADERS, SETTINGS, Pages, pages_of
+from cloudron_operator.login.pages import PAGES, SECURITY_HEADERS, Pages, pages_of
 from cloudron_operator.login.people import DirectoryDown, People
 from cloudron_operator.login.settings import LoginSettings
 
@@ -60,7 +60,7 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(settings: LoginSettings, api: client.ApiClient, people: People) -> web.Application:
     pages = Pages(settings, api, people)
     app = web.Application(middlewares=[guarded], client_max_size=64 * 1024)
-    app[SETTINGS], app[PAGES] = settings, pages
+    app[PAGES] = pages
 
     async def provider_session(app: web.Application) -> Any:
         async with aiohttp.ClientSession() as session:
