@@ -5,6 +5,7 @@
 #   and cert-manager's CRDs, from the module its controller is built from, in $CLOUDRON_CACHE/cert-manager-crds
 #   $CLOUDRON_CACHE/bin/traefik, the cluster's ingress and Gateway API controller
 #   and the Gateway API CRDs (standard and experimental channels) in $CLOUDRON_CACHE/gateway-api-crds
+#   $CLOUDRON_CACHE/bin/versitygw, the S3-compatible server of the backup tests
 # Each component is rebuilt only when its pinned version (hack/versions.env) changes.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -308,6 +309,32 @@ build_oauth2_proxy() {
   mark oauth2-proxy "$ver"
 }
 
+# versitygw, the S3-compatible server of the backup tests (its POSIX backend serves a directory; the
+# harness, tests/harness/s3.py, runs it on loopback). Its main package is cmd/versitygw. Its go.mod has
+# no replace or exclude directive at the pinned release, so `go install` builds it as it is (as
+# build_oauth2_proxy: fail here if a new release adds one). CGO_ENABLED=0: its cgo parts (the RDMA
+# gateway, the cuObj client) are other commands. As its Makefile: the version ldflags, so
+# `versitygw --version` reports the pinned release; its Build (the short commit, from git) is not in
+# the module and stays upstream's default; BuildTime is the release's time from the proxy's .info,
+# so that the build is reproducible (as build_hydra's Date).
+build_versitygw() {
+  local ver=$VERSITYGW_VERSION mod=github.com/versity/versitygw json gomod info date
+  if built_at versitygw "$ver"; then log "versitygw $ver: cached"; return; fi
+  log "versitygw $ver: building"
+  json=$(cd "$SRC" && go mod download -json "$mod@$ver")
+  gomod=$(echo "$json" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  info=$(echo "$json" | sed -n 's/.*"Info": "\(.*\)".*/\1/p')
+  [[ -n "$gomod" ]] || { log "cannot download $mod@$ver"; exit 1; }
+  if sed 's|//.*||' "$gomod" | grep -qE '^[[:space:]]*(replace|exclude)([[:space:]]|\()'; then
+    log "versitygw $ver: its go.mod has replace/exclude directives: mirror them in a consumer module (as build_traefik)"
+    exit 1
+  fi
+  date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
+  (cd "$SRC" && CGO_ENABLED=0 GOBIN=$BIN go install -trimpath \
+    -ldflags "-s -w -X main.Version=$ver -X main.BuildTime=${date:-none}" "$mod/cmd/versitygw@$ver")
+  mark versitygw "$ver"
+}
+
 # The Gateway API CRDs of the pinned release, from its Go module (config/crd holds the files of its
 # standard-install.yaml and experimental-install.yaml, each channel listed by its kustomization):
 # $CACHE/gateway-api-crds/{standard,experimental}. Traefik 3.7 watches TCPRoute (and TLSRoute, with
@@ -333,7 +360,7 @@ build_gateway_api_crds() {
   log "Gateway API CRDs $GATEWAY_API_VERSION: copied"
 }
 
-for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds traefik gateway_api_crds hydra oauth2_proxy}"; do
+for part in "${@:-etcd kwok kubernetes helm tools cert_manager_crds traefik gateway_api_crds hydra oauth2_proxy versitygw}"; do
   for p in $part; do "build_$p"; done
 done
 log "binaries in $BIN"

@@ -26,6 +26,7 @@ from kubernetes import client, config
 from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_name
 from tests.harness.operator_process import OperatorProcess
+from tests.harness.s3 import S3Server, create_bucket
 
 LAYERS = ("unit", "tools", "integration")
 # Who writes an app's status, and when: the tests of the status writer read it from the audit log.
@@ -42,7 +43,15 @@ STATUS_AUDIT_POLICY = {
         {"level": "None"},
     ],
 }
-SERVER_FIXTURES = {"local_env", "cluster", "api_client", "postgres_server", "mariadb_server", "redis_server"}
+SERVER_FIXTURES = {
+    "local_env",
+    "cluster",
+    "api_client",
+    "postgres_server",
+    "mariadb_server",
+    "redis_server",
+    "s3_server",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -156,6 +165,21 @@ def mariadb_server(local_env: LocalEnv) -> DatabaseServer:
 @pytest.fixture(scope="session")
 def redis_server(local_env: LocalEnv) -> DatabaseServer:
     return local_env.database("redis")
+
+
+@pytest.fixture(scope="session")
+def s3_server(local_env: LocalEnv) -> S3Server:
+    """The session's S3-compatible server (versitygw on loopback); it needs no cluster."""
+    return local_env.s3()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty bucket for one test: a valid S3 name (lowercase, digits, hyphens; 3-63 chars)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{secrets.token_hex(4)}"
+    create_bucket(s3_server, name)
+    return name
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A named local environment: one cluster plus database servers, with state kept on disk.
+"""A named local environment: one cluster plus database and S3 servers, with state kept on disk.
 
 The state directory records each running server (port, admin password, pid) so that `make demo`
 can reuse what a previous run started, and `make down` can stop it.
@@ -12,7 +12,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from tests.harness import s3 as s3_harness
 from tests.harness.binaries import cache_dir
 from tests.harness.cluster import LocalCluster
 from tests.harness.databases import DatabaseKind, DatabaseServer, is_running, start_server, stop_server
@@ -60,10 +62,37 @@ class LocalEnv:
         self._state_file(kind).unlink(missing_ok=True)
         shutil.rmtree(self._database_dir(kind), ignore_errors=True)
 
+    def s3(self) -> s3_harness.S3Server:
+        """The running S3 server, started fresh if none is recorded or the recorded one is gone."""
+        recorded = self.recorded_s3()
+        if recorded is not None and s3_harness.is_running(recorded):
+            return recorded
+        if recorded is not None:
+            s3_harness.stop_s3(recorded)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._database_root.mkdir(exist_ok=True)
+        self._database_root.chmod(0o755)
+        server = s3_harness.start_s3(self._database_dir("s3"))
+        self._state_file("s3").write_text(server.to_json())
+        self._state_file("s3").chmod(0o600)
+        return server
+
+    def recorded_s3(self) -> s3_harness.S3Server | None:
+        state = self._state_file("s3")
+        return s3_harness.S3Server.from_json(state.read_text()) if state.exists() else None
+
+    def stop_s3(self) -> None:
+        recorded = self.recorded_s3()
+        if recorded is not None:
+            s3_harness.stop_s3(recorded)
+        self._state_file("s3").unlink(missing_ok=True)
+        shutil.rmtree(self._database_dir("s3"), ignore_errors=True)
+
     def down(self) -> None:
         """Stop and remove everything this environment started."""
         for kind in DATABASE_KINDS:
             self.stop_database(kind)
+        self.stop_s3()
         self.cluster.delete()
         shutil.rmtree(self._database_root, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -77,7 +106,7 @@ class LocalEnv:
     def kept(self) -> bool:
         return (self.root / KEPT_MARKER).exists()
 
-    def _state_file(self, kind: DatabaseKind) -> Path:
+    def _state_file(self, kind: DatabaseKind | Literal["s3"]) -> Path:
         return self.root / f"{kind}.json"
 
     @property
@@ -85,7 +114,7 @@ class LocalEnv:
         """Data lives in the temp dir: a root-owned home is not traversable by the servers' own users."""
         return Path(tempfile.gettempdir()) / f"cloudron-operator-{self.name}"
 
-    def _database_dir(self, kind: DatabaseKind) -> Path:
+    def _database_dir(self, kind: DatabaseKind | Literal["s3"]) -> Path:
         return self._database_root / kind
 
 

@@ -10,6 +10,7 @@ import psycopg2
 import pymysql
 import pytest
 import redis
+from botocore.exceptions import ClientError
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -17,6 +18,7 @@ from tests.harness.binaries import pinned_versions
 from tests.harness.databases import DatabaseServer, server_version
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
+from tests.harness.s3 import S3Server, s3_client
 
 WAIT = 60.0
 
@@ -279,3 +281,21 @@ def test_operator_runs_against_the_cluster_and_survives_sigkill(operator: Operat
     operator.start()
     assert operator.pid != first_pid
     assert operator.is_running()
+
+
+def test_s3_server_stores_and_returns_an_object(s3_server: S3Server, s3_bucket: str) -> None:
+    s3 = s3_client(s3_server)
+    assert s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+    body = secrets.token_bytes(4096)
+    s3.put_object(Bucket=s3_bucket, Key="backups/app/data.tar", Body=body)
+    assert s3.get_object(Bucket=s3_bucket, Key="backups/app/data.tar")["Body"].read() == body
+    listed = s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/")["Contents"]
+    assert [(o["Key"], o["Size"]) for o in listed] == [("backups/app/data.tar", len(body))]
+
+
+def test_s3_server_refuses_a_wrong_secret_key(s3_server: S3Server, s3_bucket: str) -> None:
+    intruder = s3_client(s3_server, secret_key="wrong-" + secrets.token_urlsafe(24))
+    with pytest.raises(ClientError) as refused:
+        intruder.put_object(Bucket=s3_bucket, Key="intruder", Body=b"x")
+    assert refused.value.response["Error"]["Code"] in {"SignatureDoesNotMatch", "AccessDenied"}
+    assert "Contents" not in s3_client(s3_server).list_objects_v2(Bucket=s3_bucket)
