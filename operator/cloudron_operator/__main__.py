@@ -1,6 +1,7 @@
-"""Entry point: `python -m cloudron_operator [run|login|manifest check|fields FILE|user set-password NAME]`.
+"""Entry point: `python -m cloudron_operator [run|login|backup ACTION|manifest ...|user ...]`.
 
-`run` is the operator, `login` the login service (its own Deployment), the rest command lines.
+`run` is the operator, `login` the login service (its own Deployment), `backup` the program of a
+backup or restore Job, the rest command lines.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("CLOUDRON_OPERATOR_USERS_NAMESPACE", "cloudron-users"),
         help="where the operator keeps the password Secrets (its users_namespace setting)",
     )
+    backup = sub.add_parser(
+        "backup",
+        help="make or restore one backup (a Job's program; configured by CLOUDRON_BACKUP_* variables)",
+    )
+    backup.add_argument("action", choices=["create", "restore"])
     args = parser.parse_args(argv)
 
     if args.command == "manifest":
@@ -87,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cloudron_operator.directory import cli  # noqa: PLC0415 - no kopf for a command line
 
         return cli.main(args.name, args.namespace)
+    if args.command == "backup":
+        from cloudron_operator.backup.program import main as backup_main  # noqa: PLC0415 - no kopf here
+
+        return backup_main(args.action)
     if args.command == "login":
         from cloudron_operator.login.server import main as login_main  # noqa: PLC0415 - no kopf here
 

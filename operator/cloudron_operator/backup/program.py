@@ -1,0 +1,301 @@
+"""`python -m cloudron_operator backup create|restore`: the program a backup or restore Job runs.
+
+It reads its task from CLOUDRON_BACKUP_* variables (written by the operator into the Job) and
+the addon credentials from the app's own CLOUDRON_* variables. A backup writes its parts and
+then its index, once; a restore checks every part before it changes anything, imports the
+databases, and swaps the app's directories for the restored ones last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from cloudron_operator.backup.archive import ArchiveError, extract_tree, write_tree
+from cloudron_operator.backup.crypto import (
+    CHUNK_SIZE,
+    CIPHER,
+    BackupKey,
+    DecryptingReader,
+    DecryptionError,
+    Encryptor,
+    KeyParameters,
+)
+from cloudron_operator.backup.dumps import DUMPERS, DumpError
+from cloudron_operator.backup.index import (
+    ADDON_OBJECTS,
+    FILES_OBJECT,
+    INDEX_NAME,
+    AppRecord,
+    BackupIndex,
+    BackupRecord,
+    IndexError_,
+    StoredObject,
+)
+from cloudron_operator.backup.store import AlreadyExists, S3Store, StoreError, StoreLocation
+
+STAGING: Final = ".cloudron-restore"  # next to the app's files, on the same volume: a rename swaps them
+RETIRED: Final = ".cloudron-replaced"
+HIDDEN: Final = frozenset({STAGING, RETIRED})
+READ_SIZE: Final = 1024 * 1024
+
+
+class BackupFailed(Exception):
+    """What the Job's termination message says: one line, no secret."""
+
+
+@dataclass(frozen=True)
+class Task:
+    store: StoreLocation
+    folder: str  # the backup's folder under the store's prefix
+    password: str | None
+    directories: dict[str, Path]  # archive folder -> directory (data: /app/data, ...)
+    sqlite_paths: list[Path]
+    addons: list[str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Task:
+        def need(name: str) -> str:
+            value = env.get(name)
+            if not value:
+                raise BackupFailed(f"{name} is not set")
+            return value
+
+        store = StoreLocation(
+            endpoint=need("CLOUDRON_BACKUP_ENDPOINT"),
+            bucket=need("CLOUDRON_BACKUP_BUCKET"),
+            prefix=env.get("CLOUDRON_BACKUP_PREFIX", ""),
+            access_key_id=need("CLOUDRON_BACKUP_ACCESS_KEY_ID"),
+            secret_access_key=need("CLOUDRON_BACKUP_SECRET_ACCESS_KEY"),
+            region=env.get("CLOUDRON_BACKUP_REGION") or "us-east-1",
+        )
+        return cls(
+            store=store,
+            folder=need("CLOUDRON_BACKUP_FOLDER"),
+            password=env.get("CLOUDRON_BACKUP_PASSWORD") or None,
+            directories={
+                k: Path(v) for k, v in json.loads(env.get("CLOUDRON_BACKUP_DIRECTORIES", "{}")).items()
+            },
+            sqlite_paths=[Path(p) for p in json.loads(env.get("CLOUDRON_BACKUP_SQLITE_PATHS", "[]"))],
+            addons=list(json.loads(env.get("CLOUDRON_BACKUP_ADDONS", "[]"))),
+        )
+
+
+class _Sink:
+    """Where a part is written: encrypted first when the backup has a key."""
+
+    def __init__(self, store: S3Store, name: str, key: BackupKey | None, object_name: str) -> None:
+        self._writer = store.writer(name)
+        self._encryptor = Encryptor(key.object_key(object_name)) if key else None
+        self.content_size = 0
+
+    def write(self, data: bytes) -> int:
+        self.content_size += len(data)
+        self._writer.write(self._encryptor.update(data) if self._encryptor else data)
+        return len(data)
+
+    def finish(self, name: str, kind: str) -> StoredObject:
+        if self._encryptor:
+            self._writer.write(self._encryptor.finish())
+        self._writer.close()
+        return StoredObject(name, kind, self._writer.size, self._writer.sha256, self.content_size)
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
+def create(env: Mapping[str, str]) -> BackupIndex:
+    """Write a backup; its index last. Re-running a backup that completed changes nothing."""
+    task = Task.from_env(env)
+    record = json.loads(env.get("CLOUDRON_BACKUP_RECORD", "{}"))
+    backup = BackupRecord(**{**record["backup"], "started_at": _now()})
+    app = AppRecord(**record["app"])
+    store = S3Store(task.store)
+    existing = _read_index(store, task.folder)
+    if existing is not None:
+        if existing.backup.uid != backup.uid:
+            raise BackupFailed(f"the store already has a different backup at {task.folder}")
+        return existing
+    key = None
+    encryption = None
+    if task.password:
+        key = BackupKey.derive(task.password, KeyParameters.new())
+        encryption = {
+            "cipher": CIPHER,
+            "chunkSize": CHUNK_SIZE,
+            "kdf": key.parameters.to_json(),
+            "keyCheck": key.check_value(),
+        }
+    objects: list[StoredObject] = []
+    for addon in task.addons:
+        dump = DUMPERS.get(addon)
+        if dump is None:
+            raise BackupFailed(f"no backup for the {addon} addon")
+        name = ADDON_OBJECTS[addon]
+        sink = _Sink(store, task.folder + name, key, name)
+        try:
+            dump[0](env, sink)
+        except BaseException:
+            sink.abort()
+            raise
+        objects.append(sink.finish(name, addon))
+    sink = _Sink(store, task.folder + FILES_OBJECT, key, FILES_OBJECT)
+    try:
+        report = write_tree(sink, task.directories, task.sqlite_paths, skip=HIDDEN)
+    except BaseException:
+        sink.abort()
+        raise
+    objects.append(sink.finish(FILES_OBJECT, "files"))
+    files = {"count": report.files, "bytes": report.bytes, "changedWhileRead": report.changed_while_read[:50]}
+    index = BackupIndex(replace(backup, completed_at=_now()), app, tuple(objects), encryption, files)
+    try:
+        store.put_once(task.folder + INDEX_NAME, index.to_json())
+    except AlreadyExists as error:
+        raise BackupFailed(f"another run completed {task.folder} first") from error
+    return index
+
+
+def _read_index(store: S3Store, folder: str) -> BackupIndex | None:
+    data = store.read(folder + INDEX_NAME)
+    return None if data is None else BackupIndex.from_json(data)
+
+
+class _Digest:
+    """Reads through, hashing what passes, to compare with the index at the end."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data: bytes = self._body.read(size if size >= 0 else None)
+        self._digest.update(data)
+        self.size += len(data)
+        return data
+
+    def check(self, expected: StoredObject) -> None:
+        while self.read(READ_SIZE):
+            pass
+        if self.size != expected.size or self._digest.hexdigest() != expected.sha256:
+            raise BackupFailed(
+                f"{expected.name} is corrupted or truncated (its checksum differs from the index)"
+            )
+
+
+def _open(store: S3Store, folder: str, item: StoredObject, key: BackupKey | None) -> tuple[_Digest, Any]:
+    digest = _Digest(store.open(folder + item.name))
+    return digest, (DecryptingReader(digest, key.object_key(item.name)) if key else digest)
+
+
+def _drain(reader: Any) -> None:
+    while reader.read(READ_SIZE):
+        pass
+
+
+def restore(env: Mapping[str, str]) -> BackupIndex:
+    """Bring the app's databases and files back to the backup, checking everything first."""
+    task = Task.from_env(env)
+    store = S3Store(task.store)
+    index = _read_index(store, task.folder)
+    if index is None:
+        raise BackupFailed(f"the store has no complete backup at {task.folder}")
+    app_uid = env.get("CLOUDRON_BACKUP_APP_UID", "")
+    if index.app.uid != app_uid and env.get("CLOUDRON_BACKUP_CLONE") != "true":
+        raise BackupFailed(
+            f"the backup is of another app ({index.app.namespace}/{index.app.name}): "
+            "only a new app may clone it"
+        )
+    key = _restore_key(index, task.password)
+    parts = {item.kind: item for item in index.objects}
+    missing = [addon for addon in task.addons if addon not in parts]
+    if missing:
+        raise BackupFailed(f"the backup has no {', '.join(missing)} dump, which the app's manifest asks for")
+    # 1. Check every database dump whole, and extract the files beside the app's, before any change.
+    for kind, item in parts.items():
+        if kind != "files":
+            digest, reader = _open(store, task.folder, item, key)
+            _drain(reader)
+            digest.check(item)
+    staging = {folder: directory / STAGING for folder, directory in task.directories.items()}
+    for directory in task.directories.values():
+        shutil.rmtree(directory / STAGING, ignore_errors=True)
+        shutil.rmtree(directory / RETIRED, ignore_errors=True)
+    for path in staging.values():
+        path.mkdir(parents=True)
+    if "files" in parts:
+        digest, reader = _open(store, task.folder, parts["files"], key)
+        try:
+            extract_tree(reader, staging)
+            _drain(reader)
+            digest.check(parts["files"])
+        except BaseException:
+            for path in staging.values():
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+    # 2. Import the databases: each import empties its database first.
+    for addon in task.addons:
+        digest, reader = _open(store, task.folder, parts[addon], key)
+        DUMPERS[addon][1](env, reader)
+        _drain(reader)
+        digest.check(parts[addon])
+    # 3. Swap the directories: the app's entries aside, the restored ones in, the old ones gone.
+    for folder, directory in task.directories.items():
+        _swap(directory, staging[folder])
+    return index
+
+
+def _restore_key(index: BackupIndex, password: str | None) -> BackupKey | None:
+    if index.encryption is None:
+        return None
+    if not password:
+        raise BackupFailed("the backup is encrypted and the store has no password")
+    try:
+        key = BackupKey.derive(password, KeyParameters.from_json(index.encryption["kdf"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BackupFailed(f"the backup's encryption parameters are not readable: {error}") from error
+    if not key.matches(str(index.encryption.get("keyCheck", ""))):
+        raise BackupFailed("wrong encryption password: it is not the one this backup was made with")
+    return key
+
+
+def _swap(directory: Path, staging: Path) -> None:
+    retired = directory / RETIRED
+    retired.mkdir(exist_ok=True)
+    stat = staging.stat()  # the backed-up root's own mode and times, before renames change them
+    for entry in os.listdir(directory):
+        if entry not in HIDDEN:
+            os.rename(directory / entry, retired / entry)
+    for entry in os.listdir(staging):
+        os.rename(staging / entry, directory / entry)
+    staging.rmdir()
+    shutil.rmtree(retired)
+    if os.geteuid() == 0:
+        os.chown(directory, stat.st_uid, stat.st_gid)
+    os.chmod(directory, stat.st_mode & 0o7777)
+    os.utime(directory, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main(command: str, env: Mapping[str, str] | None = None) -> int:
+    """Run `create` or `restore`; a failure is one line on stderr and exit status 1."""
+    environment = os.environ if env is None else env
+    try:
+        index = create(environment) if command == "create" else restore(environment)
+    except (BackupFailed, StoreError, DumpError, DecryptionError, ArchiveError, IndexError_) as error:
+        print(f"{command} failed: {error}", file=sys.stderr)
+        return 1
+    summary = {"backup": index.backup.name, "size": index.size, "contents": index.contents}
+    print(json.dumps(summary))
+    return 0
