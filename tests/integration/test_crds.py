@@ -30,8 +30,14 @@ CRD_DIR = REPO / "crds"
 EXAMPLES_DIR = REPO / "examples"
 
 FIELD_MANAGER = "cloudron-operator-tests"
-PLURALS = {"CloudronApp": "cloudronapps", "Addon": "addons", "CloudronUser": "cloudronusers"}
-CLUSTER_KINDS = frozenset({"Addon", "CloudronUser"})
+PLURALS = {
+    "CloudronApp": "cloudronapps",
+    "Addon": "addons",
+    "CloudronUser": "cloudronusers",
+    "BackupStore": "backupstores",
+    "CloudronBackup": "cloudronbackups",
+}
+CLUSTER_KINDS = frozenset({"Addon", "CloudronUser", "BackupStore"})
 WAIT = 60.0
 
 Resource = dict[str, Any]

@@ -12,8 +12,12 @@ from cloudron_operator.models import (
     AddonStatus,
     AddonType,
     AppPhase,
+    BackupStoreSpec,
+    BackupStoreStatus,
     CloudronAppSpec,
     CloudronAppStatus,
+    CloudronBackupSpec,
+    CloudronBackupStatus,
     CloudronUserSpec,
     CloudronUserStatus,
     ConditionStatus,
@@ -26,6 +30,8 @@ MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "CloudronApp": {"spec": CloudronAppSpec, "status": CloudronAppStatus},
     "Addon": {"spec": AddonSpec, "status": AddonStatus},
     "CloudronUser": {"spec": CloudronUserSpec, "status": CloudronUserStatus},
+    "BackupStore": {"spec": BackupStoreSpec, "status": BackupStoreStatus},
+    "CloudronBackup": {"spec": CloudronBackupSpec, "status": CloudronBackupStatus},
 }
 
 
@@ -43,12 +49,13 @@ def test_design_example_app_round_trips() -> None:
     status = CloudronAppStatus.model_validate(example["status"])
 
     assert spec.domain == "wiki.example.com"
-    assert spec.manifest["addons"]["postgresql"] == {"anOptionFromTheFuture": {"kept": True}}
+    assert spec.package_manifest["addons"]["postgresql"] == {"anOptionFromTheFuture": {"kept": True}}
     assert spec.addons[AddonType.POSTGRESQL].addon_ref == "pg-main"
     assert status.phase is AppPhase.RUNNING
     assert status.conditions[0].status is ConditionStatus.TRUE
     dumped = spec.model_dump(mode="json")
     assert dumped.pop("access") is None, "no access restriction: every user"
+    assert dumped.pop("backup") is None and dumped.pop("restoreFrom") is None
     assert dumped == example["spec"]
     assert status.model_dump(mode="json", exclude_none=True) == example["status"]
 

@@ -54,7 +54,9 @@ def properties(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, di
 def test_every_crd_is_generated() -> None:
     assert sorted(CRDS) == [
         "addons.cloudron.io.yaml",
+        "backupstores.cloudron.io.yaml",
         "cloudronapps.cloudron.io.yaml",
+        "cloudronbackups.cloudron.io.yaml",
         "cloudronusers.cloudron.io.yaml",
     ]
 
@@ -198,7 +200,7 @@ def test_printer_columns() -> None:
 
 def test_required_fields() -> None:
     assert schema(APP)["required"] == ["spec"]
-    assert set(node(APP, "spec")["required"]) == {"image", "manifest", "domain"}
+    assert set(node(APP, "spec")["required"]) == {"domain"}  # image and manifest: a rule, with restoreFrom
     assert node(ADDON, "spec")["required"] == ["type"]
     assert set(node(APP, "status.conditions.[]")["required"]) >= {"type", "status", "lastTransitionTime"}
 
@@ -230,7 +232,14 @@ def test_quantities_are_int_or_string(path: str) -> None:
 
 
 def test_enums() -> None:
-    assert node(APP, "status.phase")["enum"] == ["Pending", "Installing", "Running", "Stopped", "Error"]
+    assert node(APP, "status.phase")["enum"] == [
+        "Pending",
+        "Installing",
+        "Running",
+        "Stopped",
+        "Restoring",
+        "Error",
+    ]
     assert node(APP, "status.conditions.[].status")["enum"] == ["True", "False", "Unknown"]
     assert {"postgresql", "mysql", "redis", "mongodb", "sendmail", "ldap", "oidc"} <= set(
         node(ADDON, "spec.type")["enum"]

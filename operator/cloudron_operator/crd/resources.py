@@ -14,8 +14,12 @@ from cloudron_operator.models import (
     VERSION,
     AddonSpec,
     AddonStatus,
+    BackupStoreSpec,
+    BackupStoreStatus,
     CloudronAppSpec,
     CloudronAppStatus,
+    CloudronBackupSpec,
+    CloudronBackupStatus,
     CloudronUserSpec,
     CloudronUserStatus,
 )
@@ -140,7 +144,52 @@ CLOUDRON_USER = Kind(
     ),
 )
 
-KINDS = (CLOUDRON_APP, ADDON, CLOUDRON_USER)
+BACKUP_STORE = Kind(
+    kind="BackupStore",
+    plural="backupstores",
+    scope="Cluster",
+    short_names=("bstore",),
+    description=(
+        "Where backups go: an S3-compatible bucket and prefix, with optional encryption. Annotate it "
+        "cloudron.io/import=<any new value> to list the backups it holds as CloudronBackups (another "
+        "cluster's too)."
+    ),
+    spec=BackupStoreSpec,
+    status=BackupStoreStatus,
+    columns=(
+        PrinterColumn("Endpoint", "string", ".spec.s3.endpoint", "URL of the S3 API."),
+        PrinterColumn("Bucket", "string", ".spec.s3.bucket", "Bucket the backups go to."),
+        PrinterColumn("Password", "string", ".spec.encryption.passwordSecretRef.name", "Its Secret.", 1),
+        _READY,
+        _AGE,
+        _REASON,
+    ),
+)
+
+CLOUDRON_BACKUP = Kind(
+    kind="CloudronBackup",
+    plural="cloudronbackups",
+    scope="Namespaced",
+    short_names=("cbackup", "cbackups"),
+    description=(
+        "One backup of one CloudronApp: its spec and manifest, a dump of each database addon and its files, "
+        "in a BackupStore. Deleting it deletes the stored backup, unless annotated cloudron.io/retain=true."
+    ),
+    spec=CloudronBackupSpec,
+    status=CloudronBackupStatus,
+    columns=(
+        PrinterColumn("App", "string", ".spec.app", "The app it is of."),
+        PrinterColumn("Reason", "string", ".spec.reason", "manual, scheduled or preUpdate."),
+        PrinterColumn("Phase", "string", ".status.phase", "Pending, Running, Succeeded or Failed."),
+        PrinterColumn("Version", "string", ".status.appVersion", "The app's version in the backup."),
+        PrinterColumn("Size", "integer", ".status.size", "Bytes stored."),
+        _AGE,
+        PrinterColumn("Store", "string", ".status.store", "The BackupStore it is in.", 1),
+        PrinterColumn("Completed", "date", ".status.completedAt", "When it completed.", 1),
+    ),
+)
+
+KINDS = (CLOUDRON_APP, ADDON, CLOUDRON_USER, BACKUP_STORE, CLOUDRON_BACKUP)
 
 
 def custom_resource_definition(kind: Kind) -> dict[str, Any]:

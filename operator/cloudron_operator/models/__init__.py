@@ -1,5 +1,5 @@
-"""Pydantic models of the CloudronApp, Addon and CloudronUser resources (cloudron.io/v1alpha1); the
-CRDs derive from them.
+"""Pydantic models of the CloudronApp, Addon, CloudronUser, BackupStore and CloudronBackup resources
+(cloudron.io/v1alpha1); the CRDs derive from them.
 
 Parse a resource body with `CloudronAppSpec.model_validate(body["spec"])`; dump one for the API with
 `model.model_dump(mode="json", exclude_none=True)` (field names come out camelCase, as in the YAML).
@@ -22,6 +22,14 @@ from cloudron_operator.models.app import (
     StorageSpec,
     VolumeDeletePolicy,
 )
+from cloudron_operator.models.backup import (
+    BackupPhase,
+    BackupReason,
+    BackupStoreSpec,
+    BackupStoreStatus,
+    CloudronBackupSpec,
+    CloudronBackupStatus,
+)
 from cloudron_operator.models.conditions import Condition, ConditionStatus
 from cloudron_operator.models.user import ADMIN_ROLES, CloudronUserSpec, CloudronUserStatus, UserRole
 
@@ -42,8 +50,14 @@ __all__ = [
     "AddonType",
     "AppAddonStatus",
     "AppPhase",
+    "BackupPhase",
+    "BackupReason",
+    "BackupStoreSpec",
+    "BackupStoreStatus",
     "CloudronAppSpec",
     "CloudronAppStatus",
+    "CloudronBackupSpec",
+    "CloudronBackupStatus",
     "CloudronUserSpec",
     "CloudronUserStatus",
     "Condition",

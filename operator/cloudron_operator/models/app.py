@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from cloudron_operator.models.addon import AddonType
@@ -48,6 +49,8 @@ RESERVED_ENV_MESSAGE = f"env names must not start with {RESERVED_ENV_PREFIX}: th
 ALIAS_IS_DOMAIN_MESSAGE = "aliases must not contain the domain"
 REDIRECT_IS_DOMAIN_MESSAGE = "redirects must not contain the domain"
 REDIRECT_IS_ALIAS_MESSAGE = "a host is either an alias or a redirect, not both"
+IMAGE_AND_MANIFEST_MESSAGE = "image and manifest go together: set both, or neither with restoreFrom"
+PACKAGE_OR_RESTORE_MESSAGE = "set image and manifest, or restoreFrom to run a backup's"
 
 
 def _not_reserved(name: str) -> str:
@@ -122,6 +125,37 @@ class AccessSpec(SpecModel):
     )
 
 
+class RetentionSpec(SpecModel):
+    """Which scheduled backups to keep; the newest good backup and pre-update backups younger than
+    three weeks are always kept, manual backups are never pruned."""
+
+    keep_daily: Count = Field(default=7, description="The newest backup of each of the last N days.")
+    keep_weekly: Count = Field(default=4, description="The newest backup of each of the last N weeks.")
+    keep_monthly: Count = Field(default=0, description="The newest backup of each of the last N months.")
+
+
+class BackupPolicy(SpecModel):
+    """Where and when the app is backed up."""
+
+    store: DnsSubdomain = Field(description="Name of the BackupStore backups of this app go to.")
+    schedule: Annotated[str, StringConstraints(max_length=128)] | None = Field(
+        default=None,
+        description="Cron schedule (5 fields, UTC) of scheduled backups, e.g. '0 3 * * *'; absent: none.",
+    )
+    retention: RetentionSpec = Field(
+        default_factory=RetentionSpec, description="Which scheduled backups to keep."
+    )
+
+
+class RestoreSource(SpecModel):
+    backup: DnsSubdomain = Field(
+        description=(
+            "Name of a CloudronBackup in this namespace. The app runs that backup's image and manifest with "
+            "its data; a backup of another app makes this app its clone (only for a new app)."
+        )
+    )
+
+
 class CloudronAppSpec(SpecModel):
     """The desired state of a CloudronApp."""
 
@@ -142,18 +176,25 @@ class CloudronAppSpec(SpecModel):
                 REDIRECT_IS_ALIAS_MESSAGE,
                 field_path=".redirects",
             ),
+            cel("has(self.image) == has(self.manifest)", IMAGE_AND_MANIFEST_MESSAGE),
+            cel("has(self.image) || has(self.restoreFrom)", PACKAGE_OR_RESTORE_MESSAGE),
         )
     )
 
-    image: Image = Field(
-        description="Container image of the app package, e.g. registry.example.com/wiki:1.2.0."
+    image: Image | None = Field(
+        default=None,
+        description=(
+            "Container image of the app package, e.g. registry.example.com/wiki:1.2.0. Required unless "
+            "restoreFrom is set, which runs the backup's image."
+        ),
     )
-    manifest: dict[str, Any] = Field(
+    manifest: dict[str, Any] | None = Field(
+        default=None,
         description=(
             "The app's CloudronManifest.json as published, kept whole: unknown fields and addon options "
             "are preserved. The operator checks it by the manifest format rules and reports violations in "
-            "the Ready condition."
-        )
+            "the Ready condition. Required with image."
+        ),
     )
     domain: Fqdn = Field(
         description=(
@@ -246,6 +287,14 @@ class CloudronAppSpec(SpecModel):
             "Admins and owners may always."
         ),
     )
+    backup: BackupPolicy | None = Field(default=None, description="Where and when the app is backed up.")
+    restore_from: RestoreSource | None = Field(
+        default=None,
+        description=(
+            "Bring the app back to a backup: its image, manifest, databases and files. Kept while the app "
+            "should run the backup's package; remove it (and set image and manifest) to move on."
+        ),
+    )
     checklist_done: tuple[ChecklistKey, ...] = Field(
         default=(),
         max_length=MAX_CHECKLIST,
@@ -255,6 +304,27 @@ class CloudronAppSpec(SpecModel):
         ),
         json_schema_extra=kube_schema(list_type="set"),
     )
+
+    @property
+    def package_image(self) -> str:
+        """The image to run: the spec's, or the restored backup's (which `reconcile.parse` puts in)."""
+        if self.image is None:
+            raise ValueError(PACKAGE_OR_RESTORE_MESSAGE)
+        return self.image
+
+    @property
+    def package_manifest(self) -> dict[str, Any]:
+        if self.manifest is None:
+            raise ValueError(PACKAGE_OR_RESTORE_MESSAGE)
+        return self.manifest
+
+    @model_validator(mode="after")
+    def _package_or_restore(self) -> CloudronAppSpec:
+        if (self.image is None) != (self.manifest is None):
+            raise ValueError(IMAGE_AND_MANIFEST_MESSAGE)
+        if self.image is None and self.restore_from is None:
+            raise ValueError(PACKAGE_OR_RESTORE_MESSAGE)
+        return self
 
     @field_validator("aliases", "redirects")
     @classmethod
@@ -300,6 +370,7 @@ class AppPhase(StrEnum):
     INSTALLING = "Installing"
     RUNNING = "Running"
     STOPPED = "Stopped"
+    RESTORING = "Restoring"
     ERROR = "Error"
 
 
@@ -328,6 +399,30 @@ class ChecklistItem(StatusModel):
         description="What to do (markdown), with the app's placeholders filled in."
     )
     done: StrictBool = Field(description="Whether spec.checklistDone names it.")
+
+
+class RestorePhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class RestoreStatus(StatusModel):
+    """The restore spec.restoreFrom asked for: from which backup, how far, and what it runs."""
+
+    backup: str = Field(description="The CloudronBackup restored from.")
+    backup_uid: str | None = Field(default=None, description="Its metadata.uid.")
+    clone: StrictBool | None = Field(default=None, description="Whether the backup is of another app.")
+    phase: RestorePhase = Field(description="Pending, Running, Succeeded or Failed.")
+    image: str | None = Field(default=None, description="The backup's image, which the app runs.")
+    manifest: dict[str, Any] | None = Field(
+        default=None, description="The backup's manifest, which the app runs."
+    )
+    job: str | None = Field(default=None, description="The Job that restores it.")
+    started_at: str | None = Field(default=None, description="When the restore began.")
+    completed_at: str | None = Field(default=None, description="When it ended.")
+    message: str | None = Field(default=None, description="Why it failed.")
 
 
 class CloudronAppStatus(StatusModel):
@@ -380,6 +475,10 @@ class CloudronAppStatus(StatusModel):
         default=(),
         description="Ready first, then AddonsReady, WorkloadAvailable, CertificateReady and so on.",
         json_schema_extra=CONDITION_LIST,
+    )
+    restore: RestoreStatus | None = Field(default=None, description="The restore spec.restoreFrom asked for.")
+    last_scheduled_backup: str | None = Field(
+        default=None, description="When spec.backup.schedule last made a backup (the schedule's time, UTC)."
     )
     addons: dict[str, AppAddonStatus] = Field(
         default_factory=dict, description="Per addon of the manifest, what was provisioned for it."

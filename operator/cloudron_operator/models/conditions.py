@@ -69,6 +69,26 @@ class Reason(StrEnum):
     CONNECTED = "Connected"
     UNREACHABLE = "Unreachable"
     AMBIGUOUS_DEFAULT = "AmbiguousDefault"
+    # Backups (BackupStore, CloudronBackup) and restores (an app's Restored condition).
+    STORE_REACHABLE = "StoreReachable"
+    STORE_UNREACHABLE = "StoreUnreachable"
+    SECRET_MISSING = "SecretMissing"  # noqa: S105 - a reason
+    BACKUP_PENDING = "BackupPending"
+    BACKUP_RUNNING = "BackupRunning"
+    BACKUP_SUCCEEDED = "BackupSucceeded"
+    BACKUP_FAILED = "BackupFailed"
+    APP_NOT_FOUND = "AppNotFound"
+    STORE_NOT_FOUND = "StoreNotFound"
+    BACKUP_NOT_FOUND = "BackupNotFound"
+    BACKUP_NOT_READY = "BackupNotReady"
+    BACKUPS_IMPORTED = "BackupsImported"
+    BACKUP_PRUNED = "BackupPruned"
+    BACKUP_DATA_KEPT = "BackupDataKept"
+    RESTORE_PENDING = "RestorePending"
+    RESTORING = "Restoring"
+    RESTORED = "Restored"
+    RESTORE_FAILED = "RestoreFailed"
+    RESTORE_REFUSED = "RestoreRefused"
     # Events of a pass or a deletion.
     CREATED = "Created"
     UPDATED = "Updated"
@@ -89,6 +109,8 @@ INVALID_REASONS = frozenset(
         Reason.DEPROVISION_FAILED,
         Reason.NAME_CONFLICT,
         Reason.HOST_IN_USE,
+        Reason.RESTORE_REFUSED,
+        Reason.BACKUP_NOT_FOUND,
     }
 )
 # The reasons of Ready=False that waiting does not clear: the invalid ones, and a provisioning the
