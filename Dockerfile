@@ -18,6 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 operator \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin operator
+# The backup and restore Jobs run this image too: they need the database clients. pg_dump dumps
+# servers up to its own major version (15 on bookworm): for newer servers, build on a newer base.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client mariadb-client \
+ && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels cloudron-operator
 USER 10001:10001

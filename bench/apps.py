@@ -66,7 +66,7 @@ def operator_children(app: dict[str, Any], server: DatabaseServer) -> list[dict[
     meta = app["metadata"]
     identity = builders.AppIdentity(meta["name"], meta["namespace"], meta["uid"])
     spec = CloudronAppSpec.model_validate(app["spec"])
-    parsed = validate_manifest(spec.manifest).manifest
+    parsed = validate_manifest(spec.package_manifest).manifest
     assert parsed is not None, "the bench's manifest is valid"
     objects: list[dict[str, Any]] = []
     addon_secrets: dict[str, dict[str, str]] = {}

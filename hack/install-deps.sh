@@ -20,9 +20,10 @@ stamp_write() { local name=$1; shift; cat "$@" | sha256sum >"$CACHE/$name.stamp"
 # pgextwlist and PostGIS: the test server lets an app's role create Cloudron's extensions; Postfix and
 # Dovecot: the mail relay with a login per app (docs/provisioning.md); slapd and its clients: the
 # directory of the ldap addon (docs/identity.md); Chromium and its driver: the login pages' browser
-# tests (nothing downloads a browser at run time).
+# tests (nothing downloads a browser at run time); the database clients: the backup program's pg_dump,
+# psql, mysqldump and mysql (as in the operator's image).
 APT_PACKAGES=(postgresql postgresql-15-pgextwlist postgresql-15-postgis-3 mariadb-server redis-server openssl coturn
-  postfix dovecot-core slapd ldap-utils chromium chromium-driver)
+  postfix dovecot-core slapd ldap-utils chromium chromium-driver postgresql-client mariadb-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -44,6 +44,6 @@ def spec(manifest: dict[str, Any] | None = None, **fields: Any) -> CloudronAppSp
 
 
 def manifest_of(app_spec: CloudronAppSpec) -> Manifest:
-    result = validate_manifest(app_spec.manifest)
+    result = validate_manifest(app_spec.package_manifest)
     assert result.manifest is not None, result.errors
     return result.manifest

@@ -88,6 +88,11 @@ class OperatorConfig(BaseModel):
         description="Image of the login wall beside every proxyAuth app (oauth2-proxy, the version the "
         "operator's configuration is written for).",
     )
+    backup_image: str = Field(
+        default="cloudron-operator:latest",
+        description="Image of backup and restore Jobs: the operator's own image, whose "
+        "`python -m cloudron_operator backup` they run (the chart sets it to the operator's).",
+    )
     port_service_type: Literal["LoadBalancer", "NodePort"] = Field(
         default="LoadBalancer", description="Service type that exposes the manifest's TCP/UDP ports."
     )

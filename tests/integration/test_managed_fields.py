@@ -29,7 +29,7 @@ OTHER_MANAGER = "kubectl-edit"
 def _children(api: client.ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
     app = k8s.create(api, example(name, namespace))  # the owner: without it GC removes the children
     spec = CloudronAppSpec.model_validate(app["spec"])
-    manifest = validate_manifest(spec.manifest).manifest
+    manifest = validate_manifest(spec.package_manifest).manifest
     assert manifest is not None
     identity = builders.AppIdentity(name, namespace, app["metadata"]["uid"])
     secret = build_addon_secret(identity, "redis", {"CLOUDRON_REDIS_PASSWORD": "a password"})

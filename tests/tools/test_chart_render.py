@@ -64,8 +64,14 @@ def test_default_values_render_a_cluster_wide_operator() -> None:
     assert config.namespaces == ()
     assert config.peering == "cloudron-cloudron-operator"
     assert config.health_address == "0.0.0.0:8080"
+    (deployment,) = [obj for obj in objects if obj["kind"] == "Deployment"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert config.backup_image == image == "cloudron-operator:0.1.0", "backup Jobs run the operator's image"
     assert config == OperatorConfig(
-        health_address="0.0.0.0:8080", metrics_address="0.0.0.0:9090", peering="cloudron-cloudron-operator"
+        health_address="0.0.0.0:8080",
+        metrics_address="0.0.0.0:9090",
+        peering="cloudron-cloudron-operator",
+        backup_image=image,
     )
 
 
@@ -166,6 +172,7 @@ def test_every_setting_of_the_operator_has_a_value() -> None:
         peering="ops",
         peering_lifetime_seconds=20,
         log_level="debug",
+        backup_image="cloudron-operator:0.1.0",
     )
 
 
@@ -214,6 +221,8 @@ def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     assert cluster_resources == {
         "addons",
         "addons/status",
+        "backupstores",
+        "backupstores/status",
         "cloudronusers",
         "cloudronusers/status",
         "customresourcedefinitions",

@@ -114,8 +114,9 @@ def test_the_apps_redis_admits_its_task_runs_only_when_it_has_tasks() -> None:
         (policy,) = [child for child in built if child["kind"] == "NetworkPolicy"]
         return [peer["podSelector"]["matchLabels"] for peer in policy["spec"]["ingress"][0]["from"]]
 
-    assert [peer["app.kubernetes.io/component"] for peer in clients(False)] == ["app"]
-    assert [peer["app.kubernetes.io/component"] for peer in clients(True)] == ["app", "task"]
+    # The app's pods and its backup Jobs' always; task runs only when there are tasks.
+    assert [peer["app.kubernetes.io/component"] for peer in clients(False)] == ["app", "backup"]
+    assert [peer["app.kubernetes.io/component"] for peer in clients(True)] == ["app", "backup", "task"]
 
 
 @pytest.mark.parametrize("schedule", ["@service", "@reboot"])

@@ -87,9 +87,15 @@ def test_the_image_builds_a_wheel_and_installs_it_in_a_slim_final_stage() -> Non
         "the final stage installs our wheels only"
     )
     for line in final:
-        assert not re.search(r"\b(apt-get|gcc|build-essential|make)\b", line), (
-            f"build tools in the image: {line}"
-        )
+        assert not re.search(r"\b(gcc|build-essential|make)\b", line), f"build tools in the image: {line}"
+    # Debian packages: only the database clients the backup Jobs run, without recommends or lists.
+    (apt,) = [line for line in final if "apt-get install" in line]
+    packages = set(apt.split("apt-get install", 1)[1].split("&&", 1)[0].split()) - {
+        "-y",
+        "--no-install-recommends",
+    }
+    assert packages == {"postgresql-client", "mariadb-client"}
+    assert "--no-install-recommends" in apt and "rm -rf /var/lib/apt/lists/*" in apt
 
 
 def test_the_image_runs_the_operator_as_a_numeric_non_root_user() -> None:

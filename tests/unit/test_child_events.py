@@ -130,7 +130,7 @@ def test_a_known_app_computes_the_same_status_as_the_whole_app() -> None:
     }
     deployment, certificate, now = READY_DEPLOYMENT, ISSUED_CERTIFICATE, NOW
     reduced = app_seen(whole).app
-    assert "image" not in reduced["spec"] and "annotations" not in reduced["metadata"]
+    assert reduced["spec"]["manifest"] == {"version": "2.1.0"} and "annotations" not in reduced["metadata"]
     expected = desired_status(whole, deployment, certificate, None, now)
     assert desired_status(reduced, deployment, certificate, None, now) == expected
     assert expected["version"] == "2.1.0" and expected["phase"] == "Running"

@@ -61,10 +61,20 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
-# The scheduler addon's tasks.
+# The scheduler addon's tasks; backup and restore Jobs, whose pods say how a Job ended.
 - apiGroups: [batch]
-  resources: [cronjobs]
+  resources: [cronjobs, jobs]
   verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+# Backups: made by hand, by an app's schedule or by an import; kopf's finalizer deletes the stored data.
+- apiGroups: [cloudron.io]
+  resources: [cloudronbackups]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [cloudron.io]
+  resources: [cloudronbackups/status]
+  verbs: [get, patch]
 # The app's Ingresses and its NetworkPolicy.
 - apiGroups: [networking.k8s.io]
   resources: [ingresses, networkpolicies]
@@ -102,6 +112,13 @@ nothing is replaced with PUT, so no rule grants `update`.
   verbs: [get, list, watch]
 - apiGroups: [cloudron.io]
   resources: [cloudronusers/status]
+  verbs: [patch]
+# BackupStores are cluster-scoped: the operator checks each one and answers its import requests.
+- apiGroups: [cloudron.io]
+  resources: [backupstores]
+  verbs: [get, list, watch, patch]
+- apiGroups: [cloudron.io]
+  resources: [backupstores/status]
   verbs: [patch]
 # kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them;
 # the operator lists its CloudronApp CRD at start-up, to know whether it is as new as itself.

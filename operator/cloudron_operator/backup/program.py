@@ -46,6 +46,7 @@ STAGING: Final = ".cloudron-restore"  # next to the app's files, on the same vol
 RETIRED: Final = ".cloudron-replaced"
 HIDDEN: Final = frozenset({STAGING, RETIRED})
 READ_SIZE: Final = 1024 * 1024
+DIRECTORY_PREFIX: Final = "CLOUDRON_BACKUP_DIR_"
 
 
 class BackupFailed(Exception):
@@ -69,6 +70,18 @@ class Task:
                 raise BackupFailed(f"{name} is not set")
             return value
 
+        # One variable per directory (CLOUDRON_BACKUP_DIR_DATA=/app/data): plain paths, not JSON.
+        directories = {
+            name.removeprefix(DIRECTORY_PREFIX).lower(): Path(value)
+            for name, value in sorted(env.items())
+            if name.startswith(DIRECTORY_PREFIX) and value
+        }
+        missing = [str(path) for path in directories.values() if not path.is_dir()]
+        if missing:
+            raise BackupFailed(
+                f"the app's directory {', '.join(missing)} is not there (is its volume mounted?)"
+            )
+        sqlite = env.get("CLOUDRON_BACKUP_SQLITE_PATHS")  # relative to the data directory
         store = StoreLocation(
             endpoint=need("CLOUDRON_BACKUP_ENDPOINT"),
             bucket=need("CLOUDRON_BACKUP_BUCKET"),
@@ -81,10 +94,8 @@ class Task:
             store=store,
             folder=need("CLOUDRON_BACKUP_FOLDER"),
             password=env.get("CLOUDRON_BACKUP_PASSWORD") or None,
-            directories={
-                k: Path(v) for k, v in json.loads(env.get("CLOUDRON_BACKUP_DIRECTORIES", "{}")).items()
-            },
-            sqlite_paths=[Path(p) for p in json.loads(env.get("CLOUDRON_BACKUP_SQLITE_PATHS", "[]"))],
+            directories=directories,
+            sqlite_paths=[directories.get("data", Path("/")) / p for p in json.loads(sqlite or "[]")],
             addons=list(json.loads(env.get("CLOUDRON_BACKUP_ADDONS", "[]"))),
         )
 

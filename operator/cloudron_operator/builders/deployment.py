@@ -124,7 +124,7 @@ def _pod_spec(
     env_from = [{"secretRef": {"name": name}} for name in sorted(addon_secrets) if name != wall]
     app = {
         "name": "app",
-        "image": spec.image,
+        "image": spec.package_image,
         "ports": _container_ports(spec, manifest),
         "env": container_env(identity, spec, manifest, config),
         **({"envFrom": env_from} if env_from else {}),
@@ -148,14 +148,16 @@ def _pod_spec(
         # restart every app with runtimeDirs.)
         seed = {
             "name": "seed-runtime-dirs",
-            "image": spec.image,
+            "image": spec.package_image,
             "command": ["/bin/sh", "-c", volumes.seed_script],
             "resources": _resources(spec, manifest),
             "securityContext": _security_context(manifest),
             "volumeMounts": volumes.seed_mounts,
         }
         pod["initContainers"] = [seed]
-    logs = logs_sidecar(spec.image, manifest, _security_context(manifest), copy.deepcopy(volumes.mounts))
+    logs = logs_sidecar(
+        spec.package_image, manifest, _security_context(manifest), copy.deepcopy(volumes.mounts)
+    )
     pod["initContainers"] = [*pod.get("initContainers", []), logs]
     containers, pod_volumes = [app], list(volumes.volumes)
     if wall is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from cloudron_operator.builders.backup_job import backup_client_labels
 from cloudron_operator.builders.identity import (
     APP_LABEL,
     COMPONENT_LABEL,
@@ -131,7 +132,8 @@ def build_redis_children(
     """
     name = redis_service_name(identity.name)
     selector = {APP_LABEL: app_label_value(identity.name), COMPONENT_LABEL: REDIS_COMPONENT}
-    clients = [workload_selector(identity)]
+    # The app's pods, and its backup and restore Jobs' (which dump and restore the keys).
+    clients = [workload_selector(identity), backup_client_labels(identity)]
     if task_pods:
         clients.append({APP_LABEL: app_label_value(identity.name), COMPONENT_LABEL: TASK_COMPONENT})
     claim: dict[str, Any] = {

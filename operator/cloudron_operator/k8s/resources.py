@@ -29,6 +29,8 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("v1", "Event", "events"),
         Kind("apps/v1", "Deployment", "deployments"),
         Kind("batch/v1", "CronJob", "cronjobs"),
+        Kind("batch/v1", "Job", "jobs"),
+        Kind("v1", "Pod", "pods"),
         Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
         Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         Kind("cert-manager.io/v1", "Certificate", "certificates"),
@@ -39,6 +41,8 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("cloudron.io/v1alpha1", "CloudronApp", "cloudronapps"),
         Kind("cloudron.io/v1alpha1", "Addon", "addons", namespaced=False),
         Kind("cloudron.io/v1alpha1", "CloudronUser", "cloudronusers", namespaced=False),
+        Kind("cloudron.io/v1alpha1", "BackupStore", "backupstores", namespaced=False),
+        Kind("cloudron.io/v1alpha1", "CloudronBackup", "cloudronbackups"),
         Kind(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",

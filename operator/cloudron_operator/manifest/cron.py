@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
 NAMED_SCHEDULES: Final = frozenset(
@@ -72,3 +73,65 @@ def _replace_names(item: str, spec: _Field) -> str:
         return str(spec.names[name])
 
     return re.sub(r"[a-zA-Z]+", number, item)
+
+
+_NAMED_FIELDS: Final = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+LOOK_BACK: Final = timedelta(days=366)  # every schedule names a time within a year (Feb 29 aside)
+
+
+def latest_due(schedule: str, after: datetime | None, now: datetime) -> datetime | None:
+    """The latest minute in (after, now] that `schedule` names (UTC), or None; `after` None: the
+    schedule starts now, so only the current minute counts. A schedule missed many times (the
+    operator was down) is due once, at its latest time. ValueError for a schedule that names no
+    times (@service, @reboot) or is invalid."""
+    check_schedule(schedule)
+    text = _NAMED_FIELDS.get(schedule, schedule)
+    if text.startswith("@"):
+        raise ValueError(f"{schedule} names no times")
+    fields = text.split(" ")
+    minutes, hours, days, months, weekdays = (
+        _values(field, spec) for field, spec in zip(fields, _FIELDS, strict=True)
+    )
+    weekdays = {day % 7 for day in weekdays}
+    both_days_restricted = fields[2] != "*" and fields[4] != "*"
+    moment = now.replace(second=0, microsecond=0)
+    floor = max(after or moment - timedelta(minutes=1), now - LOOK_BACK)
+    while moment > floor:
+        # Walk back a month, a day or an hour at a time past what cannot match, else a minute.
+        if moment.month not in months:
+            moment = moment.replace(day=1, hour=0, minute=0) - timedelta(minutes=1)
+            continue
+        day_match, weekday_match = moment.day in days, (moment.isoweekday() % 7) in weekdays
+        # cron's rule: with both day fields restricted, either one matching is enough
+        if not ((day_match or weekday_match) if both_days_restricted else (day_match and weekday_match)):
+            moment = moment.replace(hour=0, minute=0) - timedelta(minutes=1)
+            continue
+        if moment.hour not in hours:
+            moment = moment.replace(minute=0) - timedelta(minutes=1)
+            continue
+        if moment.minute in minutes:
+            return moment
+        moment -= timedelta(minutes=1)
+    return None
+
+
+def _values(text: str, spec: _Field) -> set[int]:
+    values: set[int] = set()
+    for item in text.split(","):
+        match = _ITEM.fullmatch(_replace_names(item, spec))
+        assert match is not None  # check_schedule has read it
+        step = int(match["step"] or 1)
+        if match["all"]:
+            low, high = spec.low, spec.high
+        else:
+            low = int(match["low"])
+            high = int(match["high"]) if match["high"] is not None else (spec.high if match["step"] else low)
+        values.update(range(low, high + 1, step))
+    return values

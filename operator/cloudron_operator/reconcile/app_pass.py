@@ -14,8 +14,10 @@ from cloudron_operator.addons.base import AddonRecord
 from cloudron_operator.addons.flow import deprovision_addons, provision_addons
 from cloudron_operator.addons.plan import provisioned_addons
 from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.backup.package import restoring
 from cloudron_operator.builders.notes import package_notes
 from cloudron_operator.builders.secrets import addon_secret_name
+from cloudron_operator.reconcile import restore
 from cloudron_operator.reconcile.children import AppChildren, Logger, certificate_revision
 from cloudron_operator.reconcile.parse import checked_app
 from cloudron_operator.reconcile.status import newest_status, write_pass_status
@@ -33,6 +35,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
     that field (see `kopf_adapters.storage`).
     """
     store, api = runtime.store, runtime.api
+    body = restore.prepare(api, body)
     identity, spec, manifest, warnings = checked_app(body, runtime.backends, store, runtime.config)
     children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)
     try:
@@ -59,8 +62,23 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
                 addons_result.secrets,
                 certificate_revision=certificate_revision(store, identity),
             )
-            for obj in [*desired, *addons_result.children]:
+            for obj in [*restore.hold_workload(body, identity, desired), *addons_result.children]:
                 children.apply(obj)
+            if restoring(body):
+                done = restore.advance(
+                    api,
+                    body,
+                    identity=identity,
+                    spec=spec,
+                    manifest=manifest,
+                    deployment=next(o for o in desired if o["kind"] == "Deployment"),
+                    backends=runtime.backends,
+                    image=runtime.config.backup_image,
+                )
+                if done is not None:  # the data is back (or as it was): the workload starts now
+                    body = done
+                    for obj in restore.hold_workload(body, identity, desired):
+                        children.apply(obj)
             # A Secret the workload mounts stays, also one an addon with a problem did not rewrite.
             children.prune(keep={("Secret", name) for name in addons_result.secrets})
     finally:
@@ -73,6 +91,8 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
         raise kopf.TemporaryError(
             f"waiting for addons: {addons_result.condition().message}", delay=ADDON_RETRY_DELAY
         )
+    if restoring(body):
+        raise kopf.TemporaryError("restoring from a backup", delay=restore.RESTORE_POLL_SECONDS)
 
 
 def drop_databases(

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 class InvalidApp(Exception):
     """The app's spec or manifest cannot be run; `reason` and the message tell the user what to fix."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.retry_after = retry_after  # what it waits for may come by itself: kopf tries again then
 
 
 @contextmanager
@@ -41,7 +42,11 @@ def reported(context: Runtime, body: kopf.Body) -> Iterator[None]:
     try:
         yield
     except InvalidApp as invalid:
-        _report_invalid(context, body, invalid.reason, str(invalid))
+        _report_invalid(
+            context, body, invalid.reason, str(invalid), mark_reconciled=invalid.retry_after is None
+        )
+        if invalid.retry_after is not None:
+            raise kopf.TemporaryError(str(invalid), delay=invalid.retry_after) from invalid
     except k8s.ApiError as error:
         if error.retriable:
             raise kopf.TemporaryError(f"the API server answered {error}", delay=RETRY_DELAY) from error
@@ -49,10 +54,15 @@ def reported(context: Runtime, body: kopf.Body) -> Iterator[None]:
         _report_invalid(context, body, Reason.APPLY_FAILED, message)
 
 
-def _report_invalid(context: Runtime, body: kopf.Body, reason: str, message: str) -> None:
-
+def _report_invalid(
+    context: Runtime, body: kopf.Body, reason: str, message: str, *, mark_reconciled: bool = True
+) -> None:
     written = report_invalid(
-        context.api, body, reason, message, mark_reconciled=context.status_keeps_reconciled
+        context.api,
+        body,
+        reason,
+        message,
+        mark_reconciled=mark_reconciled and context.status_keeps_reconciled,
     )
     if written is not None:
         context.store.record(written)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from cloudron_operator import builders
 from cloudron_operator.addons.plan import refused_addons, unsupported_addons
 from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.backup.package import running_package
 from cloudron_operator.builders.gateway import check_gateway_limits, route_hosts
 from cloudron_operator.builders.http_ports import http_services
 from cloudron_operator.builders.identity import apps_sharing_child_names
@@ -72,15 +73,19 @@ def parse_with_warnings(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Manif
     """The spec and manifest as models, and what the admin should know of the manifest: the
     validator's warnings, then each field that is accepted and not honoured, with why."""
     try:
-        spec = CloudronAppSpec.model_validate(body["spec"])
+        spec = CloudronAppSpec.model_validate(running_package(body))
     except ValidationError as error:
         raise InvalidApp(Reason.INVALID_SPEC, _first_errors(str(e) for e in error.errors())) from error
-    result = validate_manifest(spec.manifest)
+    if spec.image is None:
+        message = "waiting for the backup's image and manifest (spec.restoreFrom)"
+        raise InvalidApp(Reason.RESTORE_PENDING, message)
+    result = validate_manifest(spec.package_manifest)
     if result.manifest is None:
         raise InvalidApp(
             Reason.INVALID_MANIFEST, "spec.manifest: " + _first_errors(str(e) for e in result.errors)
         )
-    ignored = (f"{path}: accepted, not honoured: {why}" for path, why in unhonoured(spec.manifest).items())
+    unused = unhonoured(spec.package_manifest)
+    ignored = (f"{path}: accepted, not honoured: {why}" for path, why in unused.items())
     return spec, result.manifest, (*map(str, result.warnings), *ignored)
 
 

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from cloudron_operator import builders
 from cloudron_operator.addons.flow import AddonsResult
+from cloudron_operator.backup.package import held_for_restore, restore_record, restoring, running_package
 from cloudron_operator.children import certificate_condition, routing_condition, workload_condition
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
@@ -143,7 +144,7 @@ def desired_status(
     generation, url and version the status has. A status never claims a generation whose spec is
     not applied yet (GitOps tools take Ready at the current generation for done); the pass does that.
     """
-    spec = app["spec"]
+    spec = running_package(app)
     generation = app["metadata"]["generation"]
     current = app.get("status", {})
     observed = generation if addons is not None else current.get("observedGeneration", generation)
@@ -158,6 +159,12 @@ def desired_status(
     ready = ready_condition(parts, Reason.RUNNING, f"{url} is served")
     informative = [access] if access is not None else []
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
+    restored = restore_condition(app)
+    if restored is not None:
+        informative.append(restored)
+        if held_for_restore(app):
+            ready = ConditionUpdate("Ready", FALSE, restored.reason, restored.message)
+            phase = "Restoring" if restoring(app) else "Stopped"
     desired = {
         "observedGeneration": observed,
         "phase": phase,
@@ -176,6 +183,25 @@ def desired_status(
     if handled is not None:
         desired[RECONCILED_GENERATION] = handled
     return desired
+
+
+def restore_condition(app: Mapping[str, Any]) -> ConditionUpdate | None:
+    """`Restored`: how far the restore spec.restoreFrom asks for is, or how it ended."""
+    backup = ((app.get("spec") or {}).get("restoreFrom") or {}).get("backup")
+    if not backup:
+        return None
+    record = restore_record(app) or {}
+    phase = record.get("phase")
+    if phase == "Succeeded":
+        return ConditionUpdate("Restored", TRUE, Reason.RESTORED, f"restored from backup {backup}")
+    if phase == "Failed":
+        message = f"the restore from backup {backup} failed: {record.get('message') or 'see its Job'}"
+        return ConditionUpdate("Restored", FALSE, Reason.RESTORE_FAILED, message)
+    if phase == "Running":
+        message = f"the app is stopped while Job {record.get('job')} restores backup {backup}"
+        return ConditionUpdate("Restored", UNKNOWN, Reason.RESTORING, message)
+    message = f"restore from backup {backup} is pending"
+    return ConditionUpdate("Restored", UNKNOWN, Reason.RESTORE_PENDING, message)
 
 
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:

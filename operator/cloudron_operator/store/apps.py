@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cloudron_operator.backup.package import running_package
 from cloudron_operator.reconcile.reasons import INVALID_REASONS, ready_reason
 
 AppKey = tuple[str, str]  # (namespace, name) of a CloudronApp
@@ -36,7 +37,7 @@ class AppSeen:
 
 def app_seen(app: Mapping[str, Any]) -> AppSeen:
     """What this version of the app (a watch event, a read, a write's answer) is, reduced."""
-    meta, spec, status = app["metadata"], app.get("spec", {}), app.get("status", {})
+    meta, spec, status = app["metadata"], running_package(app), app.get("status", {})
     reduced = {
         "metadata": {
             key: meta[key]
@@ -57,6 +58,8 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
             "domain": spec.get("domain"),
             "running": spec.get("running", True),
             "manifest": {"version": (spec.get("manifest") or {}).get("version", "")},
+            "image": spec.get("image"),
+            "restoreFrom": spec.get("restoreFrom"),
         },
         "status": dict(status),
     }
