@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the local cluster's control plane from Go modules into a cache outside the repository:
 #   $CLOUDRON_CACHE/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd,kwok,kwokctl,helm}
+#   and kwok's default stages, from the module kwok is built from, in $CLOUDRON_CACHE/kwok-stages
 #   the programs in hack/tools (kind-config-check, argocd-health, kstatus-check, cert-manager-controller)
 #   and cert-manager's CRDs, from the module its controller is built from, in $CLOUDRON_CACHE/cert-manager-crds
 #   $CLOUDRON_CACHE/bin/traefik, the cluster's ingress and Gateway API controller
@@ -79,12 +80,43 @@ build_etcd() {
 }
 
 build_kwok() {
-  if built_at kwok "$KWOK_VERSION" && built_at kwokctl "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"; return; fi
-  log "kwok $KWOK_VERSION: building"
-  GOBIN=$BIN go install -trimpath -ldflags "-s -w" \
-    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
-  mark kwok "$KWOK_VERSION"
-  mark kwokctl "$KWOK_VERSION"
+  if built_at kwok "$KWOK_VERSION" && built_at kwokctl "$KWOK_VERSION"; then
+    log "kwok $KWOK_VERSION: cached"
+  else
+    log "kwok $KWOK_VERSION: building"
+    GOBIN=$BIN go install -trimpath -ldflags "-s -w" \
+      "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+    mark kwok "$KWOK_VERSION"
+    mark kwokctl "$KWOK_VERSION"
+  fi
+  export_kwok_stages
+}
+
+# kwok's default stages, the files under kustomize/stage that kwokctl embeds and gives kwok when its
+# configuration has no Stage: $CACHE/kwok-stages/<name>.yaml, from the module kwok is built from.
+# The harness (tests/harness/cluster.py, kwok_stages) passes them to kwokctl with one change.
+KWOK_STAGES=(
+  node/fast/node-initialize.yaml
+  node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml
+  pod/fast/pod-complete.yaml
+  pod/fast/pod-delete.yaml
+)
+
+export_kwok_stages() {
+  local out=$CACHE/kwok-stages dir f
+  if [[ -f "$out/.version" && "$(cat "$out/.version")" == "$KWOK_VERSION" ]]; then
+    log "kwok stages $KWOK_VERSION: cached"; return
+  fi
+  dir=$(cd "$SRC" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [[ -n "$dir" ]] || { log "cannot download sigs.k8s.io/kwok@$KWOK_VERSION"; exit 1; }
+  for f in "${KWOK_STAGES[@]}"; do
+    [[ -f "$dir/kustomize/stage/$f" ]] || { log "kwok $KWOK_VERSION has no kustomize/stage/$f: update KWOK_STAGES"; exit 1; }
+  done
+  rm -rf "$out" && mkdir -p "$out"
+  for f in "${KWOK_STAGES[@]}"; do cp "$dir/kustomize/stage/$f" "$out/"; done
+  echo "$KWOK_VERSION" >"$out/.version"
+  log "kwok stages $KWOK_VERSION: copied"
 }
 
 build_helm() {

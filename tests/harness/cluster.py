@@ -24,7 +24,7 @@ import yaml
 
 from cloudron_operator.builders.identity import COMPONENT_LABEL
 from cloudron_operator.builders.redis import TASK_COMPONENT
-from tests.harness.binaries import binary
+from tests.harness.binaries import binary, cache_dir, pinned_versions
 from tests.harness.processes import LOOPBACK, HarnessError, run, wait_until
 
 NODE_COUNT = 2
@@ -178,7 +178,7 @@ def kwok_stages() -> list[dict[str, Any]]:
 
     kwokctl uses its defaults only when its configuration has no Stage at all: these are all of them.
     """
-    stages: list[dict[str, Any]] = list(yaml.safe_load_all(_KWOK_DEFAULT_STAGES))
+    stages = kwok_default_stages()
     (complete,) = [stage for stage in stages if stage["metadata"]["name"] == "pod-complete"]
     complete["spec"]["selector"]["matchExpressions"].append(
         {"key": f'.metadata.labels["{COMPONENT_LABEL}"]', "operator": "In", "values": [TASK_COMPONENT]}
@@ -186,300 +186,39 @@ def kwok_stages() -> list[dict[str, Any]]:
     return stages
 
 
-# kwok v0.8.0's defaults as kwokctl would write them for this cluster (the node heartbeat's delay is
-# already above its 50 s status update frequency): kustomize/stage/node/fast/node-initialize.yaml,
-# node/heartbeat-with-lease/node-heartbeat-with-lease.yaml, pod/fast/pod-{ready,complete,delete}.yaml.
-_KWOK_DEFAULT_STAGES = """\
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-initialize
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
-    matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values:
-      - 'True'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
-      conditions:
-      {{ range NodeConditions }}
-      - lastHeartbeatTime: {{ $now | Quote }}
-        lastTransitionTime: {{ $lastTransitionTime | Quote }}
-        message: {{ .message | Quote }}
-        reason: {{ .reason | Quote }}
-        status: {{ .status | Quote }}
-        type: {{ .type  | Quote}}
-      {{ end }}
+# kwokctl's defaults for a cluster of the binary runtime with a node lease (40 s by default), in its
+# order; hack/build-binaries.sh exports them from kwok's module (kustomize/stage/node/fast,
+# node/heartbeat-with-lease, pod/fast) into the cache.
+KWOK_DEFAULT_STAGES = (
+    "node-initialize",
+    "node-heartbeat-with-lease",
+    "pod-ready",
+    "pod-complete",
+    "pod-delete",
+)
 
-      {{ $hasInternalIP := false }}
-      {{ $hasHostname := false }}
-      {{ range .status.addresses }}
-        {{ if eq .type "InternalIP" }}
-          {{ $hasInternalIP = true }}
-        {{ end }}
-        {{ if eq .type "Hostname" }}
-          {{ $hasHostname = true }}
-        {{ end }}
-      {{ end }}
-      {{ if or (not $hasInternalIP) (not $hasHostname) }}
-      addresses:
-      {{ end }}
-      {{ if not $hasInternalIP }}
-      {{ with NodeIP }}
-      - address: {{ . | Quote }}
-        type: InternalIP
-      {{ end }}
-      {{ end }}
-      {{ if not $hasHostname }}
-      {{ with NodeName }}
-      - address: {{ . | Quote }}
-        type: Hostname
-      {{ end }}
-      {{ end }}
 
-      {{ with NodePort }}
-      daemonEndpoints:
-        kubeletEndpoint:
-          Port: {{ . }}
-      {{ end }}
+def kwok_stages_dir() -> Path:
+    """The directory of kwok's default stages, of the pinned KWOK_VERSION; a HarnessError when not built."""
+    directory = cache_dir() / "kwok-stages"
+    wanted = pinned_versions()["KWOK_VERSION"]
+    stamp = directory / ".version"
+    missing = [name for name in KWOK_DEFAULT_STAGES if not (directory / f"{name}.yaml").is_file()]
+    if not stamp.is_file() or stamp.read_text().strip() != wanted or missing:
+        raise HarnessError(f"kwok {wanted}'s default stages are not in {directory}: run `make binaries`")
+    return directory
 
-      allocatable:
-      {{ with .status.allocatable }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
-      capacity:
-      {{ with .status.capacity }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
 
-      {{ $nodeInfo := .status.nodeInfo }}
-      {{ $kwokVersion := printf "kwok-%s" Version }}
-      nodeInfo:
-        architecture: {{ or $nodeInfo.architecture "amd64" }}
-        bootID: {{ or $nodeInfo.bootID `""` }}
-        containerRuntimeVersion: {{ or $nodeInfo.containerRuntimeVersion $kwokVersion }}
-        kernelVersion: {{ or $nodeInfo.kernelVersion $kwokVersion }}
-        kubeProxyVersion: {{ or $nodeInfo.kubeProxyVersion $kwokVersion }}
-        kubeletVersion: {{ or $nodeInfo.kubeletVersion $kwokVersion }}
-        machineID: {{ or $nodeInfo.machineID `""` }}
-        operatingSystem: {{ or $nodeInfo.operatingSystem "linux" }}
-        osImage: {{ or $nodeInfo.osImage `""` }}
-        systemUUID: {{ or $nodeInfo.systemUUID `""` }}
-      phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-heartbeat-with-lease
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
-    matchExpressions:
-    - key: '.status.phase'
-      operator: 'In'
-      values:
-      - 'Running'
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'In'
-      values:
-      - 'True'
-  delay:
-    durationMilliseconds: 600000
-    jitterDurationMilliseconds: 610000
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
-      conditions:
-      {{ range NodeConditions }}
-      - lastHeartbeatTime: {{ $now | Quote }}
-        lastTransitionTime: {{ $lastTransitionTime | Quote }}
-        message: {{ .message | Quote }}
-        reason: {{ .reason | Quote }}
-        status: {{ .status | Quote }}
-        type: {{ .type | Quote }}
-      {{ end }}
+def kwok_default_stages() -> list[dict[str, Any]]:
+    """The Stages kwokctl would give kwok for this cluster, read from the files of kwok's module.
 
-      addresses:
-      {{ with .status.addresses }}
-      {{ YAML . 1 }}
-      {{ else }}
-      {{ with NodeIP }}
-      - address: {{ . | Quote }}
-        type: InternalIP
-      {{ end }}
-      {{ with NodeName }}
-      - address: {{ . | Quote }}
-        type: Hostname
-      {{ end }}
-      {{ end }}
-
-      {{ with NodePort }}
-      daemonEndpoints:
-        kubeletEndpoint:
-          Port: {{ . }}
-      {{ end }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: 'DoesNotExist'
-    - key: '.status.phase'
-      operator: 'In'
-      values:
-      - 'Pending'
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values:
-      - 'True'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Ready
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: ContainersReady
-      {{ range .spec.readinessGates }}
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: {{ .conditionType | Quote }}
-      {{ end }}
-
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: true
-        restartCount: 0
-        state:
-          running:
-            startedAt: {{ $now | Quote }}
-      {{ end }}
-
-      initContainerStatuses:
-      {{ range .spec.initContainers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: true
-        restartCount: 0
-        {{ if eq .restartPolicy "Always" }}
-        started: true
-        state:
-          running:
-            startedAt: {{ $now | Quote }}
-        {{ else }}
-        state:
-          terminated:
-            exitCode: 0
-            finishedAt: {{ $now | Quote }}
-            reason: Completed
-            startedAt: {{ $now | Quote }}
-        {{ end }}
-      {{ end }}
-      {{ $hostIPs := NodeIPsWith .spec.nodeName }}
-      {{ with $hostIPs }}
-      hostIP: {{ index . 0 | Quote }}
-      hostIPs:
-      {{ range . }}
-      - ip: {{ . | Quote }}
-      {{ end }}
-      {{ end }}
-      {{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      {{ with $podIPs }}
-      podIP: {{ index . 0 | Quote }}
-      podIPs:
-      {{ range . }}
-      - ip: {{ . | Quote }}
-      {{ end }}
-      {{ end }}
-      phase: Running
-      startTime: {{ $now | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-complete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: 'DoesNotExist'
-    - key: '.status.phase'
-      operator: 'In'
-      values:
-      - 'Running'
-    - key: '.metadata.ownerReferences.[].kind'
-      operator: 'In'
-      values:
-      - 'Job'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      {{ $root := . }}
-      containerStatuses:
-      {{ range $index, $item := .spec.containers }}
-      {{ $origin := index $root.status.containerStatuses $index }}
-      - image: {{ $item.image | Quote }}
-        name: {{ $item.name | Quote }}
-        ready: false
-        restartCount: 0
-        started: false
-        state:
-          terminated:
-            exitCode: 0
-            finishedAt: {{ $now | Quote }}
-            reason: Completed
-            startedAt: {{ $now | Quote }}
-      {{ end }}
-      phase: Succeeded
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-delete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: 'Exists'
-  next:
-    delete: true
-"""  # noqa: E501 - kwok's own text, unwrapped
+    kwokctl writes them as they are but for the heartbeat's delay: it raises `durationMilliseconds`
+    to the node status update frequency and `jitterDurationMilliseconds` to 1.1 times it when those
+    are larger. Here that frequency is kwokctl's 10 s default times its heartbeat factor 5, 50 s, below
+    the file's 600000/610000 ms: kwokctl keeps the file's values, so nothing is substituted (the
+    `{{ }}` in the status templates are kwok's own, which its controller renders for each object).
+    Options that raise that frequency above 600 s (nodeStatusUpdateFrequencyMilliseconds,
+    heartbeatFactor) would need the rule here.
+    """
+    directory = kwok_stages_dir()
+    return [yaml.safe_load((directory / f"{name}.yaml").read_text()) for name in KWOK_DEFAULT_STAGES]
