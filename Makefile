@@ -5,7 +5,7 @@ CACHE ?= $(or $(CLOUDRON_CACHE),$(HOME)/.cache/cloudron-operator)
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo corpus down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke
+.PHONY: help deps binaries demo corpus down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench: deps  ## how fast and cheaply N = 50, 200, 1000 apps converge; appends to
 
 bench-smoke: deps  ## the benchmark with 5 apps and a short idle window: it must still converge (CI)
 	@$(PYTHON) -m bench.converge --apps 5 --idle-seconds 10 --no-wait-for-resyncs --timeout 240 --no-save --env bench-smoke
+
+bench-backup: deps  ## the backup program against tar + boto3: 2 GiB there and back, MiB/s and peak RSS; appends to bench/results/ (~2 min, 7 GiB in /tmp)
+	@$(PYTHON) -m bench.backup
 
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
 	@$(BIN)/helm lint --strict helm/cloudron-operator

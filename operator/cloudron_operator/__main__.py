@@ -11,14 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cloudron_operator.config import ConfigError, load_config
-from cloudron_operator.manifest.cli import check_files, unhonoured_fields
-
 
 def _run_operator() -> int:
     # Imported here so that `manifest check` does not load kopf and the whole operator.
     import kopf  # noqa: PLC0415
 
+    from cloudron_operator.config import ConfigError, load_config  # noqa: PLC0415
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
     from cloudron_operator.kopf_adapters.late_crd import RestartWhenServed  # noqa: PLC0415
     from cloudron_operator.kopf_adapters.peering import Identity  # noqa: PLC0415
@@ -88,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "manifest":
+        # Imported here, as the rest: a backup Job's program loads nothing it does not use.
+        from cloudron_operator.manifest.cli import check_files, unhonoured_fields  # noqa: PLC0415
+
         return check_files(args.files) if args.manifest_command == "check" else unhonoured_fields(args.files)
     if args.command == "user":
         from cloudron_operator.directory import cli  # noqa: PLC0415 - no kopf for a command line

@@ -109,13 +109,18 @@ class Encryptor:
 
     def update(self, data: bytes) -> bytes:
         self._pending += data
-        out = bytearray() if self._started else bytearray(MAGIC)
+        out = [] if self._started else [MAGIC]
         self._started = True
         # Keep at least one byte back: the final chunk must be sealed with the final flag.
-        while len(self._pending) > CHUNK_SIZE:
-            out += self._seal(bytes(self._pending[:CHUNK_SIZE]), final=False)
-            del self._pending[:CHUNK_SIZE]
-        return bytes(out)
+        full = (len(self._pending) - 1) // CHUNK_SIZE
+        if full:
+            with memoryview(self._pending) as view:
+                out += [
+                    self._seal(view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], final=False) for i in range(full)
+                ]
+                rest = bytearray(view[full * CHUNK_SIZE :])
+            self._pending = rest
+        return b"".join(out)
 
     def finish(self) -> bytes:
         out = bytearray() if self._started else bytearray(MAGIC)
@@ -124,7 +129,7 @@ class Encryptor:
         self._pending.clear()
         return bytes(out)
 
-    def _seal(self, chunk: bytes, *, final: bool) -> bytes:
+    def _seal(self, chunk: bytes | memoryview, *, final: bool) -> bytes:
         sealed = self._aead.encrypt(_nonce(self._counter, final), chunk, None)
         self._counter += 1
         return sealed

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -180,18 +182,44 @@ def _read_index(store: S3Store, folder: str) -> BackupIndex | None:
 
 
 class _Digest:
-    """Reads through, hashing what passes, to compare with the index at the end."""
+    """The object as it is downloaded: read a few MiB ahead by a thread of its own, which hashes
+    what passes (to compare with the index at the end) while the caller extracts or imports."""
 
-    def __init__(self, body: Any) -> None:
-        self._body = body
+    def __init__(self, body: Any, depth: int = 8) -> None:
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
         self._digest = hashlib.sha256()
         self.size = 0
+        self._chunk, self._offset, self._ended = b"", 0, False
+        threading.Thread(target=self._download, args=(body,), daemon=True).start()
+
+    def _download(self, body: Any) -> None:
+        try:
+            while data := body.read(READ_SIZE):
+                self._digest.update(data)
+                self.size += len(data)
+                self._queue.put(data)
+            self._queue.put(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the reader, which raises it
+            self._queue.put(error)
 
     def read(self, size: int = -1, /) -> bytes:
-        data: bytes = self._body.read(size if size >= 0 else None)
-        self._digest.update(data)
-        self.size += len(data)
-        return data
+        parts: list[bytes] = []
+        wanted = size
+        while wanted != 0 and not self._ended:
+            if self._offset >= len(self._chunk):
+                item = self._queue.get()
+                if isinstance(item, BaseException):
+                    raise StoreError(f"the download failed: {item}") from item
+                if item is None:
+                    self._ended = True
+                    break
+                self._chunk, self._offset = item, 0
+                continue
+            end = len(self._chunk) if wanted < 0 else min(len(self._chunk), self._offset + wanted)
+            parts.append(self._chunk[self._offset : end])
+            wanted -= end - self._offset if wanted > 0 else 0
+            self._offset = end
+        return b"".join(parts)
 
     def check(self, expected: StoredObject) -> None:
         while self.read(READ_SIZE):

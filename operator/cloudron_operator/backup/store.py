@@ -180,18 +180,18 @@ class ObjectWriter:
         self.size += len(data)
         self._buffer += data
         if len(self._buffer) >= part_size(len(self._parts)):
-            self._send_part(bytes(self._buffer))
-            self._buffer.clear()
+            part, self._buffer = self._buffer, bytearray()  # handed over, not copied
+            self._send_part(part)
         return len(data)
 
     def close(self) -> None:
         try:
             if self._upload_id is None:
-                self._client.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+                self._client.put_object(Bucket=self._bucket, Key=self._key, Body=self._buffer)
                 return
             if self._buffer:
-                self._send_part(bytes(self._buffer))
-                self._buffer.clear()
+                part, self._buffer = self._buffer, bytearray()
+                self._send_part(part)
             parts = [future.result() for future in self._parts]
             self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
@@ -223,7 +223,7 @@ class ObjectWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _send_part(self, body: bytes) -> None:
+    def _send_part(self, body: bytearray) -> None:
         if self._upload_id is None:
             try:
                 self._upload_id = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)[
@@ -241,7 +241,7 @@ class ObjectWriter:
         future.add_done_callback(lambda _: self._slots.release())
         self._parts.append(future)
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
         answer = self._client.upload_part(
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
         )
