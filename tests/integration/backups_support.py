@@ -108,13 +108,55 @@ def wait_for_phase(api: client.ApiClient, namespace: str, name: str, phase: str)
     return get_backup(api, namespace, name)
 
 
-def redis_env(api: client.ApiClient, namespace: str, app: str, port: int) -> dict[str, str]:
+def redis_env(port: int) -> dict[str, str]:
     """The app's Redis on loopback: there is no pod network, so the Job's process is pointed there."""
     return {"CLOUDRON_REDIS_HOST": "127.0.0.1", "CLOUDRON_REDIS_PORT": str(port)}
 
 
 def redis_password(api: client.ApiClient, namespace: str, app: str) -> str:
     return secret_data(api, namespace, f"{app}-redis")["CLOUDRON_REDIS_PASSWORD"]
+
+
+def clone_of(name: str, namespace: str, backup: str, addon_names: Mapping[str, str]) -> dict[str, Any]:
+    """A new CloudronApp restoring another app's backup: neither image nor manifest, its own addons."""
+    return {
+        "apiVersion": "cloudron.io/v1alpha1",
+        "kind": "CloudronApp",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "domain": f"{name}.example.com",
+            "restoreFrom": {"backup": backup},
+            "addons": {addon_type: {"addonRef": addon} for addon_type, addon in addon_names.items()},
+        },
+    }
+
+
+def restore_status(api: client.ApiClient, namespace: str, app: str) -> dict[str, Any]:
+    found = k8s.get(api, "cloudron.io/v1alpha1", "CloudronApp", namespace, app) or {}
+    return dict((found.get("status") or {}).get("restore") or {})
+
+
+def wait_for_restore_job(api: client.ApiClient, namespace: str, app: str) -> str:
+    wait_until(lambda: bool(restore_status(api, namespace, app).get("job")), WAIT, f"a restore Job of {app}")
+    return str(restore_status(api, namespace, app)["job"])
+
+
+def run_restore(
+    api: client.ApiClient,
+    namespace: str,
+    app: str,
+    *,
+    claims: Mapping[str, Path],
+    root: Path,
+    redis_port: int,
+) -> None:
+    """Wait for the app's restore Job, run it, and wait for the restore to be recorded Succeeded."""
+    job = wait_for_restore_job(api, namespace, app)
+    run = run_backup_program(api, namespace, job, claims=claims, root=root, env=redis_env(redis_port))
+    assert run.exit_code == 0, run.output
+    wait_until(
+        lambda: restore_status(api, namespace, app).get("phase") == "Succeeded", WAIT, f"the restore of {app}"
+    )
 
 
 def run_backup_program(

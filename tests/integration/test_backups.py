@@ -28,7 +28,6 @@ from tests.harness.processes import wait_until
 from tests.harness.s3 import S3Server, s3_client
 from tests.integration.addon_support import AddonSet, addons_for_test, addons_ready, app_object, secret_data
 from tests.integration.apps_support import (
-    APP,
     condition,
     get_app,
     install_crds,
@@ -40,14 +39,18 @@ from tests.integration.backups_support import (
     BACKUP,
     WAIT,
     backup_store,
+    clone_of,
     get_backup,
     make_backup,
     ready,
     redis_env,
     redis_password,
+    restore_status,
     run_backup_program,
+    run_restore,
     store_ready,
     wait_for_phase,
+    wait_for_restore_job,
 )
 
 MIB = 1024 * 1024
@@ -93,16 +96,10 @@ def _patch_spec(api: client.ApiClient, namespace: str, name: str, spec: dict[str
     )
 
 
-def _restore_job(api: client.ApiClient, namespace: str, app: str) -> str:
-    def job() -> str:
-        return str(((get_app(api, namespace, app).get("status") or {}).get("restore") or {}).get("job") or "")
-
-    wait_until(lambda: bool(job()), WAIT, f"the restore Job of {app}")
-    return job()
-
-
-def _restore_phase(api: client.ApiClient, namespace: str, app: str) -> str:
-    return str(((get_app(api, namespace, app).get("status") or {}).get("restore") or {}).get("phase") or "")
+def _restore_job(api: client.ApiClient, namespace: str, app: str) -> None:
+    wait_until(
+        lambda: bool(restore_status(api, namespace, app).get("job")), WAIT, f"the restore Job of {app}"
+    )
 
 
 def _replicas(api: client.ApiClient, namespace: str, app: str) -> int:
@@ -125,6 +122,7 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
     tmp_path: Path,
 ) -> None:
     store_name = f"store-{namespace}"
+    jobs = tmp_path / "jobs"
     for claim in ("wiki-data", "copy-data"):
         pre_bound_volume(api_client, namespace, claim)
     with backup_store(
@@ -165,7 +163,7 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
                 "wiki-b1-backup",
                 claims={"wiki-data": data},
                 root=tmp_path / "jobs",
-                env=redis_env(api_client, namespace, "wiki", port),
+                env=redis_env(port),
             )
             assert run.exit_code == 0, run.output
             backup = wait_for_phase(api_client, namespace, "wiki-b1", "Succeeded")
@@ -184,42 +182,34 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
             conn.close()
             redis.Redis(host="127.0.0.1", port=port, password=wiki_redis_password).flushall()
             _patch_spec(api_client, namespace, "wiki", {"restoreFrom": {"backup": "wiki-b1"}})
-            job = _restore_job(api_client, namespace, "wiki")
+            wait_for_restore_job(api_client, namespace, "wiki")
             assert _replicas(api_client, namespace, "wiki") == 0, (
                 "the app is stopped while its data is replaced"
             )
-            assert get_app(api_client, namespace, "wiki")["status"]["phase"] == "Restoring"
-            run = run_backup_program(
-                api_client,
-                namespace,
-                job,
-                claims={"wiki-data": data},
-                root=tmp_path / "jobs",
-                env=redis_env(api_client, namespace, "wiki", port),
-            )
-            assert run.exit_code == 0, run.output
             wait_until(
-                lambda: _restore_phase(api_client, namespace, "wiki") == "Succeeded", WAIT, "the restore"
+                lambda: get_app(api_client, namespace, "wiki")["status"]["phase"] == "Restoring",
+                WAIT,
+                "phase Restoring",
             )
+            ready_while = condition(get_app(api_client, namespace, "wiki"), "Ready")
+            assert (ready_while["status"], ready_while["reason"]) in {
+                ("False", "Restoring"),
+                ("False", "RestorePending"),
+            }
+            run_restore(api_client, namespace, "wiki", claims={"wiki-data": data}, root=jobs, redis_port=port)
             wait_until(lambda: _replicas(api_client, namespace, "wiki") == 1, WAIT, "the app to start again")
-            assert condition(get_app(api_client, namespace, "wiki"), "Restored")["status"] == "True"
+            wait_until(
+                lambda: condition(get_app(api_client, namespace, "wiki"), "Restored").get("status") == "True",
+                WAIT,
+                "Restored=True",
+            )
             assert fingerprint(data) == files
             assert _rows(pg) == rows
             assert _keys(port, wiki_redis_password) == keys
 
             # A clone: a new app from the same backup, with databases and passwords of its own.
-            clone = {
-                "apiVersion": APP[0],
-                "kind": APP[1],
-                "metadata": {"name": "copy", "namespace": namespace},
-                "spec": {
-                    "domain": "copy.example.com",
-                    "restoreFrom": {"backup": "wiki-b1"},
-                    "addons": {t: {"addonRef": name} for t, name in addons.names.items()},
-                },
-            }
-            k8s.create(api_client, clone)
-            job = _restore_job(api_client, namespace, "copy")
+            k8s.create(api_client, clone_of("copy", namespace, "wiki-b1", addons.names))
+            wait_for_restore_job(api_client, namespace, "copy")  # its addons are provisioned by then
             copy_data = tmp_path / "copy-data"
             copy_data.mkdir()
             copy_redis_password = redis_password(api_client, namespace, "copy")
@@ -227,18 +217,8 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
             (tmp_path / "redis-copy").mkdir()
             with private_redis(tmp_path / "redis-copy", copy_redis_password) as copy_redis:
                 copy_port = int(copy_redis["CLOUDRON_REDIS_PORT"])
-                run = run_backup_program(
-                    api_client,
-                    namespace,
-                    job,
-                    claims={"copy-data": copy_data},
-                    root=tmp_path / "jobs",
-                    env=redis_env(api_client, namespace, "copy", copy_port),
-                )
-                assert run.exit_code == 0, run.output
-                wait_until(
-                    lambda: _restore_phase(api_client, namespace, "copy") == "Succeeded", WAIT, "the clone"
-                )
+                claims = {"copy-data": copy_data}
+                run_restore(api_client, namespace, "copy", claims=claims, root=jobs, redis_port=copy_port)
                 copy_pg = secret_data(api_client, namespace, "copy-postgresql")
                 for key in (
                     "CLOUDRON_POSTGRESQL_DATABASE",
@@ -254,14 +234,14 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
                 assert copy_app["status"]["restore"]["image"] == app["spec"]["image"]
 
                 # An app that has run refuses another app's backup: its data is not a clone's.
-                make_backup(api_client, namespace, "copy-b1", "copy")
+                make_backup(api_client, namespace, "copy-b1", "copy", store=store_name)
                 run = run_backup_program(
                     api_client,
                     namespace,
                     "copy-b1-backup",
                     claims={"copy-data": copy_data},
                     root=tmp_path / "jobs",
-                    env=redis_env(api_client, namespace, "copy", copy_port),
+                    env=redis_env(copy_port),
                 )
                 assert run.exit_code == 0, run.output
                 wait_for_phase(api_client, namespace, "copy-b1", "Succeeded")
@@ -374,7 +354,7 @@ def test_the_schedule_makes_backups_and_retention_prunes_them(  # noqa: PLR0917
         password = redis_password(api_client, namespace, "wiki")
         (tmp_path / "redis").mkdir()
         with private_redis(tmp_path / "redis", password) as own_redis:
-            env = redis_env(api_client, namespace, "wiki", int(own_redis["CLOUDRON_REDIS_PORT"]))
+            env = redis_env(int(own_redis["CLOUDRON_REDIS_PORT"]))
             make_backup(api_client, namespace, "older", "wiki", reason="scheduled")
             run = run_backup_program(
                 api_client,
@@ -450,7 +430,7 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
         old.cluster.ensure_running()
         install_crds(old)
         old_api = config.new_client_from_config(config_file=str(old.cluster.kubeconfig))
-        k8s.create(old_api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        client.CoreV1Api(old_api).create_namespace({"metadata": {"name": namespace}})
         old_operator = namespaced_operator(old.cluster.kubeconfig, tmp_path / "old-operator.log", namespace)
         old_operator.start()
         try:
@@ -475,14 +455,14 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
                     port = int(old_redis["CLOUDRON_REDIS_PORT"])
                     redis.Redis(host="127.0.0.1", port=port, password=old_redis_password).set("k", "v")
                     files, rows, keys = fingerprint(data), _rows(pg), _keys(port, old_redis_password)
-                    make_backup(old_api, namespace, "wiki-last", "wiki")
+                    make_backup(old_api, namespace, "wiki-last", "wiki", store=store_name)
                     run = run_backup_program(
                         old_api,
                         namespace,
                         "wiki-last-backup",
                         claims={"wiki-data": data},
                         root=tmp_path / "jobs",
-                        env=redis_env(old_api, namespace, "wiki", port),
+                        env=redis_env(port),
                     )
                     assert run.exit_code == 0, run.output
                     wait_for_phase(old_api, namespace, "wiki-last", "Succeeded")
@@ -493,6 +473,7 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
         old.cluster.delete()  # the old cluster is gone, its data with it but the store's
     shutil.rmtree(data)
 
+    jobs = tmp_path / "jobs"
     new_data = tmp_path / "new-data"
     new_data.mkdir()
     pre_bound_volume(api_client, namespace, "wiki-data")
@@ -508,34 +489,14 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
             store = k8s.get(api_client, "cloudron.io/v1alpha1", "BackupStore", None, store_name) or {}
             assert store["status"]["lastImport"] == {"request": "1", "found": 1, "created": 1}
 
-            clone = {
-                "apiVersion": APP[0],
-                "kind": APP[1],
-                "metadata": {"name": "wiki", "namespace": namespace},
-                "spec": {
-                    "domain": "wiki.example.com",
-                    "restoreFrom": {"backup": "wiki-last"},
-                    "addons": {t: {"addonRef": name} for t, name in addons.names.items()},
-                },
-            }
-            k8s.create(api_client, clone)
-            job = _restore_job(api_client, namespace, "wiki")
+            k8s.create(api_client, clone_of("wiki", namespace, "wiki-last", addons.names))
+            wait_for_restore_job(api_client, namespace, "wiki")  # its addons are provisioned by then
             new_password = redis_password(api_client, namespace, "wiki")
             (tmp_path / "new-redis").mkdir()
             with private_redis(tmp_path / "new-redis", new_password) as new_redis:
                 new_port = int(new_redis["CLOUDRON_REDIS_PORT"])
-                run = run_backup_program(
-                    api_client,
-                    namespace,
-                    job,
-                    claims={"wiki-data": new_data},
-                    root=tmp_path / "jobs",
-                    env=redis_env(api_client, namespace, "wiki", new_port),
-                )
-                assert run.exit_code == 0, run.output
-                wait_until(
-                    lambda: _restore_phase(api_client, namespace, "wiki") == "Succeeded", WAIT, "restore"
-                )
+                claims = {"wiki-data": new_data}
+                run_restore(api_client, namespace, "wiki", claims=claims, root=jobs, redis_port=new_port)
                 assert fingerprint(new_data) == files
                 assert _rows(secret_data(api_client, namespace, "wiki-postgresql")) == rows
                 assert _keys(new_port, new_password) == keys

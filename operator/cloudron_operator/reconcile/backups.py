@@ -30,7 +30,7 @@ from cloudron_operator.backup.package import running_package
 from cloudron_operator.backup.retention import BackupEntry, Retention, to_prune
 from cloudron_operator.backup.store import S3Store, StoreError
 from cloudron_operator.builders.backup_job import JobVolumes, app_container_env, backup_job
-from cloudron_operator.builders.identity import AppIdentity, child_name
+from cloudron_operator.builders.identity import AppIdentity, app_label_value, child_name
 from cloudron_operator.builders.volumes import nested_out
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest import Manifest
@@ -148,23 +148,24 @@ def import_backups(api: client.ApiClient, store: Mapping[str, Any], request: str
         namespace, backup = index.backup.namespace, index.backup.name
         if k8s.get(api, API_VERSION, "CloudronBackup", namespace, backup) is not None:
             continue
-        if k8s.get(api, "v1", "Namespace", None, namespace) is None:
-            problems.append(f"{namespace}/{backup}: namespace {namespace} does not exist")
-            continue
-        k8s.create(
-            api,
-            {
-                "apiVersion": API_VERSION,
-                "kind": "CloudronBackup",
-                "metadata": {
-                    "name": backup,
-                    "namespace": namespace,
-                    "labels": {APP_LABEL: index.app.name},
-                    "annotations": {IMPORTED_ANNOTATION: access.name, RETAIN_ANNOTATION: "true"},
-                },
-                "spec": {"app": index.app.name, "store": access.name, "reason": index.backup.reason},
+        imported = {
+            "apiVersion": API_VERSION,
+            "kind": "CloudronBackup",
+            "metadata": {
+                "name": backup,
+                "namespace": namespace,
+                "labels": {APP_LABEL: app_label_value(index.app.name)},
+                "annotations": {IMPORTED_ANNOTATION: access.name, RETAIN_ANNOTATION: "true"},
             },
-        )
+            "spec": {"app": index.app.name, "store": access.name, "reason": index.backup.reason},
+        }
+        try:
+            k8s.create(api, imported)
+        except k8s.ApiError as error:
+            if error.status not in (403, 404, 409):  # no such namespace, not served, made meanwhile
+                raise
+            problems.append(f"{namespace}/{backup}: {error.message}")
+            continue
         created += 1
     message = "; ".join(problems[:10]) or None
     result = {
@@ -482,7 +483,11 @@ def run_schedule(api: client.ApiClient, app: Mapping[str, Any], now: datetime) -
     backup = {
         "apiVersion": API_VERSION,
         "kind": "CloudronBackup",
-        "metadata": {"name": name, "namespace": meta["namespace"], "labels": {APP_LABEL: meta["name"]}},
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {APP_LABEL: app_label_value(meta["name"])},
+        },
         "spec": {"app": meta["name"], "store": policy["store"], "reason": "scheduled"},
     }
     created = True

@@ -30,7 +30,7 @@ from cloudron_operator.backup.index import INDEX_NAME, BackupIndex, IndexError_
 from cloudron_operator.backup.package import held_for_restore, restore_record
 from cloudron_operator.backup.store import S3Store, StoreError
 from cloudron_operator.builders.backup_job import app_container_env, backup_job
-from cloudron_operator.builders.identity import AppIdentity, child_name, owner_reference
+from cloudron_operator.builders.identity import AppIdentity, child_name, owner_reference, workload_selector
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import API_VERSION, CloudronAppSpec
@@ -76,6 +76,9 @@ def prepare(api: client.ApiClient, body: kopf.Body) -> kopf.Body:
         return kopf.Body(_write(api, body, None)) if current else body  # type: ignore[arg-type]
     if current and current.get("backup") == wanted:
         return body
+    if current and current.get("phase") == "Running" and current.get("job"):
+        # Another backup is asked for while one is being restored: its Job must not go on beside the new one.
+        k8s.delete(api, "batch/v1", "Job", body.meta["namespace"], current["job"])
     namespace = body.meta["namespace"]
     backup = k8s.get(api, API_VERSION, "CloudronBackup", namespace, wanted)
     if backup is None:
@@ -208,14 +211,8 @@ def advance(
 
 
 def _workload_down(api: client.ApiClient, identity: AppIdentity) -> bool:
-    pods = k8s.list_objects(
-        api,
-        "v1",
-        "Pod",
-        identity.namespace,
-        f"cloudron.io/app={identity.name},app.kubernetes.io/component=app",
-    )
-    return not pods
+    selector = ",".join(f"{key}={value}" for key, value in workload_selector(identity).items())
+    return not k8s.list_objects(api, "v1", "Pod", identity.namespace, selector)
 
 
 def _start(
