@@ -15,6 +15,7 @@ import queue
 import shutil
 import sys
 import threading
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -128,9 +129,12 @@ class _Sink:
 def create(env: Mapping[str, str]) -> BackupIndex:
     """Write a backup; its index last. Re-running a backup that completed changes nothing."""
     task = Task.from_env(env)
-    record = json.loads(env.get("CLOUDRON_BACKUP_RECORD", "{}"))
-    backup = BackupRecord(**{**record["backup"], "started_at": _now()})
-    app = AppRecord(**record["app"])
+    try:
+        record = json.loads(env["CLOUDRON_BACKUP_RECORD"])
+        backup = BackupRecord(**{**record["backup"], "started_at": _now()})
+        app = AppRecord(**record["app"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise BackupFailed(f"CLOUDRON_BACKUP_RECORD is missing or not a backup's record: {error}") from error
     store = S3Store(task.store)
     existing = _read_index(store, task.folder)
     if existing is not None:
@@ -328,12 +332,18 @@ def _now() -> str:
 
 
 def main(command: str, env: Mapping[str, str] | None = None) -> int:
-    """Run `create` or `restore`; a failure is one line on stderr and exit status 1."""
+    """Run `create` or `restore`. A failure ends with one line on stderr, the last of the Job's log,
+    which becomes the reason the operator reports; what this program expects says only that, an
+    unexpected error comes after its traceback. Exit status 1 either way."""
     environment = os.environ if env is None else env
     try:
         index = create(environment) if command == "create" else restore(environment)
     except (BackupFailed, StoreError, DumpError, DecryptionError, ArchiveError, IndexError_) as error:
         print(f"{command} failed: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - a database or the network said no: its words, last
+        traceback.print_exc()
+        print(f"{command} failed: {type(error).__name__}: {error}".replace("\n", " "), file=sys.stderr)
         return 1
     summary = {"backup": index.backup.name, "size": index.size, "contents": index.contents}
     print(json.dumps(summary))
