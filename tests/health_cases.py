@@ -29,6 +29,8 @@ STUCK = (
     "DeprovisionFailed",
     "NameConflict",
     "HostInUse",
+    "RestoreRefused",
+    "BackupNotFound",
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -75,14 +75,14 @@ def _touch(path: Path, rng: random.Random) -> None:
 
 
 def fingerprint(root: Path) -> dict[str, tuple[Any, ...]]:
-    """Every entry under root (root itself as "."): kind, mode, mtime (µs), and bytes or link target."""
+    """Every entry under root (root itself as "."): kind, mode, mtime (ns), and bytes or link target."""
     entries: dict[str, tuple[Any, ...]] = {}
     for directory, subdirs, files in os.walk(root):
         for name in [".", *subdirs, *files] if directory == str(root) else [*subdirs, *files]:
             path = Path(directory) / name
             relative = os.path.normpath(os.path.relpath(path, root))
             info = path.lstat()
-            mtime = round(info.st_mtime_ns / 1000)
+            mtime = info.st_mtime_ns
             if path.is_symlink():
                 entries[relative] = ("link", os.readlink(path), mtime)
             elif path.is_dir():

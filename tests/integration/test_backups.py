@@ -274,6 +274,7 @@ def test_an_unreachable_store_or_a_failing_job_is_reported_and_the_app_untouched
     tmp_path: Path,
 ) -> None:
     pre_bound_volume(api_client, namespace, "wiki-data")
+    jobs = tmp_path / "jobs"
     bad, good = f"bad-{namespace}", f"good-{namespace}"
     with (
         backup_store(api_client, namespace, bad, s3_server, s3_bucket, secret_key="not-the-secret"),
@@ -325,10 +326,51 @@ def test_an_unreachable_store_or_a_failing_job_is_reported_and_the_app_untouched
         assert ready(failed)["reason"] == "BackupFailed"
         folder = f"cluster-a/{namespace}/wiki/to-good/"
         assert f"{folder}index.json" not in _store_keys(s3_server, s3_bucket, folder)
-        assert (
-            get_app(api_client, namespace, "wiki")["spec"] == get_app(api_client, namespace, "wiki")["spec"]
-        )
-        assert _replicas(api_client, namespace, "wiki") == 1
+        assert _replicas(api_client, namespace, "wiki") == 1, "a failed backup leaves the app running"
+
+        # A backup that is damaged in the store: the restore refuses it and the app is as it was.
+        (tmp_path / "redis").mkdir()
+        with private_redis(tmp_path / "redis", redis_password(api_client, namespace, "wiki")) as own_redis:
+            port = int(own_redis["CLOUDRON_REDIS_PORT"])
+            (data / "kept.txt").write_text("the app's data before the restore")
+            make_backup(api_client, namespace, "damaged", "wiki", store=good)
+            run = run_backup_program(
+                api_client,
+                namespace,
+                "damaged-backup",
+                claims={"wiki-data": data},
+                root=jobs,
+                env=redis_env(port),
+            )
+            assert run.exit_code == 0, run.output
+            wait_for_phase(api_client, namespace, "damaged", "Succeeded")
+            key = f"cluster-a/{namespace}/wiki/damaged/files.tar"
+            s3 = s3_client(s3_server)
+            stored = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+            s3.put_object(Bucket=s3_bucket, Key=key, Body=stored[:-100])
+            (data / "kept.txt").write_text("written after the backup")
+            before = fingerprint(data)
+            _patch_spec(api_client, namespace, "wiki", {"restoreFrom": {"backup": "damaged"}})
+            job = wait_for_restore_job(api_client, namespace, "wiki")
+            for _attempt in range(3):  # backoffLimit 2: three pods, each refusing
+                run = run_backup_program(
+                    api_client, namespace, job, claims={"wiki-data": data}, root=jobs, env=redis_env(port)
+                )
+                assert run.exit_code == 1
+            wait_until(
+                lambda: restore_status(api_client, namespace, "wiki").get("phase") == "Failed", WAIT, "it"
+            )
+            assert "corrupted or truncated" in restore_status(api_client, namespace, "wiki")["message"]
+            wait_until(
+                lambda: (
+                    condition(get_app(api_client, namespace, "wiki"), "Restored").get("reason")
+                    == "RestoreFailed"
+                ),
+                WAIT,
+                "Restored=False",
+            )
+            wait_until(lambda: _replicas(api_client, namespace, "wiki") == 1, WAIT, "the app to run again")
+            assert fingerprint(data) == before
 
 
 def test_the_schedule_makes_backups_and_retention_prunes_them(  # noqa: PLR0917

@@ -146,7 +146,8 @@ def test_a_tree_extracts_as_it_was_written(tmp_path: Path) -> None:
     (source / ".cloudron-restore").mkdir()  # a restore's working folder is not the app's
     os.symlink("/app/code/x", source / "link")
     os.chmod(source / "deep", 0o711)  # noqa: S103 - a mode to restore
-    os.utime(source / "deep", ns=(1_600_000_000_123_456_000,) * 2)
+    os.utime(source / "deep", ns=(1_600_000_000_123_456_789,) * 2)
+    os.utime(source / "link", ns=(1_500_000_000_000_000_001,) * 2, follow_symlinks=False)
     stream = io.BytesIO()
     report = write_tree(stream, {"data": source}, skip={".cloudron-restore"})
     assert report.files == 1 and report.bytes == 5
@@ -157,5 +158,6 @@ def test_a_tree_extracts_as_it_was_written(tmp_path: Path) -> None:
     assert (target / "deep" / "er" / "file").read_bytes() == b"bytes"
     assert os.readlink(target / "link") == "/app/code/x"
     assert oct((target / "deep").stat().st_mode & 0o777) == "0o711"
-    assert (target / "deep").stat().st_mtime_ns // 1000 == 1_600_000_000_123_456
+    assert (target / "deep").stat().st_mtime_ns == 1_600_000_000_123_456_789, "to the nanosecond"
+    assert (target / "link").lstat().st_mtime_ns == 1_500_000_000_000_000_001
     assert not (target / ".cloudron-restore").exists()

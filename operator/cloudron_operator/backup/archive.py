@@ -10,10 +10,12 @@ databases the manifest lists are copied with SQLite's backup API, which gives a 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO, Final
@@ -86,6 +88,8 @@ def _add(
         return  # deleted since it was listed: the app is running
     if info is None:  # a socket: nothing to keep
         return
+    with suppress(FileNotFoundError):  # the exact time, not the float tarfile would write
+        info.pax_headers = {**info.pax_headers, "mtime": _decimal_seconds(os.lstat(path).st_mtime_ns)}
     if not info.isreg():
         archive.addfile(info)
         return
@@ -147,8 +151,8 @@ def extract_tree(source: IO[bytes] | Any, destinations: Mapping[str, Path]) -> i
             archive.extract(
                 member_copy, target, set_attrs=not member.isdir(), numeric_owner=True, filter="fully_trusted"
             )
-            if member.issym():  # tarfile leaves a symlink's own time to the moment it made it
-                os.utime(target / member_copy.name, (member.mtime, member.mtime), follow_symlinks=False)
+            if not member.isdir():  # tarfile sets a float's time, and none on a symlink itself
+                _set_mtime(target / member_copy.name, member)
             count += 1
         # Directories last, deepest first, so adding their entries does not change their mtime.
         for member, target in sorted(directories, key=lambda item: item[0].name, reverse=True):
@@ -156,8 +160,26 @@ def extract_tree(source: IO[bytes] | Any, destinations: Mapping[str, Path]) -> i
             if os.geteuid() == 0:
                 os.lchown(path, member.uid, member.gid)
             os.chmod(path, member.mode)
-            os.utime(path, (member.mtime, member.mtime))
+            _set_mtime(path, member)
     return count
+
+
+def _decimal_seconds(ns: int) -> str:
+    """Nanoseconds as PAX writes a time: decimal seconds, here to the nanosecond."""
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    return f"{sign}{ns // 10**9}.{ns % 10**9:09d}"
+
+
+def _set_mtime(path: Path, member: tarfile.TarInfo) -> None:
+    """The member's time to the nanosecond when its PAX header has one, else tarfile's float."""
+    text = member.pax_headers.get("mtime", "")
+    match = re.fullmatch(r"(-?)(\d+)(?:\.(\d{1,9}))?", text)
+    if match:
+        sign = -1 if match[1] else 1
+        ns = sign * (int(match[2]) * 10**9 + int((match[3] or "").ljust(9, "0")))
+    else:
+        ns = round(member.mtime * 10**9)
+    os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
 
 def _split(name: str) -> tuple[str, str]:

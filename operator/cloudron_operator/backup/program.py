@@ -16,7 +16,8 @@ import shutil
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,32 +269,44 @@ def restore(env: Mapping[str, str]) -> BackupIndex:
             digest, reader = _open(store, task.folder, item, key)
             _drain(reader)
             digest.check(item)
-    staging = {folder: directory / STAGING for folder, directory in task.directories.items()}
-    for directory in task.directories.values():
-        shutil.rmtree(directory / STAGING, ignore_errors=True)
-        shutil.rmtree(directory / RETIRED, ignore_errors=True)
-    for path in staging.values():
-        path.mkdir(parents=True)
-    if "files" in parts:
-        digest, reader = _open(store, task.folder, parts["files"], key)
-        try:
+    with _staged(task.directories) as staging:
+        if "files" in parts:
+            digest, reader = _open(store, task.folder, parts["files"], key)
             extract_tree(reader, staging)
             _drain(reader)
             digest.check(parts["files"])
-        except BaseException:
-            for path in staging.values():
-                shutil.rmtree(path, ignore_errors=True)
-            raise
-    # 2. Import the databases: each import empties its database first.
-    for addon in task.addons:
-        digest, reader = _open(store, task.folder, parts[addon], key)
-        DUMPERS[addon][1](env, reader)
-        _drain(reader)
-        digest.check(parts[addon])
-    # 3. Swap the directories: the app's entries aside, the restored ones in, the old ones gone.
-    for folder, directory in task.directories.items():
-        _swap(directory, staging[folder])
+        # 2. Import the databases: each import empties its database first.
+        for addon in task.addons:
+            digest, reader = _open(store, task.folder, parts[addon], key)
+            DUMPERS[addon][1](env, reader)
+            _drain(reader)
+            digest.check(parts[addon])
+        # 3. Swap the directories: the app's entries aside, the restored ones in, the old ones gone.
+        for folder, directory in task.directories.items():
+            _swap(directory, staging[folder])
     return index
+
+
+@contextmanager
+def _staged(directories: Mapping[str, Path]) -> Iterator[dict[str, Path]]:
+    """A restore's working folder beside each of the app's directories (on the same volume, so a
+    rename moves it in). If the restore stops before the swap, they go, and each directory gets its
+    own times back: the app's files are as they were, to the directory's mtime."""
+    times = {directory: directory.stat() for directory in directories.values()}
+    staging = {folder: directory / STAGING for folder, directory in directories.items()}
+    for directory in directories.values():  # what a killed restore left
+        shutil.rmtree(directory / STAGING, ignore_errors=True)
+        shutil.rmtree(directory / RETIRED, ignore_errors=True)
+    for path in staging.values():
+        path.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        for folder, directory in directories.items():
+            shutil.rmtree(staging[folder], ignore_errors=True)
+            before = times[directory]
+            os.utime(directory, ns=(before.st_atime_ns, before.st_mtime_ns))
+        raise
 
 
 def _restore_key(index: BackupIndex, password: str | None) -> BackupKey | None:
