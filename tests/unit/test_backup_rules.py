@@ -13,7 +13,7 @@ from cloudron_operator.backup.retention import BackupEntry, Retention, to_prune
 from cloudron_operator.builders.backup_job import JobVolumes, StoreTarget, backup_job
 from cloudron_operator.builders.identity import AppIdentity
 from cloudron_operator.manifest.cron import latest_due
-from cloudron_operator.reconcile.backups import short_name
+from cloudron_operator.reconcile.backups import recorded_spec, short_name
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 12, 3, 3, 0, 30, tzinfo=UTC)
@@ -190,3 +190,8 @@ def test_a_long_name_is_shortened_with_a_digest_and_stays_unique() -> None:
     long_a, long_b = "a" * 60 + "x", "a" * 60 + "y"
     assert len(short_name(long_a, "-backup")) == 63
     assert short_name(long_a, "-backup") != short_name(long_b, "-backup")
+
+
+def test_a_backup_records_the_spec_without_env_values_or_the_restore() -> None:
+    spec = {"image": "x:1", "env": {"API_TOKEN": "s3cr3t"}, "restoreFrom": {"backup": "b"}, "running": False}
+    assert recorded_spec(spec) == {"image": "x:1", "env": {"API_TOKEN": ""}}

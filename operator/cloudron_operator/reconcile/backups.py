@@ -318,7 +318,7 @@ def _start(
             "version": str(manifest.version),
             "image": app_spec.package_image,
             "manifest": app_spec.package_manifest,
-            "spec": {key: value for key, value in package.items() if key not in ("restoreFrom", "running")},
+            "spec": recorded_spec(package),
         },
     }
     secret = ensure_namespace_secret(api, access, namespace)
@@ -351,6 +351,15 @@ def _start(
     return Outcome(
         False, Reason.BACKUP_RUNNING, f"Job {job_name} backs up app {identity.name} to {access.name}"
     )
+
+
+def recorded_spec(package: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec a backup describes its app with: not how to restore it, not spec.env's values (they
+    may be secrets, and the index is plain JSON even in an encrypted backup): their names only."""
+    spec = {key: value for key, value in package.items() if key not in ("restoreFrom", "running")}
+    if spec.get("env"):
+        spec["env"] = dict.fromkeys(spec["env"], "")
+    return spec
 
 
 def job_volumes(manifest: Manifest) -> JobVolumes:

@@ -74,8 +74,13 @@ def prepare(api: client.ApiClient, body: kopf.Body) -> kopf.Body:
     current = (body.get("status") or {}).get("restore")
     if not wanted:
         return kopf.Body(_write(api, body, None)) if current else body  # type: ignore[arg-type]
+    # kopf's copy may be a watch event behind: a restore recorded since must not be started again.
+    stored = k8s.get(api, API_VERSION, "CloudronApp", body.meta["namespace"], body.meta["name"]) or {}
+    current = (stored.get("status") or {}).get("restore")
     if current and current.get("backup") == wanted:
-        return body
+        fresh = copy.deepcopy(dict(body))
+        fresh.setdefault("status", {})["restore"] = current
+        return kopf.Body(fresh)  # type: ignore[arg-type]
     if current and current.get("phase") == "Running" and current.get("job"):
         # Another backup is asked for while one is being restored: its Job must not go on beside the new one.
         k8s.delete(api, "batch/v1", "Job", body.meta["namespace"], current["job"])
