@@ -138,13 +138,13 @@ class Encryptor:
 def decrypt_chunks(source: Readable, key: bytes) -> Iterator[bytes]:
     """The plaintext of an encrypted object, chunk by chunk; DecryptionError on any tampering."""
     aead = AESGCM(key)
-    if _read_exactly(source, len(MAGIC)) != MAGIC:
+    if read_exactly(source, len(MAGIC)) != MAGIC:
         raise DecryptionError("not an encrypted backup object (its header is wrong)")
     sealed_size = CHUNK_SIZE + TAG_SIZE
     counter = 0
-    current = _read_exactly(source, sealed_size)
+    current = read_exactly(source, sealed_size)
     while True:
-        following = _read_exactly(source, sealed_size) if len(current) == sealed_size else b""
+        following = read_exactly(source, sealed_size) if len(current) == sealed_size else b""
         final = not following
         if len(current) < TAG_SIZE:
             raise DecryptionError("the object is truncated")
@@ -160,7 +160,7 @@ def decrypt_chunks(source: Readable, key: bytes) -> Iterator[bytes]:
         current = following
 
 
-def _read_exactly(source: Readable, size: int) -> bytes:
+def read_exactly(source: Readable, size: int) -> bytes:
     parts = bytearray()
     while len(parts) < size:
         data = source.read(size - len(parts))

@@ -21,11 +21,13 @@ import struct
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any, Final
 
 import pymysql
 import redis
+
+from cloudron_operator.backup.crypto import read_exactly
 
 COPY_SIZE: Final = 1024 * 1024
 _DEFINER: Final = re.compile(rb"DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`\s*")
@@ -57,15 +59,9 @@ def _run_out(argv: list[str], env: Mapping[str, str], sink: Any) -> int:
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env={**os.environ, **env})
         assert process.stdout is not None
-        try:
+        with _killed_on_error(process):
             total = _pump(process.stdout, sink)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        if process.wait() != 0:
-            errors.seek(0)
-            raise DumpError(f"{argv[0]} failed: {errors.read()[-2000:].decode(errors='replace').strip()}")
+        _check(process, argv, errors)
     return total
 
 
@@ -76,19 +72,29 @@ def _run_in(argv: list[str], env: Mapping[str, str], chunks: Iterator[bytes]) ->
             argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env={**os.environ, **env}
         )
         assert process.stdin is not None
-        try:
+        # A tool that stops reading says why in its exit status and stderr.
+        with _killed_on_error(process), suppress(BrokenPipeError):
             for chunk in chunks:
                 process.stdin.write(chunk)
             process.stdin.close()
-        except BrokenPipeError:
-            pass  # the tool stopped reading: its exit status and stderr say why
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        if process.wait() != 0:
-            errors.seek(0)
-            raise DumpError(f"{argv[0]} failed: {errors.read()[-2000:].decode(errors='replace').strip()}")
+        _check(process, argv, errors)
+
+
+@contextmanager
+def _killed_on_error(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def _check(process: subprocess.Popen[bytes], argv: list[str], errors: IO[bytes]) -> None:
+    """DumpError with the end of the tool's stderr unless it exited 0."""
+    if process.wait() != 0:
+        errors.seek(0)
+        raise DumpError(f"{argv[0]} failed: {errors.read()[-2000:].decode(errors='replace').strip()}")
 
 
 def _chunks(source: Any) -> Iterator[bytes]:
@@ -259,17 +265,17 @@ def dump_redis(env: Mapping[str, str], sink: Any) -> int:
 
 
 def restore_redis(env: Mapping[str, str], source: Any) -> int:
-    if _read(source, len(_REDIS_MAGIC)) != _REDIS_MAGIC:
+    if read_exactly(source, len(_REDIS_MAGIC)) != _REDIS_MAGIC:
         raise DumpError("the redis object is not a key dump of this format")
     _redis(env).flushall()
     clients: dict[int, redis.Redis] = {}
     pipes: dict[int, Any] = {}
     restored = 0
-    while header := _read(source, _REDIS_RECORD.size):
+    while header := read_exactly(source, _REDIS_RECORD.size):
         if len(header) < _REDIS_RECORD.size:
             raise DumpError("the redis object is truncated")
         db, key_length, ttl, payload_length = _REDIS_RECORD.unpack(header)
-        key, payload = _read(source, key_length), _read(source, payload_length)
+        key, payload = read_exactly(source, key_length), read_exactly(source, payload_length)
         if len(payload) < payload_length:
             raise DumpError("the redis object is truncated")
         if db not in pipes:
@@ -282,16 +288,6 @@ def restore_redis(env: Mapping[str, str], source: Any) -> int:
     for pipe in pipes.values():
         pipe.execute()
     return restored
-
-
-def _read(source: Any, size: int) -> bytes:
-    parts = bytearray()
-    while len(parts) < size:
-        data = source.read(size - len(parts))
-        if not data:
-            break
-        parts += data
-    return bytes(parts)
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -259,9 +259,7 @@ def _advance(
         )
         write_status(api, backup, _phase_fields("Running"), running)
         return None
-    failed = ConditionUpdate("Ready", FALSE, Reason.BACKUP_FAILED, message)
-    write_status(api, backup, _phase_fields("Failed", completedAt=_now()), failed)
-    return Outcome(True, Reason.BACKUP_FAILED, message)
+    return _failed(api, backup, message)
 
 
 def _start(
@@ -380,23 +378,11 @@ def _complete(
         index = BackupIndex.from_json(index_data)
     except IndexError_ as error:
         message = f"the store's index at {folder} is not readable: {error}"
-        write_status(
-            api,
-            backup,
-            _phase_fields("Failed"),
-            ConditionUpdate("Ready", FALSE, Reason.BACKUP_FAILED, message),
-        )
-        return Outcome(True, Reason.BACKUP_FAILED, message)
+        return _failed(api, backup, message)
     imported = IMPORTED_ANNOTATION in (meta.get("annotations") or {})
     if index.backup.uid != meta["uid"] and not imported:
         message = f"the store already holds another backup at {folder}: give this backup another name"
-        write_status(
-            api,
-            backup,
-            _phase_fields("Failed"),
-            ConditionUpdate("Ready", FALSE, Reason.BACKUP_FAILED, message),
-        )
-        return Outcome(True, Reason.BACKUP_FAILED, message)
+        return _failed(api, backup, message)
     fields = _phase_fields(
         "Succeeded",
         store=access.name,
@@ -412,6 +398,12 @@ def _complete(
     message = f"{index.size} bytes in {access.name}: {', '.join(index.contents)}"
     write_status(api, backup, fields, ConditionUpdate("Ready", TRUE, Reason.BACKUP_SUCCEEDED, message))
     return Outcome(False, Reason.BACKUP_SUCCEEDED, f"backup complete: {message}")
+
+
+def _failed(api: client.ApiClient, backup: Mapping[str, Any], message: str) -> Outcome:
+    failed = ConditionUpdate("Ready", FALSE, Reason.BACKUP_FAILED, message)
+    write_status(api, backup, _phase_fields("Failed", completedAt=_now()), failed)
+    return Outcome(True, Reason.BACKUP_FAILED, message)
 
 
 def termination_message(api: client.ApiClient, namespace: str, job_name: str) -> str:
