@@ -7,7 +7,6 @@ import hashlib
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cloudron_operator.builders.redis import redis_server_args
-from tests.harness.processes import LOOPBACK, free_port, wait_until
+from tests.harness.app_redis import redis_from_builder
+from tests.harness.processes import LOOPBACK
 
 ODD_NAMES = [
     "space name.txt",
@@ -117,38 +116,13 @@ def change_everything(root: Path) -> None:
 
 @contextmanager
 def private_redis(data: Path, password: str) -> Iterator[dict[str, str]]:
-    """A redis-server run with the app's Redis command line (as test_redis_command), its CLOUDRON_REDIS_*."""
-    binary = shutil.which("redis-server")
-    assert binary is not None, "redis-server is installed by hack/install-deps.sh"
-    argv = redis_server_args("REDIS_PASSWORD")
-    port = free_port()
-    script = (
-        argv[-1].replace("--dir /data", f"--dir {data}") + f" --port {port} --bind {LOOPBACK} --daemonize no"
-    )
-    process = subprocess.Popen(
-        [*argv[:-1], script],
-        env={**os.environ, "REDIS_PASSWORD": password},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _answers(port), 20, f"redis-server on {port}")
+    """An app's Redis (tests/harness/app_redis.py) with its password, as its CLOUDRON_REDIS_*."""
+    with redis_from_builder(password, data) as port:
         yield {
             "CLOUDRON_REDIS_HOST": LOOPBACK,
             "CLOUDRON_REDIS_PORT": str(port),
             "CLOUDRON_REDIS_PASSWORD": password,
         }
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection((LOOPBACK, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def run_program(

@@ -159,6 +159,21 @@ def run_restore(
     )
 
 
+def complete_backup(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    *,
+    claims: Mapping[str, Path],
+    root: Path,
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Run the backup's Job (`<name>-backup`) and wait for the operator to record it Succeeded."""
+    run = run_backup_program(api, namespace, f"{name}-backup", claims=claims, root=root, env=env)
+    assert run.exit_code == 0, run.output
+    return wait_for_phase(api, namespace, name, "Succeeded")
+
+
 def run_backup_program(
     api: client.ApiClient,
     namespace: str,

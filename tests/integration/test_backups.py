@@ -40,6 +40,7 @@ from tests.integration.backups_support import (
     WAIT,
     backup_store,
     clone_of,
+    complete_backup,
     get_backup,
     make_backup,
     ready,
@@ -157,16 +158,14 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
             files, rows, keys = fingerprint(data), _rows(pg), _keys(port, wiki_redis_password)
 
             make_backup(api_client, namespace, "wiki-b1", "wiki")
-            run = run_backup_program(
+            backup = complete_backup(
                 api_client,
                 namespace,
-                "wiki-b1-backup",
+                "wiki-b1",
                 claims={"wiki-data": data},
                 root=tmp_path / "jobs",
                 env=redis_env(port),
             )
-            assert run.exit_code == 0, run.output
-            backup = wait_for_phase(api_client, namespace, "wiki-b1", "Succeeded")
             status = backup["status"]
             assert status["contents"] == ["postgresql", "redis", "files"]
             assert status["appVersion"] == "1.0.0" and status["encrypted"] is True
@@ -235,16 +234,14 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
 
                 # An app that has run refuses another app's backup: its data is not a clone's.
                 make_backup(api_client, namespace, "copy-b1", "copy", store=store_name)
-                run = run_backup_program(
+                complete_backup(
                     api_client,
                     namespace,
-                    "copy-b1-backup",
+                    "copy-b1",
                     claims={"copy-data": copy_data},
                     root=tmp_path / "jobs",
                     env=redis_env(copy_port),
                 )
-                assert run.exit_code == 0, run.output
-                wait_for_phase(api_client, namespace, "copy-b1", "Succeeded")
                 _patch_spec(api_client, namespace, "wiki", {"restoreFrom": {"backup": "copy-b1"}})
                 wait_until(
                     lambda: (
@@ -334,16 +331,14 @@ def test_an_unreachable_store_or_a_failing_job_is_reported_and_the_app_untouched
             port = int(own_redis["CLOUDRON_REDIS_PORT"])
             (data / "kept.txt").write_text("the app's data before the restore")
             make_backup(api_client, namespace, "damaged", "wiki", store=good)
-            run = run_backup_program(
+            complete_backup(
                 api_client,
                 namespace,
-                "damaged-backup",
+                "damaged",
                 claims={"wiki-data": data},
                 root=jobs,
                 env=redis_env(port),
             )
-            assert run.exit_code == 0, run.output
-            wait_for_phase(api_client, namespace, "damaged", "Succeeded")
             key = f"cluster-a/{namespace}/wiki/damaged/files.tar"
             s3 = s3_client(s3_server)
             stored = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
@@ -398,27 +393,23 @@ def test_the_schedule_makes_backups_and_retention_prunes_them(  # noqa: PLR0917
         with private_redis(tmp_path / "redis", password) as own_redis:
             env = redis_env(int(own_redis["CLOUDRON_REDIS_PORT"]))
             make_backup(api_client, namespace, "older", "wiki", reason="scheduled")
-            run = run_backup_program(
+            complete_backup(
                 api_client,
                 namespace,
-                "older-backup",
+                "older",
                 claims={"wiki-data": data},
                 root=tmp_path / "jobs",
                 env=env,
             )
-            assert run.exit_code == 0, run.output
-            wait_for_phase(api_client, namespace, "older", "Succeeded")
             make_backup(api_client, namespace, "by-hand", "wiki")
-            run = run_backup_program(
+            complete_backup(
                 api_client,
                 namespace,
-                "by-hand-backup",
+                "by-hand",
                 claims={"wiki-data": data},
                 root=tmp_path / "jobs",
                 env=env,
             )
-            assert run.exit_code == 0, run.output
-            wait_for_phase(api_client, namespace, "by-hand", "Succeeded")
             assert k8s.get(api_client, *BACKUP, namespace, "older") is not None, "the newest good is by hand"
 
             def scheduled() -> list[str]:
@@ -428,16 +419,14 @@ def test_the_schedule_makes_backups_and_retention_prunes_them(  # noqa: PLR0917
             wait_until(lambda: bool(scheduled()), 75, "the schedule to make a backup")
             (made,) = scheduled()
             assert made.startswith("wiki-")
-            run = run_backup_program(
+            complete_backup(
                 api_client,
                 namespace,
-                f"{made}-backup",
+                made,
                 claims={"wiki-data": data},
                 root=tmp_path / "jobs",
                 env=env,
             )
-            assert run.exit_code == 0, run.output
-            wait_for_phase(api_client, namespace, made, "Succeeded")
             # keepDaily 1: the older scheduled backup of the same day goes, with its data; by hand stays.
             wait_until(lambda: k8s.get(api_client, *BACKUP, namespace, "older") is None, WAIT, "the pruning")
             assert _store_keys(s3_server, s3_bucket, f"cluster-a/{namespace}/wiki/older/") == []
@@ -498,16 +487,14 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
                     redis.Redis(host="127.0.0.1", port=port, password=old_redis_password).set("k", "v")
                     files, rows, keys = fingerprint(data), _rows(pg), _keys(port, old_redis_password)
                     make_backup(old_api, namespace, "wiki-last", "wiki", store=store_name)
-                    run = run_backup_program(
+                    complete_backup(
                         old_api,
                         namespace,
-                        "wiki-last-backup",
+                        "wiki-last",
                         claims={"wiki-data": data},
                         root=tmp_path / "jobs",
                         env=redis_env(port),
                     )
-                    assert run.exit_code == 0, run.output
-                    wait_for_phase(old_api, namespace, "wiki-last", "Succeeded")
         finally:
             old_operator.stop()
             old_api.close()

@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import socket
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 
 from cloudron_operator.builders.identity import AppIdentity
-from cloudron_operator.builders.redis import REDIS_USER, redis_env, redis_server_args
-from tests.harness.processes import LOOPBACK, free_port, wait_until
+from cloudron_operator.builders.redis import REDIS_USER, redis_env
+from tests.harness.app_redis import redis_from_builder
+from tests.harness.processes import LOOPBACK
 
 PASSWORD = "tw0-parts/with:symbols@"
-
-
-@contextmanager
-def redis_from_builder(password: str | None, data: Path) -> Iterator[int]:
-    """Run the command the builder gives the pod, on a free loopback port, with the password in env."""
-    binary = shutil.which("redis-server")
-    assert binary is not None, "redis-server is installed by hack/install-deps.sh"
-    argv = redis_server_args("REDIS_PASSWORD" if password is not None else None)
-    port = free_port()
-    script = argv[-1].replace("--dir /data", f"--dir {shlex.quote(str(data))}")
-    script += f" --port {port} --bind {LOOPBACK} --daemonize no"
-    env = {**os.environ, **({"REDIS_PASSWORD": password} if password is not None else {})}
-    process = subprocess.Popen(
-        [*argv[:-1], script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        wait_until(lambda: _answers(port), 20, f"redis-server on {port}")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection((LOOPBACK, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_the_url_the_app_gets_logs_in_and_so_does_the_password_alone(tmp_path: Path) -> None:

@@ -154,17 +154,16 @@ def _without_extension_comments(chunks: Iterator[bytes]) -> Iterator[bytes]:
 # MySQL
 
 
+def _mysql_login(env: Mapping[str, str]) -> list[str]:
+    """Host, port, user, password and database, from the app's CLOUDRON_MYSQL_* variables."""
+    names = ("HOST", "PORT", "USERNAME", "PASSWORD", "DATABASE")
+    return _require(env, *(f"CLOUDRON_MYSQL_{name}" for name in names))
+
+
 @contextmanager
 def _mysql_options(env: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     """An option file with the app's login (0600, removed after), and the database's name."""
-    host, port, user, password, database = _require(
-        env,
-        "CLOUDRON_MYSQL_HOST",
-        "CLOUDRON_MYSQL_PORT",
-        "CLOUDRON_MYSQL_USERNAME",
-        "CLOUDRON_MYSQL_PASSWORD",
-        "CLOUDRON_MYSQL_DATABASE",
-    )
+    host, port, user, password, database = _mysql_login(env)
     with tempfile.NamedTemporaryFile("w", prefix="mysql-", suffix=".cnf") as options:
         os.chmod(options.name, 0o600)
         quoted = password.replace("\\", "\\\\").replace('"', '\\"')
@@ -206,14 +205,7 @@ def restore_mysql(env: Mapping[str, str], source: Any) -> None:
 
 
 def _empty_mysql(env: Mapping[str, str]) -> None:
-    host, port, user, password, database = _require(
-        env,
-        "CLOUDRON_MYSQL_HOST",
-        "CLOUDRON_MYSQL_PORT",
-        "CLOUDRON_MYSQL_USERNAME",
-        "CLOUDRON_MYSQL_PASSWORD",
-        "CLOUDRON_MYSQL_DATABASE",
-    )
+    host, port, user, password, database = _mysql_login(env)
     connection = pymysql.connect(host=host, port=int(port), user=user, password=password, database=database)
     try:
         with connection.cursor() as cursor:
