@@ -9,6 +9,7 @@ from typing import Any
 from kubernetes import client
 
 from cloudron_operator.addons.registry import AddonBackends
+from cloudron_operator.catalog.cache import Catalogs
 from cloudron_operator.config import OperatorConfig
 from cloudron_operator.kopf_adapters.workers import Workers
 from cloudron_operator.metrics import Metrics
@@ -29,6 +30,7 @@ class Runtime:
     passes: LastPasses
     workers: Workers
     refreshes: AppRefreshes  # used in kopf's event loop only
+    catalogs: Catalogs = field(default_factory=Catalogs)  # the AppCatalogs read, by name
     # Whether the installed CRD keeps status.reconciledGeneration (see `kopf_adapters.storage`): the
     # pass then writes there which generation it handled.
     status_keeps_reconciled: bool = True

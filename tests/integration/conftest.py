@@ -10,6 +10,7 @@ import pytest
 from kubernetes import client
 
 from tests.harness import cert_manager
+from tests.harness.catalog_server import CatalogServer
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.integration.apps_support import install_crds, namespaced_operator, pre_bound_volume
@@ -45,3 +46,12 @@ def data_volume(api_client: client.ApiClient, namespace: str) -> Iterator[None]:
     name = pre_bound_volume(api_client, namespace, "znc-data")
     yield
     client.CoreV1Api(api_client).delete_persistent_volume(name)
+
+
+@pytest.fixture
+def catalog_server(tmp_path: Path) -> Iterator[CatalogServer]:
+    """A static HTTP server on loopback for the test's catalogs (ETag, Last-Modified, 304, a request log)."""
+    server = CatalogServer(tmp_path / "catalogs")
+    server.start()
+    yield server
+    server.stop()

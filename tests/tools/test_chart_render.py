@@ -221,10 +221,13 @@ def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     assert cluster_resources == {
         "addons",
         "addons/status",
+        "appcatalogs",
+        "appcatalogs/status",
         "backupstores",
         "backupstores/status",
         "cloudronusers",
         "cloudronusers/status",
+        "configmaps",
         "customresourcedefinitions",
         "namespaces",
     }

@@ -120,6 +120,18 @@ nothing is replaced with PUT, so no rule grants `update`.
 - apiGroups: [cloudron.io]
   resources: [backupstores/status]
   verbs: [patch]
+# AppCatalogs are cluster-scoped: kopf watches them and keeps its finalizer on them (for the
+# daemon that reads each one at its interval); the operator reports each catalog in its status.
+- apiGroups: [cloudron.io]
+  resources: [appcatalogs]
+  verbs: [get, list, watch, patch]
+- apiGroups: [cloudron.io]
+  resources: [appcatalogs/status]
+  verbs: [patch]
+# An AppCatalog may be read from a ConfigMap (spec.configMapRef), in any namespace: read one by name.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
 # kopf notices CRDs installed after it started (cert-manager's Certificate) and begins to watch them;
 # the operator lists its CloudronApp CRD at start-up, to know whether it is as new as itself.
 - apiGroups: [apiextensions.k8s.io]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import kopf
 
 from cloudron_operator.config import OperatorConfig
-from cloudron_operator.handlers import addons, apps, backups, lifecycle
+from cloudron_operator.handlers import addons, apps, backups, catalogs, lifecycle
 from cloudron_operator.metrics import Metrics
 
 
@@ -15,4 +15,5 @@ def build_registry(config: OperatorConfig, metrics: Metrics) -> kopf.OperatorReg
     addons.register(registry, config, metrics)
     apps.register(registry, config, metrics)
     backups.register(registry, config, metrics)
+    catalogs.register(registry, metrics)
     return registry

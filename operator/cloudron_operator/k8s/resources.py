@@ -23,6 +23,7 @@ KINDS: dict[tuple[str, str], Kind] = {
     (k.api_version, k.kind): k
     for k in (
         Kind("v1", "Secret", "secrets"),
+        Kind("v1", "ConfigMap", "configmaps"),
         Kind("v1", "Service", "services"),
         Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
         Kind("v1", "PersistentVolume", "persistentvolumes", namespaced=False),
@@ -43,6 +44,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("cloudron.io/v1alpha1", "CloudronUser", "cloudronusers", namespaced=False),
         Kind("cloudron.io/v1alpha1", "BackupStore", "backupstores", namespaced=False),
         Kind("cloudron.io/v1alpha1", "CloudronBackup", "cloudronbackups"),
+        Kind("cloudron.io/v1alpha1", "AppCatalog", "appcatalogs", namespaced=False),
         Kind(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",

@@ -1,5 +1,5 @@
-"""Pydantic models of the CloudronApp, Addon, CloudronUser, BackupStore and CloudronBackup resources
-(cloudron.io/v1alpha1); the CRDs derive from them.
+"""Pydantic models of the CloudronApp, Addon, CloudronUser, BackupStore, CloudronBackup and AppCatalog
+resources (cloudron.io/v1alpha1); the CRDs derive from them.
 
 Parse a resource body with `CloudronAppSpec.model_validate(body["spec"])`; dump one for the API with
 `model.model_dump(mode="json", exclude_none=True)` (field names come out camelCase, as in the YAML).
@@ -30,6 +30,7 @@ from cloudron_operator.models.backup import (
     CloudronBackupSpec,
     CloudronBackupStatus,
 )
+from cloudron_operator.models.catalog import AppCatalogSpec, AppCatalogStatus, VersionState
 from cloudron_operator.models.conditions import Condition, ConditionStatus
 from cloudron_operator.models.user import ADMIN_ROLES, CloudronUserSpec, CloudronUserStatus, UserRole
 
@@ -49,6 +50,8 @@ __all__ = [
     "AddonStatus",
     "AddonType",
     "AppAddonStatus",
+    "AppCatalogSpec",
+    "AppCatalogStatus",
     "AppPhase",
     "BackupPhase",
     "BackupReason",
@@ -65,5 +68,6 @@ __all__ = [
     "SecretKeyRef",
     "StorageSpec",
     "UserRole",
+    "VersionState",
     "VolumeDeletePolicy",
 ]
