@@ -31,6 +31,15 @@ STUCK = (
     "HostInUse",
     "RestoreRefused",
     "BackupNotFound",
+    "CatalogNotFound",
+    "AppNotInCatalog",
+    "VersionNotInCatalog",
+    "NoPublishedVersion",
+    "VersionRevoked",
+    "VersionInvalid",
+    "Downgrade",
+    "OtherAppId",
+    "NoBackupStore",
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

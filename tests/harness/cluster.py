@@ -8,15 +8,21 @@ kwok's own stages would also end every pod a Job owns as Succeeded at once, so t
 whatever its container would have done. Here only the scheduler's runs end so (a shell command in the
 app's image: nothing runs it here); any other Job's pod stays Running until a test runs its container
 as a local process and reports how it ended (`tests.harness.job_process`), as a kubelet would.
+
+kwok serves a pod's logs only from the files its ClusterLogs name, and no program runs to write any:
+every container of every pod gets, as its log, one file the harness writes, which says so
+(`POD_LOG_LINE`). kwok cannot name the pod or container in it: a ClusterLogs entry names one file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,11 @@ from tests.harness.processes import LOOPBACK, HarnessError, run, wait_until
 NODE_COUNT = 2
 START_TIMEOUT = 180.0
 START_ATTEMPTS = 3
+
+# What `kubectl logs` prints for any container of any pod of the local cluster.
+POD_LOG_LINE = (
+    "kwok runs no container: this is the harness's stand-in log, the same for every container of every pod"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,25 @@ class LocalCluster:
         """Where the API server writes its audit log when the cluster was created with kubeAuditPolicy."""
         return self.directory / "logs" / "audit.log"
 
+    @property
+    def pod_log(self) -> Path:
+        """The log kwok serves for every container of every pod, in the CRI log format (module doc)."""
+        return self.directory / "harness" / "pod.log"
+
+    @property
+    def _configuration_stamp(self) -> Path:
+        """The digest of the kwokctl configuration the cluster was created with, written once it was."""
+        return self.directory / "harness" / "configuration.sha256"
+
+    def _documents(
+        self, options: Mapping[str, object] | None, apiserver_args: Mapping[str, str] | None
+    ) -> list[dict[str, Any]]:
+        return [
+            _kwokctl_configuration(options, apiserver_args),
+            *kwok_stages(),
+            _cluster_logs(self.pod_log),
+        ]
+
     def create(
         self, *, options: Mapping[str, object] | None = None, apiserver_args: Mapping[str, str] | None = None
     ) -> None:
@@ -66,9 +96,13 @@ class LocalCluster:
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / f"{self.name}.kwokctl.yaml"
-        documents = [_kwokctl_configuration(options, apiserver_args), *kwok_stages()]
+        documents = self._documents(options, apiserver_args)
         config.write_text("\n---\n".join(json.dumps(document, indent=2) for document in documents))
+        # Before the cluster: no pod can ask for its log before the file is there.
+        self.pod_log.parent.mkdir(parents=True, exist_ok=True)
+        self.pod_log.write_text(_cri_log_line(POD_LOG_LINE))
         self._kwokctl("create", "cluster", "--config", str(config), "--wait", f"{int(START_TIMEOUT)}s")
+        self._configuration_stamp.write_text(_digest(documents) + "\n")
         self._kwokctl("scale", "node", "--replicas", str(NODE_COUNT))
         self.wait_ready()
 
@@ -107,11 +141,35 @@ class LocalCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def ensure_running(self, *, options: Mapping[str, object] | None = None) -> None:
-        """Create the cluster (with `options`, see `create`) unless it exists; start it if stopped."""
+        """Create the cluster (with `options`, see `create`) unless it exists; start it if stopped.
+
+        kwokctl reads the configuration only when it creates a cluster: one created with another (an
+        older harness's, without the pod logs or with other stages, or other `options`) is refused
+        with a HarnessError rather than reused as if it were this one. Recreating it here would leave
+        what runs against it (the demo's operator, Traefik, ...) talking to a cluster that is gone.
+        """
         if not self.exists():
             self.create(options=options)
-        elif not self.is_ready():
+            return
+        self._check_configuration(options)
+        if not self.is_ready():
             self.start()
+
+    def _check_configuration(self, options: Mapping[str, object] | None) -> None:
+        stamp = self._configuration_stamp
+        recorded = stamp.read_text().strip() if stamp.is_file() else None
+        if recorded == _digest(self._documents(options, None)):
+            return
+        how = (
+            "by a harness that did not record its configuration"
+            if recorded is None
+            else "with another kwokctl configuration than the harness now gives it"
+        )
+        raise HarnessError(
+            f"cluster {self.name} was created {how} (tests/harness/cluster.py: pod logs, kwok's stages, "
+            "options), and kwokctl reads that only at creation: remove it and run again "
+            "(`make down` for the demo's cluster, `python -m tests.harness down ENV` for another)"
+        )
 
     def is_ready(self) -> bool:
         try:
@@ -173,8 +231,36 @@ def _kwokctl_configuration(
     }
 
 
+def _cluster_logs(pod_log: Path) -> dict[str, Any]:
+    """kwok's ClusterLogs: `pod_log` for every container (no `containers`) of every pod (no selector)."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterLogs",
+        "metadata": {"name": "harness-stand-in-log"},
+        "spec": {"logs": [{"logsFile": str(pod_log)}]},
+    }
+
+
+def _cri_log_line(text: str) -> str:
+    """`text` as a container runtime logs a line of stdout, which is what kwok reads: `<RFC 3339 time>
+    stdout F <text>` (F: a full line). kwok refuses a file of plain lines ("unsupported log format")."""
+    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return f"{now} stdout F {text}\n"
+
+
+def _digest(documents: Sequence[Mapping[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(list(documents), sort_keys=True).encode()).hexdigest()
+
+
+# kwok runs no container, so no health check answers: a pod whose readiness probe asks this path
+# never becomes Ready (an update whose new version is broken, for the rollback tests). Every other
+# pod becomes Ready as kwok's stage makes it.
+SIMULATED_UNHEALTHY_PATH = "/simulated-unhealthy"
+
+
 def kwok_stages() -> list[dict[str, Any]]:
-    """kwok's default stages, but `pod-complete` ends only the scheduler's runs (see the module's doc).
+    """kwok's default stages, but `pod-complete` ends only the scheduler's runs (see the module's doc),
+    and `pod-ready` leaves alone the pods whose health check is SIMULATED_UNHEALTHY_PATH.
 
     kwokctl uses its defaults only when its configuration has no Stage at all: these are all of them.
     """
@@ -182,6 +268,13 @@ def kwok_stages() -> list[dict[str, Any]]:
     (complete,) = [stage for stage in stages if stage["metadata"]["name"] == "pod-complete"]
     complete["spec"]["selector"]["matchExpressions"].append(
         {"key": f'.metadata.labels["{COMPONENT_LABEL}"]', "operator": "In", "values": [TASK_COMPONENT]}
+    )
+    (ready,) = [stage for stage in stages if stage["metadata"]["name"] == "pod-ready"]
+    unhealthy = (
+        f'.spec.containers.[] | select( .readinessProbe.httpGet.path == "{SIMULATED_UNHEALTHY_PATH}" )'
+    )
+    ready["spec"]["selector"]["matchExpressions"].append(
+        {"key": f"{unhealthy} | .name", "operator": "DoesNotExist"}
     )
     return stages
 

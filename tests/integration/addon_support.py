@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2
+import pymysql
 from kubernetes import client
 
 from cloudron_operator.k8s import api as k8s
@@ -109,3 +111,25 @@ def secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, s
     secret = k8s.get(api, "v1", "Secret", namespace, name)
     assert secret is not None, f"Secret {namespace}/{name} does not exist"
     return {key: base64.b64decode(value).decode() for key, value in secret.get("data", {}).items()}
+
+
+# Logins with an app's CLOUDRON_* variables, as the app itself would.
+def pg_login(env: dict[str, str], database: str | None = None) -> psycopg2.extensions.connection:
+    return psycopg2.connect(
+        host=env["CLOUDRON_POSTGRESQL_HOST"],
+        port=int(env["CLOUDRON_POSTGRESQL_PORT"]),
+        user=env["CLOUDRON_POSTGRESQL_USERNAME"],
+        password=env["CLOUDRON_POSTGRESQL_PASSWORD"],
+        dbname=database or env["CLOUDRON_POSTGRESQL_DATABASE"],
+        connect_timeout=5,
+    )
+
+
+def mysql_login(env: dict[str, str]) -> pymysql.connections.Connection:
+    return pymysql.connect(
+        host=env["CLOUDRON_MYSQL_HOST"],
+        port=int(env["CLOUDRON_MYSQL_PORT"]),
+        user=env["CLOUDRON_MYSQL_USERNAME"],
+        password=env["CLOUDRON_MYSQL_PASSWORD"],
+        connect_timeout=5,
+    )

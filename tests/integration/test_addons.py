@@ -30,6 +30,8 @@ from tests.integration.addon_support import (
     addons_for_test,
     addons_ready,
     app_object,
+    mysql_login,
+    pg_login,
     secret_data,
 )
 from tests.integration.apps_support import APP, RESYNC_SECONDS, WAIT, condition, get_app
@@ -64,27 +66,6 @@ def provisioned_app(
     created = k8s.create(api, app_object(name, namespace, addons, manifest_addons))
     wait_until(lambda: addons_ready(api, namespace, name), WAIT, f"app {name}'s addons to be provisioned")
     return str(created["metadata"]["uid"])
-
-
-def pg_login(env: dict[str, str], database: str | None = None) -> psycopg2.extensions.connection:
-    return psycopg2.connect(
-        host=env["CLOUDRON_POSTGRESQL_HOST"],
-        port=int(env["CLOUDRON_POSTGRESQL_PORT"]),
-        user=env["CLOUDRON_POSTGRESQL_USERNAME"],
-        password=env["CLOUDRON_POSTGRESQL_PASSWORD"],
-        dbname=database or env["CLOUDRON_POSTGRESQL_DATABASE"],
-        connect_timeout=5,
-    )
-
-
-def mysql_login(env: dict[str, str]) -> pymysql.connections.Connection:
-    return pymysql.connect(
-        host=env["CLOUDRON_MYSQL_HOST"],
-        port=int(env["CLOUDRON_MYSQL_PORT"]),
-        user=env["CLOUDRON_MYSQL_USERNAME"],
-        password=env["CLOUDRON_MYSQL_PASSWORD"],
-        connect_timeout=5,
-    )
 
 
 def test_an_app_gets_its_own_databases_and_redis_in_secrets_it_mounts(

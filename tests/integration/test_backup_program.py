@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pymysql
 import pytest
 import redis
@@ -31,6 +30,7 @@ from cloudron_operator.provisioners.mysql import MysqlBackend
 from cloudron_operator.provisioners.postgresql import PostgresqlBackend
 from tests.harness.databases import DatabaseServer
 from tests.harness.s3 import S3Server, s3_client
+from tests.integration.addon_support import pg_login
 from tests.integration.backup_support import (
     change_everything,
     fingerprint,
@@ -125,16 +125,6 @@ def make_app(
         backend.deprovision(_access(server), AppDatabase(uid))
 
 
-def _pg(env: dict[str, str]) -> Any:
-    return psycopg2.connect(
-        host=env["CLOUDRON_POSTGRESQL_HOST"],
-        port=int(env["CLOUDRON_POSTGRESQL_PORT"]),
-        user=env["CLOUDRON_POSTGRESQL_USERNAME"],
-        password=env["CLOUDRON_POSTGRESQL_PASSWORD"],
-        dbname=env["CLOUDRON_POSTGRESQL_DATABASE"],
-    )
-
-
 def _my(env: dict[str, str]) -> Any:
     return pymysql.connect(
         host=env["CLOUDRON_MYSQL_HOST"],
@@ -156,7 +146,7 @@ def _redis(env: dict[str, str], db: int = 0) -> redis.Redis:
 
 
 def fill_databases(env: dict[str, str]) -> None:
-    with _pg(env) as conn, conn.cursor() as cur:
+    with pg_login(env) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE pages (id serial PRIMARY KEY, title text, body bytea, at timestamptz)")
         cur.execute("CREATE SCHEMA extra")
         cur.execute("CREATE TABLE extra.tags (name text PRIMARY KEY)")
@@ -189,7 +179,7 @@ def fill_databases(env: dict[str, str]) -> None:
 def database_state(env: dict[str, str]) -> dict[str, Any]:
     """Every table's rows (PostgreSQL, MySQL) and every Redis key's value and TTL presence."""
     state: dict[str, Any] = {}
-    with _pg(env) as conn, conn.cursor() as cur:
+    with pg_login(env) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
             "WHERE table_schema IN ('public', 'extra')"
@@ -228,7 +218,7 @@ def _redis_value(client: redis.Redis, key: str) -> Any:
 
 
 def wreck_databases(env: dict[str, str]) -> None:
-    with _pg(env) as conn, conn.cursor() as cur:
+    with pg_login(env) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM pages WHERE id % 2 = 0")
         cur.execute("DROP TABLE extra.tags")
         cur.execute("CREATE TABLE after_backup (x int)")
@@ -262,7 +252,7 @@ def test_round_trip_brings_back_every_row_and_every_file(
     after = fingerprint(app.data)
     assert sorted(after) == sorted(before_files)
     assert after == before_files
-    with _pg(app.env) as conn, conn.cursor() as cur:
+    with pg_login(app.env) as conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass('after_backup')")
         assert cur.fetchone() == (None,)
     conn.close()

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import redis
 from kubernetes import client, config
@@ -26,7 +25,14 @@ from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.processes import wait_until
 from tests.harness.s3 import S3Server, s3_client
-from tests.integration.addon_support import AddonSet, addons_for_test, addons_ready, app_object, secret_data
+from tests.integration.addon_support import (
+    AddonSet,
+    addons_for_test,
+    addons_ready,
+    app_object,
+    pg_login,
+    secret_data,
+)
 from tests.integration.apps_support import (
     condition,
     get_app,
@@ -64,21 +70,11 @@ def addons(api_client: client.ApiClient, namespace: str, postgres_server: Databa
         yield made
 
 
-def _pg(env: dict[str, str]) -> Any:
-    return psycopg2.connect(
-        host=env["CLOUDRON_POSTGRESQL_HOST"],
-        port=int(env["CLOUDRON_POSTGRESQL_PORT"]),
-        user=env["CLOUDRON_POSTGRESQL_USERNAME"],
-        password=env["CLOUDRON_POSTGRESQL_PASSWORD"],
-        dbname=env["CLOUDRON_POSTGRESQL_DATABASE"],
-        connect_timeout=5,
-    )
-
-
 def _rows(env: dict[str, str]) -> list[tuple[Any, ...]]:
-    with _pg(env) as conn, conn.cursor() as cur:
+    with pg_login(env) as conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass('pages') IS NOT NULL")
-        if not cur.fetchone()[0]:
+        (exists,) = cur.fetchone() or (False,)
+        if not exists:
             return []
         cur.execute("SELECT * FROM pages ORDER BY id")
         rows = list(cur.fetchall())
@@ -146,7 +142,7 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
         data = tmp_path / "wiki-data"
         make_tree(data, files=300, total_bytes=8 * MIB)
         pg = secret_data(api_client, namespace, "wiki-postgresql")
-        with _pg(pg) as conn, conn.cursor() as cur:
+        with pg_login(pg) as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE pages (id serial PRIMARY KEY, title text)")
             cur.execute("INSERT INTO pages (title) SELECT 'page ' || i FROM generate_series(1, 1000) i")
         conn.close()
@@ -176,7 +172,7 @@ def test_a_backup_restores_the_app_and_clones_it_into_a_new_one(  # noqa: PLR091
 
             # Everything changes; then the app is brought back to the backup.
             change_everything(data)
-            with _pg(pg) as conn, conn.cursor() as cur:
+            with pg_login(pg) as conn, conn.cursor() as cur:
                 cur.execute("DELETE FROM pages WHERE id > 10")
             conn.close()
             redis.Redis(host="127.0.0.1", port=port, password=wiki_redis_password).flushall()
@@ -475,7 +471,7 @@ def test_a_new_cluster_imports_the_store_and_restores_the_app_from_it(  # noqa: 
                 wait_until(lambda: addons_ready(old_api, namespace, "wiki"), WAIT, "the old app's addons")
                 make_tree(data, files=100, total_bytes=4 * MIB)
                 pg = secret_data(old_api, namespace, "wiki-postgresql")
-                with _pg(pg) as conn, conn.cursor() as cur:
+                with pg_login(pg) as conn, conn.cursor() as cur:
                     cur.execute("CREATE TABLE pages (id serial PRIMARY KEY, title text)")
                     cur.execute(
                         "INSERT INTO pages (title) SELECT 'page ' || i FROM generate_series(1, 500) i"

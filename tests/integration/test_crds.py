@@ -36,8 +36,9 @@ PLURALS = {
     "CloudronUser": "cloudronusers",
     "BackupStore": "backupstores",
     "CloudronBackup": "cloudronbackups",
+    "AppCatalog": "appcatalogs",
 }
-CLUSTER_KINDS = frozenset({"Addon", "CloudronUser", "BackupStore"})
+CLUSTER_KINDS = frozenset({"Addon", "CloudronUser", "BackupStore", "AppCatalog"})
 WAIT = 60.0
 
 Resource = dict[str, Any]

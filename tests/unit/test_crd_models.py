@@ -11,6 +11,8 @@ from cloudron_operator.models import (
     AddonSpec,
     AddonStatus,
     AddonType,
+    AppCatalogSpec,
+    AppCatalogStatus,
     AppPhase,
     BackupStoreSpec,
     BackupStoreStatus,
@@ -32,6 +34,7 @@ MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "CloudronUser": {"spec": CloudronUserSpec, "status": CloudronUserStatus},
     "BackupStore": {"spec": BackupStoreSpec, "status": BackupStoreStatus},
     "CloudronBackup": {"spec": CloudronBackupSpec, "status": CloudronBackupStatus},
+    "AppCatalog": {"spec": AppCatalogSpec, "status": AppCatalogStatus},
 }
 
 
@@ -56,6 +59,7 @@ def test_design_example_app_round_trips() -> None:
     dumped = spec.model_dump(mode="json")
     assert dumped.pop("access") is None, "no access restriction: every user"
     assert dumped.pop("backup") is None and dumped.pop("restoreFrom") is None
+    assert dumped.pop("source") is None and dumped.pop("updatePolicy") is None, "a package of its own"
     assert dumped == example["spec"]
     assert status.model_dump(mode="json", exclude_none=True) == example["status"]
 

@@ -54,6 +54,7 @@ def properties(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, di
 def test_every_crd_is_generated() -> None:
     assert sorted(CRDS) == [
         "addons.cloudron.io.yaml",
+        "appcatalogs.cloudron.io.yaml",
         "backupstores.cloudron.io.yaml",
         "cloudronapps.cloudron.io.yaml",
         "cloudronbackups.cloudron.io.yaml",
@@ -186,6 +187,7 @@ def test_printer_columns() -> None:
     assert columns(APP) == {
         "Domain": ".spec.domain",
         "Version": ".status.version",
+        "Update": ".status.availableUpdate",
         "Ready": ready,
         "Phase": ".status.phase",
         "Age": ".metadata.creationTimestamp",

@@ -14,6 +14,8 @@ from cloudron_operator.models import (
     VERSION,
     AddonSpec,
     AddonStatus,
+    AppCatalogSpec,
+    AppCatalogStatus,
     BackupStoreSpec,
     BackupStoreStatus,
     CloudronAppSpec,
@@ -90,6 +92,7 @@ CLOUDRON_APP = Kind(
     columns=(
         PrinterColumn("Domain", "string", ".spec.domain", "Domain the app is served on."),
         PrinterColumn("Version", "string", ".status.version", "Manifest version that is running."),
+        PrinterColumn("Update", "string", ".status.availableUpdate", "Newer version its catalog publishes."),
         _READY,
         PrinterColumn("Phase", "string", ".status.phase", "Where the app is in its lifecycle."),
         _AGE,
@@ -189,7 +192,31 @@ CLOUDRON_BACKUP = Kind(
     ),
 )
 
-KINDS = (CLOUDRON_APP, ADDON, CLOUDRON_USER, BACKUP_STORE, CLOUDRON_BACKUP)
+APP_CATALOG = Kind(
+    kind="AppCatalog",
+    plural="appcatalogs",
+    scope="Cluster",
+    short_names=("appcat", "appcats"),
+    description=(
+        "A CloudronVersions.json catalog of app packages, from a URL or a ConfigMap: apps install from it "
+        "by id (CloudronApp spec.source) and learn of their updates from it."
+    ),
+    spec=AppCatalogSpec,
+    status=AppCatalogStatus,
+    columns=(
+        PrinterColumn("URL", "string", ".spec.url", "Where the catalog is fetched from."),
+        PrinterColumn("Apps", "integer", ".status.apps", "App ids in the catalog."),
+        PrinterColumn("Versions", "integer", ".status.versions", "Versions in the catalog."),
+        PrinterColumn("Invalid", "integer", ".status.invalid", "Versions that fail the manifest rules."),
+        _READY,
+        PrinterColumn("Fetched", "date", ".status.lastFetched", "When it was last read."),
+        _AGE,
+        _REASON,
+        PrinterColumn("ConfigMap", "string", ".spec.configMapRef.name", "ConfigMap it is read from.", 1),
+    ),
+)
+
+KINDS = (CLOUDRON_APP, ADDON, CLOUDRON_USER, BACKUP_STORE, CLOUDRON_BACKUP, APP_CATALOG)
 
 
 def custom_resource_definition(kind: Kind) -> dict[str, Any]:

@@ -24,12 +24,15 @@ from cloudron_operator.reconcile.errors import reported
 from cloudron_operator.reconcile.passes import resync_due
 from cloudron_operator.reconcile.retention import keep_volumes
 from cloudron_operator.reconcile.status import app_conditions, write_status
+from cloudron_operator.reconcile.updates import in_progress
 from cloudron_operator.runtime import Runtime, runtime
 from cloudron_operator.status import FALSE, ConditionUpdate
 
 APPS = (GROUP, VERSION, "cloudronapps")
 # On an app: its databases and users stay in their servers when the app is deleted.
 RETAIN_ANNOTATION = "cloudron.io/retain-databases"
+# How often an app with spec.source looks whether its catalog changed or its update moved on.
+UPDATE_CHECK_SECONDS = 10.0
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: Metrics) -> None:
@@ -53,7 +56,33 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
             )
 
     kopf.timer(*APPS, id="resync", interval=every, initial_delay=every, registry=registry)(resync_handler)
+
+    async def update_check_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        """A pass of an app with spec.source when its catalog's content changed since its last pass
+        decided from it, or while an update of it is under way (its backup, its deadline)."""
+        context = runtime(memo)
+        if update_check_due(context, body):
+            await context.workers.run(reconcile_app, body=body, memo=memo, **kwargs)
+
+    kopf.timer(
+        *APPS,
+        id="update-check",
+        interval=min(UPDATE_CHECK_SECONDS, every),
+        when=_has_source,
+        registry=registry,
+    )(update_check_handler)
     kopf.on.delete(*APPS, registry=registry)(metrics.instrumented("CloudronApp")(delete_handler))
+
+
+def _has_source(spec: Mapping[str, Any], **_: Any) -> bool:
+    return bool(spec.get("source"))
+
+
+def update_check_due(context: Runtime, body: kopf.Body) -> bool:
+    if in_progress(body.get("status") or {}):
+        return True
+    loaded = context.catalogs.get(str(body["spec"]["source"].get("catalog")))
+    return loaded is not None and context.catalogs.decided_from(body.meta["uid"]) != loaded.catalog.digest
 
 
 def reconcile_handler(
@@ -123,6 +152,7 @@ def delete_handler(body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) ->
             )
         _drop_databases(app, context, logger, kwargs)
         context.passes.deleted(uid)
+        context.catalogs.app_gone(uid)
 
 
 def _drop_databases(

@@ -18,6 +18,7 @@ from pydantic import (
 
 from cloudron_operator.models.addon import AddonType
 from cloudron_operator.models.base import NULL_IS_A_VALUE, SpecModel, StatusModel, cel, kube_schema
+from cloudron_operator.models.catalog import Duration
 from cloudron_operator.models.conditions import CONDITION_LIST, Condition
 from cloudron_operator.models.types import (
     ENV_NAME_PATTERN,
@@ -49,8 +50,23 @@ RESERVED_ENV_MESSAGE = f"env names must not start with {RESERVED_ENV_PREFIX}: th
 ALIAS_IS_DOMAIN_MESSAGE = "aliases must not contain the domain"
 REDIRECT_IS_DOMAIN_MESSAGE = "redirects must not contain the domain"
 REDIRECT_IS_ALIAS_MESSAGE = "a host is either an alias or a redirect, not both"
-IMAGE_AND_MANIFEST_MESSAGE = "image and manifest go together: set both, or neither with restoreFrom"
-PACKAGE_OR_RESTORE_MESSAGE = "set image and manifest, or restoreFrom to run a backup's"
+IMAGE_AND_MANIFEST_MESSAGE = "image and manifest go together: set both, or neither with source or restoreFrom"
+PACKAGE_OR_RESTORE_MESSAGE = "set image and manifest, or source to install from a catalog, or restoreFrom"
+SOURCE_OR_IMAGE_MESSAGE = "source and image/manifest exclude each other: the catalog gives both"
+UPDATE_POLICY_MESSAGE = "updatePolicy applies to apps with source"
+AUTOMATIC_PINNED_MESSAGE = (
+    "updatePolicy.automatic needs source without a version: a pinned version never moves"
+)
+APP_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
+
+
+# Validation context of a spec whose image and manifest the operator filled in from spec.source
+# (`backup.package.running_package`): what the user wrote has only the source.
+RESOLVED_PACKAGE = {"resolvedPackage": True}
+
+
+def resolved_package(info: ValidationInfo) -> bool:
+    return bool((info.context or {}).get("resolvedPackage"))
 
 
 def _not_reserved(name: str) -> str:
@@ -156,6 +172,43 @@ class RestoreSource(SpecModel):
     )
 
 
+class PackageSource(SpecModel):
+    """The package to run, by id from an AppCatalog: the catalog gives its image and manifest."""
+
+    catalog: DnsSubdomain = Field(description="Name of the AppCatalog.")
+    app_id: Annotated[str, StringConstraints(max_length=253, pattern=APP_ID_PATTERN)] = Field(
+        description="The app's id in the catalog (its manifest's id), e.g. org.wikijs.cloudronapp."
+    )
+    version: Annotated[str, StringConstraints(max_length=128, pattern=r"^[0-9A-Za-z.+-]+$")] | None = Field(
+        default=None,
+        description=(
+            "The version to run (pinned: nothing moves until it changes). Absent: the newest published "
+            "version at install; later ones are reported in status.availableUpdate, and installed by "
+            "themselves with updatePolicy.automatic."
+        ),
+    )
+
+
+class UpdatePolicy(SpecModel):
+    """How the app moves to newer versions of its catalog (spec.source without a version)."""
+
+    automatic: StrictBool = Field(
+        default=False,
+        description=(
+            "Update by itself to the newest published version, never across a major version (unless the "
+            "major is 0), never dropping a port in use; each update is backed up first."
+        ),
+    )
+    health_timeout: Duration = Field(
+        default="10m",
+        description=(
+            "How long an updated app has to become Ready; after it, the pre-update backup is restored "
+            "(previous image, manifest and data) and that version is not tried again until the catalog or "
+            "the spec changes."
+        ),
+    )
+
+
 class CloudronAppSpec(SpecModel):
     """The desired state of a CloudronApp."""
 
@@ -177,7 +230,13 @@ class CloudronAppSpec(SpecModel):
                 field_path=".redirects",
             ),
             cel("has(self.image) == has(self.manifest)", IMAGE_AND_MANIFEST_MESSAGE),
-            cel("has(self.image) || has(self.restoreFrom)", PACKAGE_OR_RESTORE_MESSAGE),
+            cel("has(self.image) || has(self.source) || has(self.restoreFrom)", PACKAGE_OR_RESTORE_MESSAGE),
+            cel("!has(self.source) || !has(self.image)", SOURCE_OR_IMAGE_MESSAGE),
+            cel("!has(self.updatePolicy) || has(self.source)", UPDATE_POLICY_MESSAGE),
+            cel(
+                "!has(self.updatePolicy) || !self.updatePolicy.automatic || !has(self.source.version)",
+                AUTOMATIC_PINNED_MESSAGE,
+            ),
         )
     )
 
@@ -185,7 +244,7 @@ class CloudronAppSpec(SpecModel):
         default=None,
         description=(
             "Container image of the app package, e.g. registry.example.com/wiki:1.2.0. Required unless "
-            "restoreFrom is set, which runs the backup's image."
+            "source names the package in a catalog, or restoreFrom runs a backup's."
         ),
     )
     manifest: dict[str, Any] | None = Field(
@@ -195,6 +254,14 @@ class CloudronAppSpec(SpecModel):
             "are preserved. The operator checks it by the manifest format rules and reports violations in "
             "the Ready condition. Required with image."
         ),
+    )
+    source: PackageSource | None = Field(
+        default=None,
+        description="The package by id from an AppCatalog, instead of image and manifest.",
+    )
+    update_policy: UpdatePolicy | None = Field(
+        default=None,
+        description="How the app moves to newer versions of its catalog (apps with source only).",
     )
     domain: Fqdn = Field(
         description=(
@@ -307,7 +374,8 @@ class CloudronAppSpec(SpecModel):
 
     @property
     def package_image(self) -> str:
-        """The image to run: the spec's, or the restored backup's (which `reconcile.parse` puts in)."""
+        """The image to run: the spec's, the catalog's or the restored backup's (`backup.package` puts
+        those in: so a spec with source is parsed with the image it resolved to)."""
         if self.image is None:
             raise ValueError(PACKAGE_OR_RESTORE_MESSAGE)
         return self.image
@@ -319,11 +387,18 @@ class CloudronAppSpec(SpecModel):
         return self.manifest
 
     @model_validator(mode="after")
-    def _package_or_restore(self) -> CloudronAppSpec:
+    def _package_or_restore(self, info: ValidationInfo) -> CloudronAppSpec:
         if (self.image is None) != (self.manifest is None):
             raise ValueError(IMAGE_AND_MANIFEST_MESSAGE)
-        if self.image is None and self.restore_from is None:
+        if self.source is not None and self.image is not None and not resolved_package(info):
+            raise ValueError(SOURCE_OR_IMAGE_MESSAGE)
+        if self.image is None and self.restore_from is None and self.source is None:
             raise ValueError(PACKAGE_OR_RESTORE_MESSAGE)
+        if self.update_policy is not None:
+            if self.source is None:
+                raise ValueError(UPDATE_POLICY_MESSAGE)
+            if self.update_policy.automatic and self.source.version is not None:
+                raise ValueError(AUTOMATIC_PINNED_MESSAGE)
         return self
 
     @field_validator("aliases", "redirects")
@@ -425,6 +500,61 @@ class RestoreStatus(StatusModel):
     message: str | None = Field(default=None, description="Why it failed.")
 
 
+class PackageStatus(StatusModel):
+    """The package spec.source resolved to, which the app runs (kept when the catalog is unreachable)."""
+
+    catalog: str = Field(description="The AppCatalog it came from.")
+    app_id: str = Field(description="The app's id.")
+    version: str = Field(description="Its version.")
+    image: str = Field(description="Its image.")
+    manifest: dict[str, Any] = Field(description="Its manifest, as the catalog published it.")
+    manifest_digest: str = Field(description="sha256 of the manifest's canonical JSON, as 'sha256:<hex>'.")
+    resolved_at: str | None = Field(default=None, description="When it was taken from the catalog.")
+
+
+class UpdatePhase(StrEnum):
+    BACKING_UP = "BackingUp"
+    UPDATING = "Updating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+
+
+class UpdateStatus(StatusModel):
+    """The app's last update from its catalog, and how it went."""
+
+    phase: UpdatePhase = Field(
+        description="BackingUp, Updating (waiting for Ready), Succeeded, Failed, RollingBack or RolledBack."
+    )
+    from_version: str = Field(description="The version before the update.")
+    to_version: str = Field(description="The version updated to.")
+    backup: str | None = Field(default=None, description="The pre-update CloudronBackup.")
+    started_at: str | None = Field(default=None, description="When the update began.")
+    deadline: str | None = Field(
+        default=None, description="When the updated app must be Ready by (updatePolicy.healthTimeout)."
+    )
+    completed_at: str | None = Field(default=None, description="When it ended.")
+    reason: str | None = Field(default=None, description="Why it failed or was rolled back.")
+    message: str | None = Field(default=None, description="The detail.")
+    catalog_digest: str | None = Field(
+        default=None,
+        description=(
+            "The catalog's digest when the update began: a failed version is tried again only once it "
+            "changes (or the spec does)."
+        ),
+    )
+    generation: Count | None = Field(default=None, description="metadata.generation when the update began.")
+
+
+class UpdateBlock(StatusModel):
+    """The rule that keeps the app off a newer version of its catalog."""
+
+    version: str = Field(description="The version it keeps the app off.")
+    reason: str = Field(description="The rule: MajorVersionChange, PortDropped, NoBackupStore, ...")
+    message: str = Field(description="Why, and what to do.")
+
+
 class CloudronAppStatus(StatusModel):
     """The observed state of a CloudronApp."""
 
@@ -477,6 +607,16 @@ class CloudronAppStatus(StatusModel):
         json_schema_extra=CONDITION_LIST,
     )
     restore: RestoreStatus | None = Field(default=None, description="The restore spec.restoreFrom asked for.")
+    package: PackageStatus | None = Field(
+        default=None, description="The package spec.source resolved to, which the app runs."
+    )
+    available_update: str | None = Field(
+        default=None, description="The newest published version of spec.source newer than the running one."
+    )
+    update: UpdateStatus | None = Field(default=None, description="The last update, and how it went.")
+    update_blocked: UpdateBlock | None = Field(
+        default=None, description="The rule that keeps updatePolicy.automatic off the newest version."
+    )
     last_scheduled_backup: str | None = Field(
         default=None, description="When spec.backup.schedule last made a backup (the schedule's time, UTC)."
     )

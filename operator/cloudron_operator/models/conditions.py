@@ -89,6 +89,31 @@ class Reason(StrEnum):
     RESTORED = "Restored"
     RESTORE_FAILED = "RestoreFailed"
     RESTORE_REFUSED = "RestoreRefused"
+    # An AppCatalog's Ready, and an app's package from its catalog (spec.source).
+    FETCHED = "Fetched"
+    SOME_VERSIONS_INVALID = "SomeVersionsInvalid"
+    CATALOG_NOT_FOUND = "CatalogNotFound"
+    CATALOG_UNREACHABLE = "CatalogUnreachable"
+    CATALOG_INVALID = "CatalogInvalid"
+    CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
+    APP_NOT_IN_CATALOG = "AppNotInCatalog"
+    VERSION_NOT_IN_CATALOG = "VersionNotInCatalog"
+    NO_PUBLISHED_VERSION = "NoPublishedVersion"
+    # Updated: the app's last update, or the rule that blocks the next one.
+    UPDATE_SUCCEEDED = "UpdateSucceeded"
+    UP_TO_DATE = "UpToDate"
+    UPDATE_AVAILABLE = "UpdateAvailable"
+    UPDATE_IN_PROGRESS = "UpdateInProgress"
+    UPDATE_ROLLED_BACK = "UpdateRolledBack"
+    UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+    PRE_UPDATE_BACKUP_FAILED = "PreUpdateBackupFailed"
+    MAJOR_VERSION_CHANGE = "MajorVersionChange"
+    PORT_DROPPED = "PortDropped"
+    DOWNGRADE = "Downgrade"
+    OTHER_APP_ID = "OtherAppId"
+    VERSION_REVOKED = "VersionRevoked"
+    VERSION_INVALID = "VersionInvalid"
+    NO_BACKUP_STORE = "NoBackupStore"
     # Events of a pass or a deletion.
     CREATED = "Created"
     UPDATED = "Updated"
@@ -111,6 +136,15 @@ INVALID_REASONS = frozenset(
         Reason.HOST_IN_USE,
         Reason.RESTORE_REFUSED,
         Reason.BACKUP_NOT_FOUND,
+        Reason.CATALOG_NOT_FOUND,
+        Reason.APP_NOT_IN_CATALOG,
+        Reason.VERSION_NOT_IN_CATALOG,
+        Reason.NO_PUBLISHED_VERSION,
+        Reason.VERSION_REVOKED,
+        Reason.VERSION_INVALID,
+        Reason.DOWNGRADE,
+        Reason.OTHER_APP_ID,
+        Reason.NO_BACKUP_STORE,
     }
 )
 # The reasons of Ready=False that waiting does not clear: the invalid ones, and a provisioning the

@@ -17,7 +17,7 @@ from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.backup.package import restoring
 from cloudron_operator.builders.notes import package_notes
 from cloudron_operator.builders.secrets import addon_secret_name
-from cloudron_operator.reconcile import restore
+from cloudron_operator.reconcile import restore, updates
 from cloudron_operator.reconcile.children import AppChildren, Logger, certificate_revision
 from cloudron_operator.reconcile.parse import checked_app
 from cloudron_operator.reconcile.status import newest_status, write_pass_status
@@ -35,6 +35,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
     that field (see `kopf_adapters.storage`).
     """
     store, api = runtime.store, runtime.api
+    body = updates.prepare(api, runtime.catalogs, body)  # before the restore: a rollback is one
     body = restore.prepare(api, body)
     identity, spec, manifest, warnings = checked_app(body, runtime.backends, store, runtime.config)
     children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)

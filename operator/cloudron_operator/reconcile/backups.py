@@ -464,6 +464,43 @@ def retention_of(app: Mapping[str, Any]) -> Retention:
     )
 
 
+def create_backup(
+    api: client.ApiClient, app_meta: Mapping[str, Any], name: str, *, store: str, reason: str
+) -> bool:
+    """Make the CloudronBackup `name` of the app, unless it exists; whether it was made now."""
+    backup = {
+        "apiVersion": API_VERSION,
+        "kind": "CloudronBackup",
+        "metadata": {
+            "name": name,
+            "namespace": app_meta["namespace"],
+            "labels": {APP_LABEL: app_label_value(app_meta["name"])},
+        },
+        "spec": {"app": app_meta["name"], "store": store, "reason": reason},
+    }
+    try:
+        k8s.create(api, backup)
+    except k8s.ApiError as error:
+        if error.status != 409:
+            raise
+        return False
+    return True
+
+
+def apply_app_status(
+    api: client.ApiClient, app_meta: Mapping[str, Any], fields: Mapping[str, Any], *, field_manager: str
+) -> None:
+    """Server-side apply of the app's status `fields` as `field_manager`, which owns exactly these:
+    a field it owned and leaves out is removed."""
+    obj = {
+        "apiVersion": API_VERSION,
+        "kind": "CloudronApp",
+        "metadata": {"name": app_meta["name"], "namespace": app_meta["namespace"]},
+        "status": dict(fields),
+    }
+    k8s.apply(api, obj, subresource="status", field_manager=field_manager)
+
+
 def run_schedule(api: client.ApiClient, app: Mapping[str, Any], now: datetime) -> Outcome | None:
     """Make the scheduled backup that is due, once: its name is the schedule's time, and the time is
     recorded in the app's status (its own field manager) after the backup object exists."""
@@ -481,33 +518,8 @@ def run_schedule(api: client.ApiClient, app: Mapping[str, Any], now: datetime) -
     if due is None:
         return None
     name = short_name(meta["name"], due.strftime("-%Y%m%d-%H%M"), limit=253)
-    backup = {
-        "apiVersion": API_VERSION,
-        "kind": "CloudronBackup",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {APP_LABEL: app_label_value(meta["name"])},
-        },
-        "spec": {"app": meta["name"], "store": policy["store"], "reason": "scheduled"},
-    }
-    created = True
-    try:
-        k8s.create(api, backup)
-    except k8s.ApiError as error:
-        if error.status != 409:
-            raise
-        created = False  # made by a pass that stopped before it recorded the time
+    # Not made when it exists: by a pass that stopped before it recorded the time.
+    created = create_backup(api, meta, name, store=policy["store"], reason="scheduled")
     stamp = due.strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = {
-        "apiVersion": API_VERSION,
-        "kind": "CloudronApp",
-        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-    }
-    k8s.apply(
-        api,
-        {**status, "status": {"lastScheduledBackup": stamp}},
-        subresource="status",
-        field_manager=SCHEDULE_MANAGER,
-    )
+    apply_app_status(api, meta, {"lastScheduledBackup": stamp}, field_manager=SCHEDULE_MANAGER)
     return Outcome(False, Reason.CREATED, f"scheduled backup {name}") if created else None

@@ -20,6 +20,7 @@ from cloudron_operator.manifest import Manifest
 from cloudron_operator.manifest.fidelity import unhonoured
 from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import CloudronAppSpec
+from cloudron_operator.models.app import RESOLVED_PACKAGE
 from cloudron_operator.models.conditions import Reason
 from cloudron_operator.reconcile.errors import InvalidApp
 from cloudron_operator.store import Store
@@ -73,7 +74,7 @@ def parse_with_warnings(body: Mapping[str, Any]) -> tuple[CloudronAppSpec, Manif
     """The spec and manifest as models, and what the admin should know of the manifest: the
     validator's warnings, then each field that is accepted and not honoured, with why."""
     try:
-        spec = CloudronAppSpec.model_validate(running_package(body))
+        spec = CloudronAppSpec.model_validate(running_package(body), context=RESOLVED_PACKAGE)
     except ValidationError as error:
         raise InvalidApp(Reason.INVALID_SPEC, _first_errors(str(e) for e in error.errors())) from error
     if spec.image is None:

@@ -27,7 +27,7 @@ from cloudron_operator.addons.plan import provisioned_addons
 from cloudron_operator.addons.registry import AddonBackends
 from cloudron_operator.backup.access import StoreProblem, ensure_namespace_secret, read_store, store_access
 from cloudron_operator.backup.index import INDEX_NAME, BackupIndex, IndexError_
-from cloudron_operator.backup.package import held_for_restore, restore_record
+from cloudron_operator.backup.package import held_for_restore, restore_record, wanted_restore
 from cloudron_operator.backup.store import S3Store, StoreError
 from cloudron_operator.builders.backup_job import app_container_env, backup_job
 from cloudron_operator.builders.identity import AppIdentity, child_name, owner_reference, workload_selector
@@ -35,7 +35,13 @@ from cloudron_operator.k8s import api as k8s
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.models import API_VERSION, CloudronAppSpec
 from cloudron_operator.models.conditions import Reason
-from cloudron_operator.reconcile.backups import DUMPED_ADDONS, job_volumes, short_name, termination_message
+from cloudron_operator.reconcile.backups import (
+    DUMPED_ADDONS,
+    apply_app_status,
+    job_volumes,
+    short_name,
+    termination_message,
+)
 from cloudron_operator.reconcile.errors import InvalidApp
 
 RESTORE_MANAGER: Final = "cloudron-operator-restore"
@@ -50,15 +56,8 @@ def _write(
     api: client.ApiClient, body: Mapping[str, Any], record: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """status.restore as `record` (None removes it); the app with that status, for the rest of the pass."""
-    meta = body["metadata"]
     status = {"restore": dict(record)} if record is not None else {}
-    obj = {
-        "apiVersion": API_VERSION,
-        "kind": "CloudronApp",
-        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-        "status": status,
-    }
-    k8s.apply(api, obj, subresource="status", field_manager=RESTORE_MANAGER)
+    apply_app_status(api, body["metadata"], status, field_manager=RESTORE_MANAGER)
     updated = copy.deepcopy(dict(body))
     updated.setdefault("status", {})
     if record is None:
@@ -69,8 +68,9 @@ def _write(
 
 
 def prepare(api: client.ApiClient, body: kopf.Body) -> kopf.Body:
-    """Record the restore spec.restoreFrom asks for, with the backup's package; the app as it is then."""
-    wanted = (body["spec"].get("restoreFrom") or {}).get("backup")
+    """Record the restore wanted (spec.restoreFrom's, or an update's rollback), with the backup's
+    package; the app as it is then."""
+    wanted = wanted_restore(body)
     current = (body.get("status") or {}).get("restore")
     if not wanted:
         return kopf.Body(_write(api, body, None)) if current else body  # type: ignore[arg-type]

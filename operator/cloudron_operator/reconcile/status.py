@@ -11,7 +11,13 @@ from kubernetes import client
 
 from cloudron_operator import builders
 from cloudron_operator.addons.flow import AddonsResult
-from cloudron_operator.backup.package import held_for_restore, restore_record, restoring, running_package
+from cloudron_operator.backup.package import (
+    held_for_restore,
+    restore_record,
+    restoring,
+    running_package,
+    wanted_restore,
+)
 from cloudron_operator.children import certificate_condition, routing_condition, workload_condition
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import GROUP, VERSION
@@ -159,6 +165,9 @@ def desired_status(
     ready = ready_condition(parts, Reason.RUNNING, f"{url} is served")
     informative = [access] if access is not None else []
     phase = "Running" if ready.status == "True" else ("Stopped" if not running else "Installing")
+    updated = update_condition(app)
+    if updated is not None:
+        informative.append(updated)
     restored = restore_condition(app)
     if restored is not None:
         informative.append(restored)
@@ -186,8 +195,9 @@ def desired_status(
 
 
 def restore_condition(app: Mapping[str, Any]) -> ConditionUpdate | None:
-    """`Restored`: how far the restore spec.restoreFrom asks for is, or how it ended."""
-    backup = ((app.get("spec") or {}).get("restoreFrom") or {}).get("backup")
+    """`Restored`: how far the restore wanted (spec.restoreFrom's, or an update's rollback) is, or how
+    it ended."""
+    backup = wanted_restore(app)
     if not backup:
         return None
     record = restore_record(app) or {}
@@ -202,6 +212,41 @@ def restore_condition(app: Mapping[str, Any]) -> ConditionUpdate | None:
         return ConditionUpdate("Restored", UNKNOWN, Reason.RESTORING, message)
     message = f"restore from backup {backup} is pending"
     return ConditionUpdate("Restored", UNKNOWN, Reason.RESTORE_PENDING, message)
+
+
+def update_condition(app: Mapping[str, Any]) -> ConditionUpdate | None:
+    """`Updated` of an app with spec.source: an update under way, the rule that blocks the newest
+    version, how the last update ended, or that the app runs the version it should."""
+    if not (app.get("spec") or {}).get("source"):
+        return None
+    status = app.get("status") or {}
+    update = status.get("update") or {}
+    phase, to = update.get("phase"), update.get("toVersion")
+    if under_way := _update_under_way(update):
+        return ConditionUpdate("Updated", UNKNOWN, Reason.UPDATE_IN_PROGRESS, under_way)
+    if blocked := status.get("updateBlocked"):
+        return ConditionUpdate("Updated", FALSE, str(blocked["reason"]), str(blocked["message"]))
+    if phase in ("Failed", "RolledBack") and to != (status.get("package") or {}).get("version"):
+        return ConditionUpdate("Updated", FALSE, str(update.get("reason")), str(update.get("message")))
+    return _update_settled(status, update)
+
+
+def _update_settled(status: Mapping[str, Any], update: Mapping[str, Any]) -> ConditionUpdate:
+    if available := status.get("availableUpdate"):
+        message = f"version {available} is available: set spec.source.version to {available} to update"
+        return ConditionUpdate("Updated", TRUE, Reason.UPDATE_AVAILABLE, message)
+    if update.get("phase") == "Succeeded":
+        return ConditionUpdate("Updated", TRUE, Reason.UPDATE_SUCCEEDED, str(update.get("message")))
+    return ConditionUpdate("Updated", TRUE, Reason.UP_TO_DATE, "the app runs the newest published version")
+
+
+def _update_under_way(update: Mapping[str, Any]) -> str | None:
+    since, to = update.get("fromVersion"), update.get("toVersion")
+    return {
+        "BackingUp": f"updating from {since} to {to}: backing up first ({update.get('backup')})",
+        "Updating": f"updating from {since} to {to}: it must be Ready by {update.get('deadline')}",
+        "RollingBack": str(update.get("message")),
+    }.get(str(update.get("phase")))
 
 
 def current_condition(status: Mapping[str, Any], kind: str) -> ConditionUpdate:

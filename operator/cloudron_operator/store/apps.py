@@ -60,6 +60,7 @@ def app_seen(app: Mapping[str, Any]) -> AppSeen:
             "manifest": {"version": (spec.get("manifest") or {}).get("version", "")},
             "image": spec.get("image"),
             "restoreFrom": spec.get("restoreFrom"),
+            "source": spec.get("source"),  # small; the package it resolved to is in the status
         },
         "status": dict(status),
     }
