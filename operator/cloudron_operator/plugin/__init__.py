@@ -1,0 +1,1 @@
+"""kubectl-cloudron: a kubectl plugin for Cloudron apps."""
