@@ -416,7 +416,10 @@ def test_the_update_rules_hold_through_the_operator(
     def refused(reason: str) -> bool:
         return _ready_reason(api_client, namespace, "game")[0] == reason
 
-    # Pinned: a downgrade, a version the catalog lacks, a revoked one, another app's.
+    # Pinned: a downgrade, a version the catalog lacks, a revoked one, another app's. The app is
+    # stopped first: one that is not running (or not Ready) is still installed, and held to the rules.
+    _patch_source(api_client, namespace, "game", {"running": False})
+    wait_until(lambda: "version" not in _status(api_client, namespace, "game"), WAIT, "the app to stop")
     _patch_source(api_client, namespace, "game", {"source": {"version": "1.2.0"}})
     wait_until(lambda: refused("Downgrade"), WAIT, "the downgrade to be refused")
     assert "spec.restoreFrom" in _ready_reason(api_client, namespace, "game")[1]
@@ -444,7 +447,7 @@ def test_the_update_rules_hold_through_the_operator(
         api_client,
         namespace,
         "game",
-        {"source": {"appId": GAME_ID, "version": None}, "updatePolicy": {"automatic": True}},
+        {"source": {"appId": GAME_ID, "version": None}, "updatePolicy": {"automatic": True}, "running": True},
     )
     wait_until(lambda: _running(api_client, namespace, "game", "1.3.1"), WAIT, "1.3.1 to run again")
     catalog_server.publish(

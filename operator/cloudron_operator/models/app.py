@@ -510,6 +510,13 @@ class PackageStatus(StatusModel):
     manifest: dict[str, Any] = Field(description="Its manifest, as the catalog published it.")
     manifest_digest: str = Field(description="sha256 of the manifest's canonical JSON, as 'sha256:<hex>'.")
     resolved_at: str | None = Field(default=None, description="When it was taken from the catalog.")
+    first_ready_at: str | None = Field(
+        default=None,
+        description=(
+            "When the app was first Ready (on this package, or on the one it was updated from): from then "
+            "on, moving to another version is an update, backed up first and held to the rules."
+        ),
+    )
 
 
 class UpdatePhase(StrEnum):

@@ -114,6 +114,7 @@ class Reason(StrEnum):
     VERSION_REVOKED = "VersionRevoked"
     VERSION_INVALID = "VersionInvalid"
     NO_BACKUP_STORE = "NoBackupStore"
+    APP_STOPPED = "AppStopped"
     # Events of a pass or a deletion.
     CREATED = "Created"
     UPDATED = "Updated"

@@ -48,6 +48,9 @@ IN_PROGRESS: Final = frozenset({"BackingUp", "Updating", "RollingBack"})
 ENDED_BADLY: Final = frozenset({"Failed", "RolledBack"})
 CATALOG_RETRY_SECONDS: Final = 30.0  # a catalog that cannot be read, for an app that has no package yet
 DEFAULT_HEALTH_TIMEOUT: Final = "10m"
+STOPPED_MESSAGE: Final = (
+    "the app is stopped (spec.running: false): it updates once it runs, so the update is health-checked"
+)
 
 
 def _now() -> datetime:
@@ -164,7 +167,10 @@ def _decide(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.
             Reason.APP_NOT_IN_CATALOG,
             f"spec.source.appId: catalog {source['catalog']} has no app {source['appId']} (it has: {known})",
         )
-    if package is None or not status.get("version"):
+    if package is not None and not package.get("firstReadyAt") and _ready_on(status, package["version"]):
+        package = {**package, "firstReadyAt": _stamp(_now())}
+        body = _write(api, body, {**_records(body), "package": package})
+    if package is None or not package.get("firstReadyAt"):
         return _install(api, body, source, app, package)
     return _update(api, body, loaded, app, package)
 
@@ -248,6 +254,8 @@ def _update(
             target = _pinned_version(app, source, str(pinned))
             if block := update_block(running, target, model, automatic=False):
                 raise InvalidApp(block.reason, f"spec.source.version: {block.message}")
+    elif policy.get("automatic") and spec.get("running") is False and newer:
+        blocked = _blocked(newer[0].version, Block(Reason.APP_STOPPED, STOPPED_MESSAGE))
     elif policy.get("automatic"):
         for candidate in newer:
             block = update_block(running, candidate, model, automatic=True)
@@ -380,7 +388,10 @@ def _after_backup(
     timeout = ((body["spec"].get("updatePolicy") or {}).get("healthTimeout")) or DEFAULT_HEALTH_TIMEOUT
     deadline = _now() + timedelta(seconds=duration_seconds(str(timeout)))
     switched = {**update, "phase": "Updating", "deadline": _stamp(deadline)}
-    records = {**_records(body), "package": _package(source, target), "update": switched}
+    # The app's data has run a version: from now on any other one is an update too.
+    ran_since = ((body.get("status") or {}).get("package") or {}).get("firstReadyAt")
+    package = {**_package(source, target), "firstReadyAt": ran_since}
+    records = {**_records(body), "package": package, "update": switched}
     kopf.info(
         body,
         reason=Reason.UPDATE_IN_PROGRESS,
@@ -392,15 +403,20 @@ def _after_backup(
     return _write(api, body, records)
 
 
-def _ready(status: Mapping[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+def _ready_on(status: Mapping[str, Any], version: str) -> bool:
+    """The app is Ready, running `version` (status.version is only there while it is Ready)."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    return ready and status.get("version") == version
 
 
 def _after_rollout(api: client.ApiClient, body: kopf.Body, update: dict[str, Any]) -> kopf.Body:
     """Ready on the new version: done. Past the deadline: roll back."""
     status = body.get("status") or {}
-    if status.get("version") == update["toVersion"] and _ready(status):
+    stopped = body["spec"].get("running") is False
+    if _ready_on(status, update["toVersion"]) or stopped:
         message = f"updated from {update['fromVersion']} to {update['toVersion']}"
+        if stopped:
+            message += " (the app is stopped: it was not health-checked)"
         kopf.info(body, reason=Reason.UPDATE_SUCCEEDED, message=message)
         return _ended(api, body, update, phase="Succeeded", reason=Reason.UPDATE_SUCCEEDED, message=message)
     deadline = datetime.strptime(str(update["deadline"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
