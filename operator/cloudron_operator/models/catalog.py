@@ -12,7 +12,8 @@ from cloudron_operator.models.base import SpecModel, StatusModel, cel, kube_sche
 from cloudron_operator.models.conditions import CONDITION_LIST, Condition
 from cloudron_operator.models.types import Count, DataKey, DnsLabel, DnsSubdomain
 
-CATALOG_URL_PATTERN: Final = r"^https?://[^\s/]+(/[^\s]*)?$"
+# No `user:password@`: a URL is shown by `kubectl get appcatalogs` and to whoever may read the kind.
+CATALOG_URL_PATTERN: Final = r"^https?://[^\s/@]+(/[^\s]*)?$"
 # A Go duration of whole hours, minutes and seconds (what `kubectl`, Flux and Argo CD users write).
 DURATION_PATTERN: Final = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 ONE_SOURCE_MESSAGE: Final = "set exactly one of url and configMapRef"
@@ -41,8 +42,8 @@ class AppCatalogSpec(SpecModel):
     url: Annotated[str, StringConstraints(max_length=2048, pattern=CATALOG_URL_PATTERN)] | None = Field(
         default=None,
         description=(
-            "URL of the CloudronVersions.json, http or https; fetched with conditional requests "
-            "(If-None-Match, If-Modified-Since)."
+            "URL of the CloudronVersions.json, http or https, without credentials (a private catalog goes "
+            "in a ConfigMap); fetched with conditional requests (If-None-Match, If-Modified-Since)."
         ),
     )
     config_map_ref: CatalogConfigMapRef | None = Field(
