@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from cloudron_operator.k8s.api import NOT_SERVED, UNEXPECTED_ANSWER, ApiError, decode_answer
+from cloudron_operator.k8s.api import NOT_SERVED, UNEXPECTED_ANSWER, ApiError, apply_body, decode_answer
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +55,12 @@ def test_an_answer_that_is_no_object_is_a_retriable_error_quoting_it(status: int
 def test_a_long_body_is_quoted_in_part() -> None:
     error = _error(503, "x" * 10_000)
     assert len(error.message) < 300 and error.message.endswith("...'")
+
+
+def test_an_apply_patch_keeps_text_beyond_the_basic_plane_as_yaml_reads_it() -> None:
+    # The API server reads an apply patch as YAML, where an escaped surrogate pair is no character:
+    # a manifest's postInstallMessage with an emoji made the app's Deployment ApplyFailed.
+    obj = {"metadata": {"annotations": {"note": "Ready 🎉 — déjà"}}}
+    body = apply_body(obj)
+    assert b"\\u" not in body
+    assert yaml.safe_load(body) == obj

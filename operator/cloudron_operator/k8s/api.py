@@ -16,7 +16,7 @@ FIELD_MANAGER = "cloudron-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
 # What `request` sends: an apply's text as it is; a JSON object, or a JSON patch's list, serialised.
-RequestBody = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+RequestBody = str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 KubeObject = dict[str, Any]
 
@@ -107,9 +107,20 @@ def _apply(
         "PATCH",
         path + (f"/{subresource}" if subresource else ""),
         query=query,
-        body=json.dumps(obj),
+        body=apply_body(obj),
         content_type=APPLY_CONTENT_TYPE,
     )
+
+
+def apply_body(obj: Mapping[str, Any]) -> bytes:
+    """The object as an apply patch: JSON, which is YAML, as UTF-8 text.
+
+    Not ASCII with escapes: the API server decodes an apply patch as YAML, whose `\\u` escapes do not
+    join a surrogate pair, so `json.dumps`'s default spelling of an emoji (a manifest's
+    postInstallMessage has some) is refused as an invalid escape. A lone surrogate, which no text
+    holds, is written as its escape and refused so.
+    """
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8", errors="backslashreplace")
 
 
 def get(
