@@ -5,7 +5,7 @@ CACHE ?= $(or $(CLOUDRON_CACHE),$(HOME)/.cache/cloudron-operator)
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps binaries demo corpus down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup
+.PHONY: help deps binaries demo corpus catalogs down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ demo: deps  ## local cluster + database servers + the operator, then the example
 
 corpus: demo  ## every corpus manifest as an app in the demo: per addon, how many become Ready, and why not
 	@$(PYTHON) -m tests.harness corpus
+
+catalogs: demo  ## every corpus catalog's apps installed by id in the demo: version, addons, Ready or why not
+	@$(PYTHON) -m tests.harness catalogs
 
 down:  ## stop the demo's cluster, database servers and operator
 	@$(PYTHON) -m tests.harness down demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.harness import corpus, demo
+from tests.harness import catalogs, corpus, demo
 from tests.harness.localenv import LocalEnv
 from tests.harness.processes import HarnessError
 
@@ -16,6 +16,9 @@ def main() -> int:
     sub.add_parser("demo", help="start (or reuse) the demo environment and apply the example apps")
     sub.add_parser(
         "corpus", help="apply every corpus manifest as an app in the demo; print what became Ready"
+    )
+    sub.add_parser(
+        "catalogs", help="install every corpus catalog's apps by id in the demo; print what became Ready"
     )
     for name, text in (
         ("down", "stop and remove an environment"),
@@ -29,6 +32,8 @@ def main() -> int:
             demo.demo()
         elif args.command == "corpus":
             print(corpus.corpus().table())
+        elif args.command == "catalogs":
+            print(catalogs.catalogs().report())
         elif args.command == "down":
             if args.env == demo.DEMO:
                 demo.down()

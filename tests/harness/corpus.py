@@ -87,7 +87,7 @@ def corpus(wait: float = WAIT_SECONDS) -> Coverage:
     env = LocalEnv.named(demo.DEMO)
     api = config.new_client_from_config(config_file=str(env.cluster.kubeconfig))
     try:
-        _fresh_namespace(env)
+        fresh_namespace(env, NAMESPACE)
         coverage = Coverage()
         apps: dict[str, Outcome] = {}
         used: set[str] = set()
@@ -104,16 +104,17 @@ def corpus(wait: float = WAIT_SECONDS) -> Coverage:
                 outcome.reason, outcome.message = "RefusedByTheApiServer", error.message[:300]
                 continue
             apps[name] = outcome
-        _wait(api, apps, wait)
+        wait_for_apps(api, NAMESPACE, apps, wait)
         return coverage
     finally:
         api.close()
 
 
-def _fresh_namespace(env: LocalEnv) -> None:
+def fresh_namespace(env: LocalEnv, namespace: str) -> None:
+    """`namespace`, empty: the one of an earlier run is deleted (with its apps) first."""
     kubectl = env.cluster.kubectl
-    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s")
-    kubectl("create", "namespace", NAMESPACE)
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=180s")
+    kubectl("create", "namespace", namespace)
 
 
 def _manifest(path: Path, outcome: Outcome) -> dict[str, Any] | None:
@@ -158,12 +159,13 @@ def _app(name: str, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _wait(api: Any, apps: dict[str, Outcome], wait: float) -> None:
-    """Until every app is Ready or stuck for a reason only a change of its spec clears, or `wait` ends."""
+def wait_for_apps(api: Any, namespace: str, apps: dict[str, Outcome], wait: float) -> None:
+    """Until every app (by name) is Ready or stuck for a reason only a change of its spec clears, or
+    `wait` ends; each app's outcome is its Ready condition as last seen."""
     deadline = time.monotonic() + wait
     while True:
         settled = 0
-        for item in k8s.list_objects(api, API_VERSION, "CloudronApp", NAMESPACE):
+        for item in k8s.list_objects(api, API_VERSION, "CloudronApp", namespace):
             outcome = apps.get(item["metadata"]["name"])
             ready = next(
                 (c for c in item.get("status", {}).get("conditions", []) if c["type"] == "Ready"), None
