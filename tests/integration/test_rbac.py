@@ -1,13 +1,15 @@
 """The chart's RBAC is enough, and no more: the operator runs as the chart's ServiceAccount (a real
 token from the TokenRequest API) with the chart's Roles for one watched namespace, takes an app
-through its whole life and checks Addons, and is refused what it has no business doing."""
+through its whole life and checks Addons, and is refused what it has no business doing. The users'
+roles the chart aggregates into Kubernetes' own give a namespace's users its apps, and no more."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from kubernetes.client.rest import ApiException
 
 from cloudron_operator.builders.secrets import secret_values
 from cloudron_operator.k8s import api as k8s
+from cloudron_operator.models import GROUP
 from tests.harness import gateway_api
 from tests.harness.cert_manager import LOCAL_CA_ISSUER
 from tests.harness.databases import DatabaseServer
@@ -35,6 +38,7 @@ from tests.integration.chart_support import (
     render,
     service_account_kubeconfig,
 )
+from tests.integration.plugin_support import kubectl_cloudron
 
 ADDON = ("cloudron.io/v1alpha1", "Addon")
 APP = ("cloudron.io/v1alpha1", "CloudronApp")
@@ -423,3 +427,239 @@ def _sign_up_through_an_invite(
     finally:
         k8s.delete(api, ADDON[0], "CloudronUser", None, username)
         k8s.delete(api, *ADDON, None, f"ldap-{tag}")
+
+
+CLOUDRON_VERSION = "v1alpha1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _aggregated(api: client.ApiClient, role: str, resource: str, verb: str) -> bool:
+    """Whether Kubernetes' own ClusterRole `role` has, by aggregation, `verb` on cloudron.io's `resource`."""
+    rules = client.RbacAuthorizationV1Api(api).read_cluster_role(role).rules or []
+    return any(
+        rule.api_groups == [GROUP] and resource in (rule.resources or []) and verb in rule.verbs
+        for rule in rules
+    )
+
+
+def _bind(api: client.ApiClient, namespace: str, account: str, cluster_role: str) -> None:
+    """A RoleBinding in `namespace` of the ClusterRole to the namespace's ServiceAccount `account`."""
+    client.RbacAuthorizationV1Api(api).create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=f"{account}-{cluster_role}"[:63].rstrip("-")),
+            role_ref=client.V1RoleRef(api_group=RBAC_GROUP, kind="ClusterRole", name=cluster_role),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
+        ),
+    )
+
+
+@contextmanager
+def _bound_cluster_wide(
+    api: client.ApiClient, cluster_role: str, namespace: str, account: str
+) -> Iterator[None]:
+    """A ClusterRoleBinding of the ClusterRole to ServiceAccount `namespace/account`, for the block."""
+    rbac = client.RbacAuthorizationV1Api(api)
+    name = f"{cluster_role}-{namespace}-{account}"[:253]
+    rbac.create_cluster_role_binding(
+        client.V1ClusterRoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(api_group=RBAC_GROUP, kind="ClusterRole", name=cluster_role),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
+        )
+    )
+    try:
+        yield
+    finally:
+        rbac.delete_cluster_role_binding(name)
+
+
+@contextmanager
+def _catalog(api: client.ApiClient, name: str, app_id: str) -> Iterator[None]:
+    """An AppCatalog listing one app, with the status the operator would have written after reading it."""
+    objects = client.CustomObjectsApi(api)
+    body = {
+        "apiVersion": f"{GROUP}/{CLOUDRON_VERSION}",
+        "kind": "AppCatalog",
+        "metadata": {"name": name},
+        "spec": {"url": "https://example.com/CloudronVersions.json"},
+    }
+    objects.create_cluster_custom_object(GROUP, CLOUDRON_VERSION, "appcatalogs", body)
+    ready = {"type": "Ready", "status": "True", "reason": "Fetched", "message": "read"}
+    entry = {
+        "id": app_id,
+        "title": "Notes",
+        "latest": "1.0.0",
+        "versions": [{"version": "1.0.0", "state": "published", "image": "cloudron/notes:1.0.0"}],
+    }
+    status = {"conditions": [{**ready, "lastTransitionTime": "2026-12-03T10:00:00Z"}], "entries": [entry]}
+    try:
+        objects.patch_cluster_custom_object_status(
+            GROUP, CLOUDRON_VERSION, "appcatalogs", name, {"status": status}
+        )
+        yield
+    finally:
+        objects.delete_cluster_custom_object(GROUP, CLOUDRON_VERSION, "appcatalogs", name)
+
+
+def _refused(request: Callable[..., object], *args: Any) -> int:
+    """The HTTP status with which the API server refuses `request(*args)`."""
+    with pytest.raises(ApiException) as refused:
+        request(*args)
+    return int(refused.value.status)
+
+
+def _notes(namespace: str) -> dict[str, Any]:
+    manifest = {"manifestVersion": 2, "version": "1.0.0", "httpPort": 8000, "healthCheckPath": "/"}
+    spec = {"image": "registry.example.com/notes:1.0.0", "domain": "notes.example.com", "manifest": manifest}
+    return {
+        "apiVersion": APP[0],
+        "kind": APP[1],
+        "metadata": {"name": "notes", "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _notes_backup(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{CLOUDRON_VERSION}",
+        "kind": "CloudronBackup",
+        "metadata": {"name": "notes-by-hand", "namespace": namespace},
+        "spec": {"app": "notes", "store": "s3-main", "reason": "manual"},
+    }
+
+
+def test_namespace_users_get_apps_from_the_builtin_edit_role_and_catalogs_from_the_reader(
+    api_client: client.ApiClient,
+    *,
+    chart_crds: None,
+    cluster: LocalEnv,
+    namespace: str,
+    unwatched: str,
+    service_account_client: Callable[[str, str], client.ApiClient],
+    tmp_path: Path,
+) -> None:
+    """The chart's users' roles, aggregated by kube-controller-manager into Kubernetes' own roles.
+    dana, bound to the built-in `edit` in her namespace only (what a cluster admin gives a team),
+    writes apps and backups there and nowhere else; she reads the AppCatalogs, with `kubectl
+    cloudron` too, once bound cluster-wide to the catalog reader, and never writes one. What the
+    chart adds grants no Secret (`edit` itself grants her namespace's own) and no status: `bare`,
+    bound to `view` and the chart's -edit (docs/install.md's way), has the apps without the Secrets."""
+    release = f"users-{secrets.token_hex(3)}"
+    fullname = f"{release}-cloudron-operator"
+    roles = [
+        obj
+        for obj in render(release, namespace)
+        if obj["kind"] == "ClusterRole" and obj["metadata"]["name"].startswith(f"{fullname}-")
+    ]
+    reader = f"{fullname}-catalog-reader"
+    assert sorted(r["metadata"]["name"] for r in roles) == [reader, f"{fullname}-edit", f"{fullname}-view"]
+    catalog, app_id = f"team-{release}", f"org.notes{release.replace('-', '')}.cloudronapp"
+    with installed(cluster, roles), _catalog(api_client, catalog, app_id):
+        # The local cluster's kube-controller-manager runs every controller, clusterrole-aggregation too.
+        wait_until(
+            lambda: (
+                _aggregated(api_client, "edit", "cloudronapps", "create")
+                and _aggregated(api_client, "edit", "cloudronbackups", "get")
+                and _aggregated(api_client, "admin", "cloudronapps", "delete")
+                and _aggregated(api_client, "view", "cloudronapps", "watch")
+                and _aggregated(api_client, "view", "appcatalogs", "list")
+            ),
+            WAIT,
+            "the chart's roles to be aggregated into view, edit and admin",
+        )
+        dana = service_account_client(namespace, "dana")
+        _bind(api_client, namespace, "dana", "edit")
+        bare = service_account_client(namespace, "bare")
+        _bind(api_client, namespace, "bare", "view")
+        _bind(api_client, namespace, "bare", f"{fullname}-edit")
+        wait_until(
+            lambda: (
+                _allowed(dana, "create", "cloudronbackups", namespace, GROUP)
+                and _allowed(bare, "create", "cloudronbackups", namespace, GROUP)
+            ),
+            WAIT,
+            "the RoleBindings to take effect",
+        )
+        kubeconfig = service_account_kubeconfig(api_client, namespace, "dana", tmp_path / "dana.kubeconfig")
+
+        # Apps and backups: in her namespace, and in no other.
+        as_dana = client.CustomObjectsApi(dana)
+        create = as_dana.create_namespaced_custom_object
+        create(GROUP, CLOUDRON_VERSION, namespace, "cloudronapps", _notes(namespace))
+        create(GROUP, CLOUDRON_VERSION, namespace, "cloudronbackups", _notes_backup(namespace))
+        assert _refused(create, GROUP, CLOUDRON_VERSION, unwatched, "cloudronapps", _notes(unwatched)) == 403
+        backup_elsewhere = _notes_backup(unwatched)
+        assert (
+            _refused(create, GROUP, CLOUDRON_VERSION, unwatched, "cloudronbackups", backup_elsewhere) == 403
+        )
+        listed = kubectl_cloudron(kubeconfig, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["notes"]
+
+        # The catalogs are cluster-scoped: her RoleBinding of edit does not reach them.
+        catalogs = (GROUP, CLOUDRON_VERSION, "appcatalogs")
+        assert _refused(as_dana.list_cluster_custom_object, *catalogs) == 403
+        without = kubectl_cloudron(kubeconfig, "catalog", "list")
+        assert (without.returncode, without.stdout) == (1, ""), without
+        assert without.stderr == (
+            f'error: appcatalogs.cloudron.io is forbidden: User "system:serviceaccount:{namespace}:dana" '
+            'cannot list resource "appcatalogs" in API group "cloudron.io" at the cluster scope\n'
+        )
+        with _bound_cluster_wide(api_client, reader, namespace, "dana"):
+            wait_until(lambda: _allowed(dana, "list", "appcatalogs", "", GROUP), WAIT, "the reader's binding")
+            found = as_dana.list_cluster_custom_object(*catalogs)["items"]
+            assert catalog in {item["metadata"]["name"] for item in found}
+            with_reader = kubectl_cloudron(kubeconfig, "catalog", "list")
+            assert with_reader.returncode == 0, with_reader.stderr
+            rows = [line.split() for line in with_reader.stdout.splitlines()]
+            assert [catalog, app_id, "Notes", "1.0.0", "1"] in rows
+            install = ("install", app_id, "--domain", "wiki.example.com", "--name", "wiki")
+            from_catalog = kubectl_cloudron(kubeconfig, *install)
+            assert from_catalog.returncode == 0, from_catalog.stderr
+            assert from_catalog.stdout == "cloudronapp.cloudron.io/wiki created\n"
+            elsewhere = kubectl_cloudron(kubeconfig, *install, "-n", unwatched)
+            assert elsewhere.returncode == 1, elsewhere
+            assert elsewhere.stderr.startswith("error: cloudronapps.cloudron.io is forbidden"), (
+                elsewhere.stderr
+            )
+            mine = {
+                "apiVersion": f"{GROUP}/{CLOUDRON_VERSION}",
+                "kind": "AppCatalog",
+                "metadata": {"name": f"mine-{release}"},
+                "spec": {"url": "https://example.com/mine.json"},
+            }
+            assert _refused(as_dana.create_cluster_custom_object, *catalogs, mine) == 403
+            assert _refused(client.CoreV1Api(dana).read_namespaced_secret, "private", unwatched) == 403
+
+            writes = ("create", "update", "patch", "delete", "deletecollection")
+            may = {
+                # (who, verb, resource, namespace, group)
+                *(
+                    ("dana", verb, kind, namespace, GROUP)
+                    for verb in ("get", "list", "watch", *writes)
+                    for kind in ("cloudronapps", "cloudronbackups")
+                ),
+                ("dana", "get", "appcatalogs", "", GROUP),
+                ("dana", "watch", "appcatalogs", "", GROUP),
+                ("bare", "get", "cloudronapps", namespace, GROUP),
+                ("bare", "get", "pods/log", namespace, ""),
+                ("bare", "delete", "cloudronbackups", namespace, GROUP),
+            }
+            may_not = {
+                *(("dana", verb, "appcatalogs", "", GROUP) for verb in writes),
+                ("dana", "patch", "appcatalogs/status", "", GROUP),
+                ("dana", "patch", "cloudronapps/status", namespace, GROUP),
+                ("dana", "patch", "cloudronbackups/status", namespace, GROUP),
+                ("dana", "get", "cloudronapps", unwatched, GROUP),
+                ("dana", "get", "secrets", unwatched, ""),
+                ("dana", "list", "secrets", "", ""),
+                *(("dana", "list", kind, "", GROUP) for kind in ("addons", "backupstores", "cloudronusers")),
+                ("bare", "get", "secrets", namespace, ""),
+                ("bare", "list", "secrets", namespace, ""),
+                ("bare", "patch", "cloudronapps/status", namespace, GROUP),
+                ("bare", "list", "appcatalogs", "", GROUP),
+            }
+            clients = {"dana": dana, "bare": bare}
+            assert {check for check in may if not _allowed(clients[check[0]], *check[1:])} == set()
+            assert {check for check in may_not if _allowed(clients[check[0]], *check[1:])} == set()

@@ -21,6 +21,7 @@ KubeObject = dict[str, Any]
 NAMESPACED: tuple[str, ...] = ("--set", "watchNamespaces={team-a,team-b}", "--set", "replicas=2")
 NAMESPACED += ("--set", "ingressClass=nginx")
 FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
+FULLNAME = "cloudron-cloudron-operator"
 
 
 def render(*args: str) -> list[KubeObject]:
@@ -51,6 +52,9 @@ def test_default_values_render_a_cluster_wide_operator() -> None:
     objects = render()
     assert sorted(obj["kind"] for obj in objects) == [
         "ClusterKopfPeering",
+        "ClusterRole",
+        "ClusterRole",  # the users' roles: -catalog-reader, -edit, -view
+        "ClusterRole",
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
@@ -216,7 +220,7 @@ def test_rbac_names_every_verb_and_resource_and_grants_no_escalation(values: tup
 
 def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     objects = render(*NAMESPACED)
-    (cluster_role,) = only(objects, "ClusterRole")
+    (cluster_role,) = [r for r in only(objects, "ClusterRole") if r["metadata"]["name"] == FULLNAME]
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
     assert cluster_resources == {
         "addons",
@@ -243,6 +247,81 @@ def test_namespaced_mode_grants_namespaced_kinds_only_per_namespace() -> None:
     (events_role,) = [r for r in only(objects, "Role") if r["metadata"]["namespace"] == "default"]
     assert events_role["rules"] == [
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}
+    ]
+
+
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+USER_ROLES: dict[str, tuple[set[str], list[dict[str, Any]]]] = {
+    # name: (the built-in roles it is aggregated into, its rules)
+    f"{FULLNAME}-view": (
+        {"view", "edit", "admin"},
+        [
+            {
+                "apiGroups": ["cloudron.io"],
+                "resources": ["cloudronapps", "cloudronbackups"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    ),
+    f"{FULLNAME}-edit": (
+        {"edit", "admin"},
+        [
+            {
+                "apiGroups": ["cloudron.io"],
+                "resources": ["cloudronapps", "cloudronbackups"],
+                "verbs": ["create", "update", "patch", "delete", "deletecollection"],
+            }
+        ],
+    ),
+    # Cluster-scoped: a namespace's RoleBinding cannot grant it; aggregated into view only for those
+    # bound to view cluster-wide (and from view on, as Kubernetes' view is, into edit and admin).
+    f"{FULLNAME}-catalog-reader": (
+        {"view"},
+        [{"apiGroups": ["cloudron.io"], "resources": ["appcatalogs"], "verbs": ["get", "list", "watch"]}],
+    ),
+}
+
+
+def _user_roles(objects: Iterable[KubeObject]) -> dict[str, KubeObject]:
+    return {
+        role["metadata"]["name"]: role
+        for role in only(objects, "ClusterRole")
+        if role["metadata"]["name"] != FULLNAME
+    }
+
+
+@pytest.mark.parametrize("values", [(), NAMESPACED], ids=["cluster-wide", "namespaced"])
+def test_the_users_roles_are_aggregated_into_view_edit_and_admin(values: tuple[str, ...]) -> None:
+    roles = _user_roles(render(*values))
+    assert set(roles) == set(USER_ROLES)
+    for name, (aggregated_into, rules) in USER_ROLES.items():
+        labels = roles[name]["metadata"]["labels"]
+        assert {
+            key.removeprefix(AGGREGATE): value for key, value in labels.items() if key.startswith(AGGREGATE)
+        } == {role: "true" for role in aggregated_into}, name
+        assert labels["app.kubernetes.io/instance"] == "cloudron", name
+        assert roles[name]["rules"] == rules, name
+        assert "aggregationRule" not in roles[name], name
+    granted = {
+        resource for role in roles.values() for rule in role["rules"] for resource in rule["resources"]
+    }
+    # Never the operator's status, nor the platform admin's: credentials, shared servers, directory.
+    assert not granted & {"secrets", "addons", "backupstores", "cloudronusers"}
+    assert not [resource for resource in granted if "/" in resource], "no subresource (status)"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [("--set", "rbac.aggregateToDefaultRoles=false"), ("--set", "rbac.create=false")],
+    ids=["off", "no-rbac"],
+)
+def test_the_users_roles_can_be_left_out(values: tuple[str, ...]) -> None:
+    objects = render(*values)
+    assert not [obj for obj in objects if obj["metadata"]["name"] in USER_ROLES]
+    assert not [
+        obj
+        for obj in objects
+        if any(key.startswith(AGGREGATE) for key in (obj["metadata"].get("labels") or {}))
     ]
 
 
