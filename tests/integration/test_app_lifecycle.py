@@ -648,9 +648,15 @@ def test_kubectl_get_shows_domain_version_ready_phase_and_age(
     ready_znc: None,
 ) -> None:
 
-    header, row = (
-        line.split() for line in cluster.cluster.kubectl("get", "capp", "-n", namespace).splitlines()
-    )
-    assert header == ["NAME", "DOMAIN", "VERSION", "READY", "PHASE", "AGE"]
-    assert row[:5] == ["znc", "znc.example.com", "0.1.5", "True", "Running"]
-    assert re.fullmatch(r"\d+s|\d+m\d*s?", row[5]), f"AGE {row[5]!r}"
+    table = cluster.cluster.kubectl("get", "capp", "-n", namespace).splitlines()
+    header, row = table[0].split(), _cells(table[0], table[1])
+    assert header == ["NAME", "DOMAIN", "VERSION", "UPDATE", "READY", "PHASE", "AGE"]
+    assert row[:6] == ["znc", "znc.example.com", "0.1.5", "", "True", "Running"], "no update: an own image"
+    assert re.fullmatch(r"\d+s|\d+m\d*s?", row[6]), f"AGE {row[6]!r}"
+
+
+def _cells(header: str, line: str) -> list[str]:
+    """The cells of a kubectl table line, by the header's column positions (an empty cell is "")."""
+    starts = [match.start() for match in re.finditer(r"\S+", header)]
+    ends = [*starts[1:], None]
+    return [line[start:end].strip() for start, end in zip(starts, ends, strict=True)]

@@ -53,6 +53,7 @@ APP_ID = "xyz.buzz.cloudronapp"
 ADDONS = ("postgresql", "redis")
 HEALTH_TIMEOUT_SECONDS = 20
 BACKUP_JOB_ATTEMPTS = 3  # the backup Job's backoffLimit is 2
+INSTALL_WAIT = 2 * WAIT  # a first install waits for its volume, certificate and pods on a loaded CI machine
 
 
 def published(versions: Iterator[str] | list[str], extra: dict[str, Any] | None = None) -> bytes:
@@ -128,11 +129,16 @@ def _deployment_image(api: client.ApiClient, namespace: str, name: str) -> str:
 
 
 def _running(api: client.ApiClient, namespace: str, name: str, version: str) -> bool:
+    """Ready on `version`; else AssertionError saying where the app is (wait_until reports the last)."""
     status = _status(api, namespace, name)
-    return (
+    if (
         status.get("version") == version
         and condition(get_app(api, namespace, name), "Ready").get("status") == "True"
-    )
+    ):
+        return True
+    parts = {c["type"]: f"{c['status']} {c['reason']}: {c['message']}" for c in status.get("conditions", [])}
+    package = (status.get("package") or {}).get("version")
+    raise AssertionError(f"runs {status.get('version')}, package {package}, conditions {parts}")
 
 
 def _rows(env: dict[str, str]) -> list[str]:
@@ -233,7 +239,7 @@ def buzz(  # noqa: PLR0917 - fixtures
             app.publish(served)
             _catalog(api_client, catalog, catalog_server.url("buzz.json"))
             k8s.create(api_client, _app("buzz", namespace, catalog, addons, store))
-            wait_until(lambda: app.running(version), WAIT, f"{version} to run")
+            wait_until(lambda: app.running(version), INSTALL_WAIT, f"{version} to run")
             (tmp_path / "redis").mkdir()
             password = redis_password(api_client, namespace, "buzz")
             app_redis = stack.enter_context(private_redis(tmp_path / "redis", password))
