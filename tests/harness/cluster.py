@@ -36,6 +36,7 @@ from tests.harness.processes import LOOPBACK, HarnessError, run, wait_until
 NODE_COUNT = 2
 START_TIMEOUT = 180.0
 START_ATTEMPTS = 3
+NODE_LEASE_SECONDS = 8
 
 # What `kubectl logs` prints for any container of any pod of the local cluster.
 POD_LOG_LINE = (
@@ -217,6 +218,11 @@ def _kwokctl_configuration(
         "options": {
             "runtime": "binary",
             "bindAddress": LOOPBACK,
+            # kwok holds each node's Lease (this times the heartbeat factor 5: 40 s; kwokctl's default
+            # is 200 s). A restarted kwok is a new holder and manages no pod until the old holder's
+            # Lease expires: a cluster restart (tests/integration/test_store.py) left every new pod
+            # unready for over three minutes.
+            "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
             "securePort": True,
             "kubeAuthorization": True,
             "kubeAdmission": True,
