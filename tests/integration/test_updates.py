@@ -317,9 +317,15 @@ def test_an_update_that_never_becomes_ready_is_rolled_back_with_the_data_of_befo
     assert app.image() == document["versions"]["0.1.11"]["manifest"]["dockerImage"]
     assert _rows(app.database()) == ["before the update"], "the data is as before the update"
     assert (app.files / "kept.txt").read_text() == "before the update"
+    wait_until(
+        lambda: (
+            condition(get_app(api_client, namespace, "buzz"), "Updated").get("reason") == "UpdateRolledBack"
+        ),
+        WAIT,
+        "Updated=False UpdateRolledBack",
+    )
     updated = condition(get_app(api_client, namespace, "buzz"), "Updated")
-    assert (updated["status"], updated["reason"]) == ("False", "UpdateRolledBack")
-    assert "0.1.12" in updated["message"] and backup in updated["message"]
+    assert updated["status"] == "False" and "0.1.12" in updated["message"] and backup in updated["message"]
     assert status["availableUpdate"] == "0.1.12", "still published: reported, and not tried again"
     # Rolled back within healthTimeout + a minute of the switch (the deadline is the switch + the timeout).
     late = _time(status["update"]["completedAt"]) - _time(status["update"]["deadline"])

@@ -35,7 +35,7 @@ def reconcile(runtime: Runtime, body: kopf.Body, *, logger: Logger, addons: list
     that field (see `kopf_adapters.storage`).
     """
     store, api = runtime.store, runtime.api
-    body = updates.prepare(api, runtime.catalogs, body)  # before the restore: a rollback is one
+    body = updates.prepare(api, runtime.catalogs, body, store)  # before the restore: a rollback is one
     body = restore.prepare(api, body)
     identity, spec, manifest, warnings = checked_app(body, runtime.backends, store, runtime.config)
     children = AppChildren(api, body, logger=logger, store=store, metrics=runtime.metrics)

@@ -489,7 +489,7 @@ def create_backup(
 
 def apply_app_status(
     api: client.ApiClient, app_meta: Mapping[str, Any], fields: Mapping[str, Any], *, field_manager: str
-) -> None:
+) -> Mapping[str, Any]:
     """Server-side apply of the app's status `fields` as `field_manager`, which owns exactly these:
     a field it owned and leaves out is removed."""
     obj = {
@@ -498,7 +498,7 @@ def apply_app_status(
         "metadata": {"name": app_meta["name"], "namespace": app_meta["namespace"]},
         "status": dict(fields),
     }
-    k8s.apply(api, obj, subresource="status", field_manager=field_manager)
+    return k8s.apply(api, obj, subresource="status", field_manager=field_manager)
 
 
 def run_schedule(api: client.ApiClient, app: Mapping[str, Any], now: datetime) -> Outcome | None:

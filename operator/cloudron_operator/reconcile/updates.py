@@ -41,6 +41,7 @@ from cloudron_operator.models.conditions import Reason
 from cloudron_operator.reconcile.backups import apply_app_status, create_backup, short_name
 from cloudron_operator.reconcile.catalogs import read_catalog
 from cloudron_operator.reconcile.errors import InvalidApp
+from cloudron_operator.store import Store
 
 UPDATE_MANAGER: Final = "cloudron-operator-update"
 UPDATE_FIELDS: Final = ("package", "update", "availableUpdate", "updateBlocked")
@@ -65,7 +66,9 @@ def in_progress(status: Mapping[str, Any]) -> bool:
     return ((status.get("update") or {}).get("phase")) in IN_PROGRESS
 
 
-def prepare(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.Body:
+def prepare(
+    api: client.ApiClient, catalogs: Catalogs, body: kopf.Body, store: Store | None = None
+) -> kopf.Body:
     """Decide the app's package and take the next step of its update; the app as it is then.
 
     Raises InvalidApp when the spec cannot be run: a catalog, app or version that is not there, a
@@ -82,6 +85,21 @@ def prepare(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.
         fresh = copy.deepcopy(dict(body))
         fresh["status"] = stored.get("status") or {}
         body = kopf.Body(fresh)  # type: ignore[arg-type]
+    before = _records(body)
+    decided = _prepared(api, catalogs, body)
+    # The pass merges its status into the store's newest copy of the app: it must hold these
+    # records, or the pass's conditions (Updated) would be computed from the older ones.
+    written = (
+        k8s.get(api, API_VERSION, "CloudronApp", body.meta["namespace"], body.meta["name"])
+        if store is not None and _records(decided) != before
+        else None
+    )
+    if store is not None and written is not None:
+        store.record(written)
+    return decided
+
+
+def _prepared(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.Body:
     if in_progress(body.get("status") or {}):
         body = _advance(api, catalogs, body)
         if in_progress(body.get("status") or {}):
