@@ -43,6 +43,7 @@ class CatalogServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = 0
         self._log: list[LoggedRequest] = []
+        self._arrivals: dict[str, int] = {}
         self._failures: dict[str, int] = {}
         self._redirects: dict[str, str] = {}
         self._delays: dict[str, float] = {}
@@ -112,6 +113,11 @@ class CatalogServer:
         with self._lock:
             return [r for r in self._log if name is None or r.path == f"/{name}"]
 
+    def arrivals(self, name: str) -> int:
+        """How many requests of `name` have arrived, answered or not (the log has the answered ones)."""
+        with self._lock:
+            return self._arrivals.get(name, 0)
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
@@ -141,6 +147,8 @@ def _handler_for(server: CatalogServer) -> type[http.server.BaseHTTPRequestHandl
 
         def _answer(self, *, send_body: bool) -> None:
             name = self.path.split("?", 1)[0].lstrip("/")
+            with server._lock:
+                server._arrivals[name] = server._arrivals.get(name, 0) + 1
             failure, redirect, delay = server._rule(name)
             if failure is not None:
                 self._send(failure, b"failing on purpose\n", {"Content-Type": "text/plain"}, send_body)

@@ -271,6 +271,31 @@ def test_failed_reads_say_why_and_keep_the_last_good_entries(
     _wait_for_event(api_client, name, "Normal", Reason.FETCHED, "the catalog can be read again")
 
 
+def test_a_catalog_deleted_while_it_is_read_is_gone_once_the_read_ends(
+    api_client: client.ApiClient, catalog_server: CatalogServer, catalogs: MakeCatalog
+) -> None:
+    """kopf holds its finalizer until the catalog's daemon has exited; a daemon busy with a read exits
+    when the read ends, and kopf must look again then, not a minute later (its default)."""
+    data = BIND.path.read_bytes()
+    catalog_server.publish("bind.json", data)
+    name = catalogs("bind", {"url": catalog_server.url("bind.json")})
+    _wait_for(api_client, name, "True", Reason.FETCHED)
+
+    read_seconds = 6.0
+    catalog_server.publish("bind.json", _with_new_version(data, "0.0.2"))  # a 200, not a quick 304
+    catalog_server.delay("bind.json", read_seconds)
+    arrived = catalog_server.arrivals("bind.json")
+    wait_until(
+        lambda: catalog_server.arrivals("bind.json") > arrived, INTERVAL_SECONDS + WAIT, "the next read"
+    )
+    k8s.delete(api_client, *CATALOG, None, name)
+    wait_until(
+        lambda: k8s.get(api_client, *CATALOG, None, name) is None,
+        read_seconds + 10,
+        "the AppCatalog to be gone a few seconds after its read ended",
+    )
+
+
 def test_a_catalog_in_a_config_map(
     api_client: client.ApiClient, namespace: str, catalogs: MakeCatalog
 ) -> None:

@@ -38,6 +38,7 @@ from cloudron_operator.store.routing import gateway_routing
 
 APPS_CRD = "cloudronapps.cloudron.io"
 CONSISTENCY_TIMEOUT_SECONDS = 60.0
+DAEMON_EXIT_POLL_SECONDS = 1.0
 LIST_CHUNK_SIZE = 100  # objects per page of kopf's and the store's lists: one page is parsed at once
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -62,6 +63,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Lo
     settings.persistence.consistency_timeout = CONSISTENCY_TIMEOUT_SECONDS
     # kopf's first listing of each kind comes in pages, parsed one at a time.
     settings.watching.chunk_size = LIST_CHUNK_SIZE
+    # A deleted object keeps kopf's finalizer until its daemons and timers have exited. One that is
+    # busy when told to stop (a catalog read, an app's pass) is looked at again this soon; kopf's
+    # default, 60 s, held `kubectl delete appcatalog` for a minute whenever it met a read.
+    settings.background.cancellation_polling = DAEMON_EXIT_POLL_SECONDS
     # One connection per thread that calls the API: kopf's handlers and the child-event refreshes in
     # asyncio's default executor (min(32, CPUs + 4) threads). The store's informers hold one each for
     # as long as a watch lasts: they get a client of their own.
