@@ -1,16 +1,20 @@
 # The two commands a newcomer needs are `make demo` and `make test`; both install what is missing first.
 SHELL := /bin/bash
-PYTHON ?= python3
+# Everything Python runs in the project's own virtual environment, made by `make deps` from
+# requirements/dev.lock: the machine's interpreter and its packages are never touched.
+VENV ?= $(CURDIR)/.venv
+PYTHON ?= $(VENV)/bin/python
+export VENV
 CACHE ?= $(or $(CLOUDRON_CACHE),$(HOME)/.cache/cloudron-operator)
 BIN := $(CACHE)/bin
-export PATH := $(BIN):$(PATH)
+export PATH := $(VENV)/bin:$(BIN):$(PATH)
 
-.PHONY: help deps binaries demo corpus catalogs down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup
+.PHONY: help deps binaries demo corpus catalogs down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup lock sbom audit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-deps:  ## install Debian packages, Python deps, the control-plane binaries, the npm reference validator
+deps:  ## install Debian packages, .venv from the hashed lock, the control-plane binaries, the npm reference validator
 	@bash hack/install-deps.sh
 
 binaries:  ## build (or reuse) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok
@@ -60,6 +64,15 @@ bench-backup: deps  ## the backup program against tar + boto3: 2 GiB there and b
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
 	@$(BIN)/helm lint --strict helm/cloudron-operator
 	@$(PYTHON) -m pytest -q tests/tools/test_chart_render.py
+
+lock:  ## re-resolve requirements/*.lock with their hashes (UPGRADE=1: every package to its newest allowed)
+	@bash hack/supply-chain.sh lock
+
+sbom:  ## regenerate sbom/cloudron-operator.cdx.json, the operator image's Python packages (CycloneDX)
+	@bash hack/supply-chain.sh sbom
+
+audit:  ## pip-audit the operator and dev locks: fails on a known vulnerability or a package it cannot look up
+	@bash hack/supply-chain.sh audit
 
 crds:  ## regenerate crds/ and the chart's copy from the models
 	@$(PYTHON) -m cloudron_operator.crdgen

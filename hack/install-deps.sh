@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests and the demo need, skipping what is already in place:
-#   Debian packages (database servers), the Python package with its dev extras,
+#   Debian packages (database servers), the project's virtual environment (.venv) from the dev lock,
 #   the control-plane binaries (hack/build-binaries.sh) and the npm reference validator.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +9,8 @@ if [[ -n "${CLOUDRON_OPERATOR_CACHE:-}" ]]; then
   exit 2
 fi
 CACHE=${CLOUDRON_CACHE:-$HOME/.cache/cloudron-operator}
-PYTHON=${PYTHON:-python3}
+# The interpreter the virtual environment is made from (3.11 or newer).
+BOOT_PYTHON=${BOOT_PYTHON:-python3}
 mkdir -p "$CACHE"
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
@@ -39,12 +40,26 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Reinstall when pyproject.toml changed or the installed package is another checkout's (editable installs).
-installed_from=$("$PYTHON" -c 'import cloudron_operator, kopf, pytest; print(cloudron_operator.__file__)' 2>/dev/null || true)
-if ! stamp_fresh python "$REPO/pyproject.toml" || [[ "$installed_from" != "$REPO/operator/"* ]]; then
-  log "pip: installing cloudron-operator[dev]"
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$REPO[dev]"
-  stamp_write python "$REPO/pyproject.toml"
+# The project's own virtual environment (.venv, or $VENV): the machine's interpreter and its packages
+# are never touched. It holds exactly requirements/dev.lock, every file checked against the lock's
+# hashes, then this checkout, editable. Rebuilt when the lock changes or it is another checkout's.
+VENV=${VENV:-$REPO/.venv}
+if ! "$BOOT_PYTHON" -c 'import ensurepip' 2>/dev/null; then
+  [[ $(id -u) == 0 ]] || { log "need root to install python3-venv (or install it yourself)"; exit 1; }
+  log "apt: installing python3-venv"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+installed_from=$("$VENV/bin/python" -c 'import cloudron_operator; print(cloudron_operator.__file__)' 2>/dev/null || true)
+if ! stamp_fresh venv "$REPO/requirements/dev.lock" "$REPO/pyproject.toml" || [[ "$installed_from" != "$REPO/operator/"* ]]; then
+  log "venv: $VENV from requirements/dev.lock (hashes checked), then this checkout (editable)"
+  [[ ! -e "$VENV" || -f "$VENV/pyvenv.cfg" ]] || { log "$VENV exists and is no virtual environment"; exit 1; }
+  rm -rf "$VENV"
+  "$BOOT_PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+    -r "$REPO/requirements/dev.lock"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$REPO"
+  "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check >&2; exit 1; }
+  stamp_write venv "$REPO/requirements/dev.lock" "$REPO/pyproject.toml"
 fi
 
 "$REPO/hack/build-binaries.sh"

@@ -121,7 +121,26 @@ def test_the_build_context_keeps_what_the_dockerfile_copies() -> None:
     assert rules[0] == "*"
     kept = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
     copied: set[str] = set()
-    for line in _dockerfile_stages()[0]:
-        if line.upper().startswith("COPY "):
-            copied.update(part.rstrip("/") for part in line.split()[1:-1] if not part.startswith("--"))
-    assert copied == kept == {"pyproject.toml", "README.md", "operator"}
+    for stage in _dockerfile_stages():
+        for line in stage:
+            if line.upper().startswith("COPY ") and "--from" not in line:
+                copied.update(part.rstrip("/") for part in line.split()[1:-1] if not part.startswith("--"))
+    assert (
+        copied
+        == kept
+        == {
+            "requirements/operator.lock",
+            "pyproject.toml",
+            "README.md",
+            "operator",
+            "sbom/cloudron-operator.cdx.json",
+        }
+    )
+
+
+def test_the_image_installs_the_locked_dependencies_checked_against_their_hashes() -> None:
+    build, _ = _dockerfile_stages()
+    wheels = [line for line in build if line.startswith("RUN") and "pip wheel" in line]
+    locked = [line for line in wheels if "-r requirements/operator.lock" in line]
+    assert locked and all("--require-hashes" in line for line in locked)
+    assert all("--no-deps" in line for line in wheels), "nothing beyond the lock is resolved"
