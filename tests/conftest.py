@@ -27,6 +27,7 @@ from tests.harness.databases import DatabaseServer
 from tests.harness.localenv import LocalEnv, abandoned_test_envs, session_env_name
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.s3 import S3Server, create_bucket
+from tests.harness.secret_scan import SecretLedger, collect_namespace
 
 LAYERS = ("unit", "tools", "integration")
 # Who writes an app's status, and when: the tests of the status writer read it from the audit log.
@@ -141,14 +142,35 @@ def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
     api.close()
 
 
+@pytest.fixture(scope="session")
+def secret_ledger() -> SecretLedger:
+    """Every secret value the session met (tests/harness/secret_scan.py): no log, Event, status or
+    metric may hold one (tests/integration/conftest.py scans them at the end of the session)."""
+    return SecretLedger()
+
+
+@pytest.fixture(scope="session")
+def cluster_texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each test namespace's Events, statuses, ConfigMaps and pod templates are written before
+    the namespace goes, for the session's secret scan."""
+    return tmp_path_factory.mktemp("cluster-texts")
+
+
 @pytest.fixture
-def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards (kube-controller-manager empties it)."""
+def namespace(
+    api_client: client.ApiClient,
+    request: pytest.FixtureRequest,
+    secret_ledger: SecretLedger,
+    cluster_texts: Path,
+) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (kube-controller-manager empties it); what
+    it held is first kept for the secret scan."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"t-{slug}-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
+    collect_namespace(api_client, name, secret_ledger, cluster_texts / f"{name}.texts")
     core.delete_namespace(name)
 
 

@@ -65,10 +65,16 @@ class OperatorProcess:
         except HarnessError as error:
             raise HarnessError(f"{error}\n--- {self.log} ---\n{self.log_tail()}") from error
 
+    @property
+    def saved_metrics(self) -> Path:
+        """Each instance's last /metrics, kept as it stops for the session's secret scan."""
+        return self.log.with_name(self.log.name + ".metrics")
+
     def kill(self) -> None:
         """SIGKILL: no cleanup handlers run, as when a node dies or the OOM killer strikes."""
         if self._process is None:
             return
+        self._save_metrics()
         os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait(timeout=10)
         self._process = None
@@ -76,6 +82,7 @@ class OperatorProcess:
     def stop(self) -> None:
         if self._process is None:
             return
+        self._save_metrics()
         stop_process_group(self._process.pid)
         self._process = None
 
@@ -88,6 +95,15 @@ class OperatorProcess:
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    def _save_metrics(self) -> None:
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310 - loopback http
+                text = response.read().decode()
+        except OSError as error:  # an operator that is not serving: its log says why
+            text = f"# /metrics did not answer: {error}\n"
+        with self.saved_metrics.open("a") as out:
+            out.write(text)
 
     def _healthy(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
