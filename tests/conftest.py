@@ -44,6 +44,7 @@ STATUS_AUDIT_POLICY = {
         {"level": "None"},
     ],
 }
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
 SERVER_FIXTURES = {
     "local_env",
     "cluster",
@@ -168,7 +169,10 @@ def namespace(
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"t-{slug}-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api_client)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    # Pod Security's baseline, enforced: every pod the suite's apps, Redis servers, tasks and backups
+    # make must pass it (tests/integration/test_pod_security.py has the level of each).
+    labels = {POD_SECURITY_ENFORCE: "baseline", f"{POD_SECURITY_ENFORCE}-version": "latest"}
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
     yield name
     collect_namespace(api_client, name, secret_ledger, cluster_texts / f"{name}.texts")
     core.delete_namespace(name)

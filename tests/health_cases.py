@@ -40,6 +40,7 @@ STUCK = (
     "Downgrade",
     "OtherAppId",
     "NoBackupStore",
+    "PodsNotCreated",
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

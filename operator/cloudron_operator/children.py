@@ -25,6 +25,23 @@ def workload_condition(deployment: Mapping[str, Any] | None, running: bool) -> C
     updated, ready = int(status.get("updatedReplicas", 0)), int(status.get("readyReplicas", 0))
     if current and updated >= wanted and ready >= wanted:
         return ConditionUpdate("WorkloadAvailable", TRUE, Reason.PODS_READY, f"{ready}/{wanted} pods ready")
+    failure = next(
+        (
+            c
+            for c in status.get("conditions") or []
+            if c.get("type") == "ReplicaFailure" and c.get("status") == TRUE
+        ),
+        None,
+    )
+    if failure is not None:
+        # The API server's own words: which Pod Security rule, which quota.
+        message = str(failure.get("message") or failure.get("reason") or "no reason given")
+        return ConditionUpdate(
+            "WorkloadAvailable",
+            FALSE,
+            Reason.PODS_NOT_CREATED,
+            f"{ready}/{wanted} pods ready: the pods cannot be created: {message}",
+        )
     # The message changes only with the ready count: every other step of a rollout would be
     # another status write for each app, with nothing a user acts on.
     return ConditionUpdate("WorkloadAvailable", FALSE, Reason.PODS_NOT_READY, f"{ready}/{wanted} pods ready")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cloudron_operator.models.conditions import INVALID_REASONS, Reason
+from cloudron_operator.models.conditions import INVALID_REASONS, STALLED_REASONS, Reason
 from tests.harness.processes import run
 from tests.harness.tools import tool
 from tests.health_cases import CASES, STUCK, HealthCase, health_script
@@ -26,9 +26,9 @@ def evaluate(objects: list[dict[str, Any]], workdir: Path) -> list[dict[str, str
 
 
 def test_the_stuck_reasons_are_the_operators_own() -> None:
-    """Degraded means waiting will not help: the reasons only a change of the spec clears, and a
-    failed provisioning."""
-    assert set(STUCK) == INVALID_REASONS | {Reason.ADDON_FAILED}
+    """Degraded means waiting will not help: the reasons only a change of the spec clears, a failed
+    provisioning, and pods the cluster refuses to create; the operator's Stalled reasons."""
+    assert set(STUCK) == INVALID_REASONS | {Reason.ADDON_FAILED, Reason.PODS_NOT_CREATED} == STALLED_REASONS
     for reason in STUCK:
         assert f"{reason} = true" in health_script()
 

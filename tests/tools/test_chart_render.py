@@ -436,3 +436,25 @@ def test_the_login_service_runs_with_a_public_url_and_reads_what_it_needs_only()
         (("cloudronusers", "cloudronapps"), ("list",)),
         (("secrets",), ("get", "create", "patch", "delete")),
     }
+
+
+def test_the_apps_namespaces_get_their_pod_security_levels_when_the_chart_creates_them() -> None:
+    assert not [
+        ns for ns in only(render(*NAMESPACED), "Namespace") if ns["metadata"]["name"].startswith("team")
+    ]
+    objects = render(*NAMESPACED, "--set", "podSecurity.createWatchNamespaces=true")
+    namespaces = {ns["metadata"]["name"]: ns["metadata"] for ns in only(objects, "Namespace")}
+    for name in ("team-a", "team-b"):
+        assert namespaces[name]["annotations"] == {"helm.sh/resource-policy": "keep"}, (
+            "they hold the apps' data"
+        )
+        labels = namespaces[name]["labels"]
+        assert {
+            mode: labels[f"pod-security.kubernetes.io/{mode}"] for mode in ("enforce", "warn", "audit")
+        } == {
+            "enforce": "baseline",
+            "warn": "baseline",
+            "audit": "restricted",
+        }
+        assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert namespaces["cloudron-users"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

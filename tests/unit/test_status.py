@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from cloudron_operator.children import certificate_condition, workload_condition
 from cloudron_operator.status import (
@@ -55,6 +56,32 @@ def test_workload_is_available_only_when_the_rollout_is_complete() -> None:
     assert workload_condition(deployment, running=True).status == "True"
     assert workload_condition(deployment, running=False).reason == "Stopped"
     assert workload_condition(None, running=True).status == "Unknown"
+
+
+FORBIDDEN = (
+    'pods "wiki-6f7d9c" is forbidden: violates PodSecurity "baseline:latest": non-default capabilities '
+    '(container "app" must not include "NET_RAW" in securityContext.capabilities.add)'
+)
+
+
+def test_pods_the_replicaset_cannot_create_are_said_with_the_api_servers_words() -> None:
+    failure = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": FORBIDDEN}
+    deployment: dict[str, Any] = {
+        "metadata": {"generation": 1},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetCreated"},
+                failure,
+            ],
+        },
+    }
+    condition = workload_condition(deployment, running=True)
+    assert (condition.status, condition.reason) == ("False", "PodsNotCreated")
+    assert condition.message == f"0/1 pods ready: the pods cannot be created: {FORBIDDEN}"
+    failure["status"] = "False"  # the controller cleared it
+    assert workload_condition(deployment, running=True).reason == "PodsNotReady"
 
 
 def test_certificate_condition_follows_cert_managers_ready_condition() -> None:

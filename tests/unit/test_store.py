@@ -59,7 +59,12 @@ def _ready(table: Table[ChildSeen], namespace: str = "apps") -> int:
 
 
 def test_a_kept_child_gives_the_same_conditions_as_the_whole_object() -> None:
-    for deployment in (_deployment("5", 0), _deployment("6", 1)):
+    refused = _deployment("7", 0)
+    refused["status"]["conditions"] = [
+        {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "x"},
+        {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "forbidden"},
+    ]
+    for deployment in (_deployment("5", 0), _deployment("6", 1), refused):
         kept = child_seen(deployment, "apps/v1", "Deployment").as_object()
         assert workload_condition(kept, True) == workload_condition(deployment, True)
         assert "template" not in kept["spec"] and "managedFields" not in kept["metadata"]

@@ -160,3 +160,13 @@ nothing is replaced with PUT, so no rule grants `update`.
   resourceNames: [{{ $name | quote }}]
   verbs: [get, patch]
 {{- end -}}
+
+{{/*
+Pod Security Admission labels from a dict of mode -> level (enforce, warn, audit).
+*/}}
+{{- define "cloudron-operator.podSecurityLabels" -}}
+{{- range $mode := list "enforce" "warn" "audit" }}
+pod-security.kubernetes.io/{{ $mode }}: {{ get $ $mode }}
+pod-security.kubernetes.io/{{ $mode }}-version: latest
+{{- end }}
+{{- end }}

@@ -55,6 +55,7 @@ class Reason(StrEnum):
     CREATING = "Creating"
     PODS_READY = "PodsReady"
     PODS_NOT_READY = "PodsNotReady"
+    PODS_NOT_CREATED = "PodsNotCreated"  # the Deployment's ReplicaFailure: Pod Security, a quota
     ISSUED = "Issued"
     NOT_ISSUED = "NotIssued"
     ISSUING = "Issuing"
@@ -150,7 +151,7 @@ INVALID_REASONS = frozenset(
 )
 # The reasons of Ready=False that waiting does not clear: the invalid ones, and a provisioning the
 # server refused. The app then says `Stalled=True` (kstatus: Failed; Argo CD: Degraded).
-STALLED_REASONS = INVALID_REASONS | {Reason.ADDON_FAILED}
+STALLED_REASONS = INVALID_REASONS | {Reason.ADDON_FAILED, Reason.PODS_NOT_CREATED}
 
 
 class Condition(StatusModel):

@@ -77,9 +77,13 @@ def _state(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
             "generation": generation,
             "spec": {"replicas": spec["replicas"]} if "replicas" in spec else {},
             "status": {
-                key: status[key]
-                for key in ("observedGeneration", "updatedReplicas", "readyReplicas")
-                if key in status
+                **{
+                    key: status[key]
+                    for key in ("observedGeneration", "updatedReplicas", "readyReplicas")
+                    if key in status
+                },
+                # Pods the ReplicaSet cannot create (Pod Security, a quota): say why, not just 0/1.
+                **({"conditions": failures} if (failures := _replica_failures(status)) else {}),
             },
         }
     if kind == "Certificate":
@@ -109,3 +113,16 @@ def _conditions(holder: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Conditions without their transition times: what they say, and of which generation."""
     kept = ("type", "status", "reason", "message", "observedGeneration")
     return [{key: c[key] for key in kept if key in c} for c in holder.get("conditions") or []]
+
+
+def _replica_failures(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": c.get("type"),
+            "status": c.get("status"),
+            "reason": c.get("reason"),
+            "message": c.get("message"),
+        }
+        for c in status.get("conditions") or []
+        if c.get("type") == "ReplicaFailure" and c.get("status") == "True"
+    ]
