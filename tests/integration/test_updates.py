@@ -366,8 +366,15 @@ def test_a_failed_pre_update_backup_leaves_the_app_on_its_version(
     assert status["package"]["version"] == "0.1.11" and status["version"] == "0.1.11"
     assert app.image() == image, "the app was not touched"
     assert status["availableUpdate"] == "0.1.12"
-    updated = condition(get_app(api_client, namespace, "buzz"), "Updated")
-    assert (updated["status"], updated["reason"]) == ("False", "PreUpdateBackupFailed")
+    # The update's record is written first (its own field manager), the conditions at the pass's end.
+    wait_until(
+        lambda: (
+            condition(get_app(api_client, namespace, "buzz"), "Updated")["reason"] == "PreUpdateBackupFailed"
+        ),
+        WAIT,
+        "Updated to say PreUpdateBackupFailed",
+    )
+    assert condition(get_app(api_client, namespace, "buzz"), "Updated")["status"] == "False"
 
 
 GAME = CORPUS.parent / "catalogs" / "bstrana__game-streamer__CloudronVersions.json"
