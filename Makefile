@@ -9,7 +9,7 @@ CACHE ?= $(or $(CLOUDRON_CACHE),$(HOME)/.cache/cloudron-operator)
 BIN := $(CACHE)/bin
 export PATH := $(VENV)/bin:$(BIN):$(PATH)
 
-.PHONY: help deps binaries demo corpus catalogs down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup lock sbom audit
+.PHONY: help deps binaries demo corpus catalogs down kubeconfig test test-unit test-tools test-integration lint crds helm-lint bench bench-smoke bench-backup chaos fuzz lock sbom audit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -60,6 +60,12 @@ bench-smoke: deps  ## the benchmark with 5 apps and a short idle window: it must
 
 bench-backup: deps  ## the backup program against tar + boto3: 2 GiB there and back, MiB/s and peak RSS; appends to bench/results/ (~2 min, 7 GiB in /tmp)
 	@$(PYTHON) -m bench.backup
+
+chaos: deps  ## 50 apps changed for 10 min while the operator, API server, etcd and databases fail: nothing lost? (~15 min)
+	@$(PYTHON) -m bench.chaos
+
+fuzz: deps  ## 5000 generated apps, Addons and users (valid, near-valid, hostile) against the cluster, operator and databases; prints the figures (~60 min)
+	@$(PYTHON) -m bench.fuzz --objects 5000
 
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
 	@$(BIN)/helm lint --strict helm/cloudron-operator

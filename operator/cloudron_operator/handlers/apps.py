@@ -23,7 +23,12 @@ from cloudron_operator.reconcile.children import Logger
 from cloudron_operator.reconcile.errors import reported
 from cloudron_operator.reconcile.passes import resync_due
 from cloudron_operator.reconcile.retention import keep_volumes
-from cloudron_operator.reconcile.status import app_conditions, write_status
+from cloudron_operator.reconcile.status import (
+    app_conditions,
+    newest_status,
+    warn_of_new_problem,
+    write_status,
+)
 from cloudron_operator.reconcile.updates import in_progress
 from cloudron_operator.runtime import Runtime, runtime
 from cloudron_operator.status import FALSE, ConditionUpdate
@@ -169,6 +174,7 @@ def _drop_databases(
             f"(annotate the app {RETAIN_ANNOTATION}=true to delete it and keep them)"
         )
         ready = ConditionUpdate("Ready", FALSE, Reason.DEPROVISION_FAILED, message)
+        warn_of_new_problem(body, ready, newest_status(context.store, body) or body.get("status", {}))
         write_status(
             context.api, body, {**body.get("status", {}), "conditions": app_conditions(body, [ready])}
         )

@@ -265,9 +265,7 @@ def report_invalid(
     new spec (or the resync).
     """
     ready = ConditionUpdate("Ready", FALSE, reason, message)
-    previous = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}.get("Ready", {})
-    if previous.get("reason") != reason or previous.get("message") != message:
-        kopf.warn(body, reason=reason, message=message)
+    warn_of_new_problem(body, ready, body.get("status", {}))
     generation = body["metadata"]["generation"]
     desired = {
         "observedGeneration": generation,
@@ -279,6 +277,23 @@ def report_invalid(
     if mark_reconciled:
         desired[RECONCILED_GENERATION] = generation
     return write_status(api, body, desired)
+
+
+def warn_of_new_problem(body: kopf.Body, problem: ConditionUpdate, status: Mapping[str, Any]) -> None:
+    """A Warning Event with the reason and message of `problem`, a condition that is False, unless
+    `status` (the app's newest known) already says it so: a problem is told once, not at every retry.
+
+    Called before the status that names the problem is written: if the operator dies between the
+    two, the next pass finds the status without it and tells it again, so no reported problem goes
+    without its Event.
+    """
+    if problem.status != FALSE:
+        return
+    conditions: list[Mapping[str, Any]] = status.get("conditions", [])
+    previous = next((c for c in conditions if c.get("type") == problem.type), {})
+    said = (previous.get("status"), previous.get("reason"), previous.get("message"))
+    if said != (FALSE, problem.reason, problem.message):
+        kopf.warn(body, reason=problem.reason, message=problem.message)
 
 
 def app_conditions(app: Mapping[str, Any], updates: Sequence[ConditionUpdate]) -> list[dict[str, Any]]:
@@ -356,6 +371,8 @@ def write_pass_status(
     """
     key = (body.meta["namespace"], body.meta["name"])
     known = newest_app(store, body)
+    # An addon problem (a server down, an Addon missing) is a Warning Event too, as an invalid app's.
+    warn_of_new_problem(body, addons.condition(), (known or body).get("status", {}))
     for _ in range(STATUS_ATTEMPTS):
         if known is None:
             known = k8s.get(api, f"{GROUP}/{VERSION}", "CloudronApp", *key)
