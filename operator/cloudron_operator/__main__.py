@@ -18,6 +18,7 @@ def _run_operator() -> int:
 
     from cloudron_operator.config import ConfigError, load_config  # noqa: PLC0415
     from cloudron_operator.handlers import build_registry  # noqa: PLC0415
+    from cloudron_operator.k8s.api import allow_api_server_nesting  # noqa: PLC0415
     from cloudron_operator.kopf_adapters.late_crd import RestartWhenServed  # noqa: PLC0415
     from cloudron_operator.kopf_adapters.peering import Identity  # noqa: PLC0415
     from cloudron_operator.metrics import Metrics  # noqa: PLC0415
@@ -27,6 +28,7 @@ def _run_operator() -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    allow_api_server_nesting()
     # log_prefix: each line about an object starts with [namespace/name], or it names no app at all.
     kopf.configure(verbose=config.log_level == "debug", quiet=config.log_level == "warning", log_prefix=True)
     settings = kopf.OperatorSettings()

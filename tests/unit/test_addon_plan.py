@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudron_operator.addons.base import AddonProblem, AddonRecord
+from cloudron_operator.addons.flow import deprovision_addons
 from cloudron_operator.addons.logins import AdminSecrets
 from cloudron_operator.addons.plan import (
     addon_options,
@@ -17,7 +18,7 @@ from cloudron_operator.addons.registry import standard_backends
 from cloudron_operator.manifest import Manifest
 from cloudron_operator.manifest.validation import validate_manifest
 from cloudron_operator.models import AddonType, CloudronAppSpec
-from tests.builder_cases import BASE_MANIFEST, manifest_of, spec
+from tests.builder_cases import BASE_MANIFEST, identity, manifest_of, spec
 
 pytestmark = pytest.mark.unit
 # The addon types the operator serves, in its order.
@@ -148,3 +149,16 @@ def test_simpleauth_is_refused_by_the_manifest_rules_naming_what_replaced_it() -
     result = validate_manifest({**BASE_MANIFEST, "addons": {"simpleauth": {}}})
     assert result.manifest is None
     assert "simpleauth was retired by Cloudron: a current package uses ldap or oidc" in str(result.errors)
+
+
+@pytest.mark.parametrize("addons", [5, "postgresql", ["postgresql"], True])
+def test_deleting_an_app_whose_manifest_addons_are_no_object_drops_nothing_and_does_not_fail(
+    addons: object,
+) -> None:
+    # Found by the fuzzing (issue #25): such an app (Ready=False, InvalidManifest) could not be deleted.
+    app = {
+        "metadata": {"name": "wiki", "namespace": "team-a", "uid": identity().uid},
+        "spec": {"manifest": {**BASE_MANIFEST, "addons": addons}},
+    }
+    backends = standard_backends(AdminSecrets(lambda namespace, name: None))
+    assert deprovision_addons(backends, identity(), app, [record("pg", "postgresql", default=True)]) == []

@@ -129,3 +129,9 @@ def test_a_schedule_with_no_honest_counterpart_is_refused_saying_why(schedule: s
     refused = refused_addons(manifest_of(app_spec), app_spec)
     assert list(refused) == ["scheduler"]
     assert f"task worker: {schedule}" in refused["scheduler"] and "start script" in refused["scheduler"]
+
+
+def test_a_task_on_sunday_as_7_gets_a_schedule_the_cronjob_takes() -> None:
+    tasks = {"weekly": {"schedule": "0 0 * * 7", "command": "true"}}
+    (cronjob,) = _by_kind(_children(tasks), "CronJob")
+    assert cronjob["spec"]["schedule"] == "0 0 * * 0"

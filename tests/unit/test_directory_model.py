@@ -6,6 +6,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+from kubernetes import client
 from pydantic import ValidationError
 
 from cloudron_operator.directory.access import may_use
@@ -26,7 +27,10 @@ from cloudron_operator.directory.passwords import (
     is_user_password_hash,
 )
 from cloudron_operator.directory.state import UserRecord, directory_users
+from cloudron_operator.directory.user_status import user_status_writer
+from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import AccessSpec, CloudronUserSpec
+from cloudron_operator.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -139,3 +143,66 @@ def test_password_hashes() -> None:
         hash_user_password("x" * 73)
     assert bind_password_hash("secret", "uid-1") == bind_password_hash("secret", "uid-1")
     assert bind_password_hash("secret", "uid-1") != bind_password_hash("secret", "uid-2")
+
+
+def test_a_user_whose_email_the_directory_cannot_hold_is_refused_alone() -> None:
+    # Found by the fuzzing (issue #25): one such user stopped every sync of the directory.
+    def record(name: str, **spec: Any) -> UserRecord:
+        return UserRecord(name, f"uid-{name}", "2026-12-02T10:00:00Z", {"username": name, **spec})
+
+    users, problems = directory_users(
+        [
+            record("alice", email="alice@example.com"),
+            record("jose", email="josé@example.com"),
+            record("tab", email="a\tb@example.com"),
+            record("fallback", email="fallback@example.com", fallbackEmail="日本@example.com"),
+        ],
+        {},
+    )
+    assert [u.spec.username for u in users] == ["alice"]
+    assert {name: p.reason for name, p in problems.items()} == dict.fromkeys(
+        ["fallback", "jose", "tab"], "InvalidSpec"
+    )
+    assert "printable ASCII" in problems["jose"].message
+
+
+@pytest.mark.parametrize(
+    ("display_name", "given", "family"),
+    [
+        ("Ada Lovelace", "Ada", "Lovelace"),
+        ("Ada", "Ada", "Ada"),
+        (
+            " Ada",
+            "Ada",
+            "Ada",
+        ),  # found by the fuzzing: an empty givenName made the directory refuse the entry
+        ("Ada  King  Lovelace", "Ada", "King Lovelace"),
+        ("   ", "ada", "ada"),
+        ("", "ada", "ada"),
+    ],
+)
+def test_no_name_attribute_of_a_user_is_empty(display_name: str, given: str, family: str) -> None:
+    entry = desired_dit([DirectoryUser(user("ada", displayName=display_name), None)], [])[person_dn("ada")]
+    assert (entry["givenname"], entry["sn"]) == ((given,), (family,))
+    assert all(all(values) for values in entry.values())
+
+
+def test_a_user_deleted_while_the_directory_synced_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by the fuzzing (issue #25): the status write's 404 failed the whole sync, with a traceback.
+    store = Store(client.ApiClient(), ())
+    for name in ("gone", "kept"):
+        meta = {"name": name, "uid": f"uid-{name}", "resourceVersion": "1", "generation": 1}
+        spec = {"username": name, "email": f"{name}@example.com"}
+        store.users.upsert({"kind": "CloudronUser", "metadata": meta, "spec": spec})
+    written: list[str] = []
+
+    def apply(api: Any, obj: dict[str, Any], **_: Any) -> dict[str, Any]:
+        name = obj["metadata"]["name"]
+        if name == "gone":
+            raise k8s.ApiError(404, "NotFound", f'cloudronusers.cloudron.io "{name}" not found')
+        written.append(name)
+        return {**obj, "metadata": {**obj["metadata"], "uid": f"uid-{name}", "resourceVersion": "2"}}
+
+    monkeypatch.setattr(k8s, "apply", apply)
+    user_status_writer(client.ApiClient(), store)([DirectoryUser(user("kept"), None)], {})
+    assert written == ["kept"]

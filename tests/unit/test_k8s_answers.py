@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from typing import Any
+
 import pytest
 import yaml
 
-from cloudron_operator.k8s.api import NOT_SERVED, UNEXPECTED_ANSWER, ApiError, apply_body, decode_answer
+from cloudron_operator.k8s.api import (
+    API_SERVER_MAX_DEPTH,
+    NOT_SERVED,
+    UNEXPECTED_ANSWER,
+    ApiError,
+    allow_api_server_nesting,
+    apply_body,
+    decode_answer,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +77,26 @@ def test_an_apply_patch_keeps_text_beyond_the_basic_plane_as_yaml_reads_it() -> 
     body = apply_body(obj)
     assert b"\\u" not in body
     assert yaml.safe_load(body) == obj
+
+
+def test_an_apply_patch_escapes_what_yaml_does_not_take_raw() -> None:
+    # Found by the fuzzing (issue #25): an env value with a C1 control made the Deployment ApplyFailed.
+    obj = {
+        "spec": {"env": [{"name": "A", "value": "del\x7f next\x85 c1\x9f bom\ufeff nonchar\ufffe\uffff 🎉"}]}
+    }
+    body = apply_body(obj)
+    assert not re.search("[\x7f-\x9f\ufeff\ufffe\uffff]", body.decode())
+    assert yaml.safe_load(body) == obj
+    assert json.loads(body) == obj
+
+
+def test_an_object_nested_as_deep_as_the_api_server_stores_is_decoded_in_any_thread() -> None:
+    # Found by the fuzzing (issue #25): a manifest nested 1000 deep made the operator's watch fail.
+    allow_api_server_nesting()
+    depth = API_SERVER_MAX_DEPTH + 10  # and the object's own levels around the manifest
+    text = '{"spec": {"manifest": ' + '{"a": ' * depth + "1" + "}" * depth + "}}"
+    decoded: list[Any] = []
+    worker = threading.Thread(target=lambda: decoded.append(decode_answer(200, text)))
+    worker.start()
+    worker.join()
+    assert decoded and "manifest" in decoded[0]["spec"]

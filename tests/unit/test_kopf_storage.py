@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -123,19 +124,39 @@ def test_a_handler_that_finished_without_a_pass_status_write_gets_the_generation
     assert patch == {"status": {"reconciledGeneration": 7}}
 
 
-def test_other_kinds_keep_kopfs_annotation() -> None:
-    addon = {
-        "apiVersion": "cloudron.io/v1alpha1",
-        "kind": "Addon",
-        "metadata": {"name": "pg", "uid": "a1", "generation": 1},
-        "spec": {"type": "postgresql"},
-    }
+def _addon(spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "pg", "uid": "a1", "generation": 1}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "cloudron.io/v1alpha1", "kind": "Addon", "metadata": metadata, "spec": spec}
+
+
+def test_other_kinds_keep_kopfs_annotation_with_a_digest_of_the_spec() -> None:
+    # Found by the fuzzing (issue #25): a copy of large options passed the annotations' 256 KiB limit.
+    spec = {"type": "postgresql", "options": {"note": "x" * 300_000}}
     store = storage()
-    old, new = old_and_new(store, addon)
-    assert old is None and new["spec"] == {"type": "postgresql"}
+    old, new = old_and_new(store, _addon(spec))
+    assert old is None and new["spec"] == {"sha256": digest_of(spec)}
     patch = kopf.Patch()
-    store.store(body=_body(addon), patch=patch, essence=new)
-    assert json.loads(patch["metadata"]["annotations"][ANNOTATION]) == {"spec": {"type": "postgresql"}}
+    store.store(body=_body(_addon(spec)), patch=patch, essence=new)
+    stored = patch["metadata"]["annotations"][ANNOTATION]
+    assert len(stored) < 200 and json.loads(stored) == {"spec": {"sha256": digest_of(spec)}}
+    handled = _addon(spec, {ANNOTATION: stored})
+    assert old_and_new(store, handled)[0] == old_and_new(store, handled)[1], "unchanged: no update"
+    changed = _addon({**spec, "default": True}, {ANNOTATION: stored})
+    assert old_and_new(store, changed)[0] != old_and_new(store, changed)[1]
+
+
+def test_a_copy_an_older_operator_stored_is_not_taken_for_a_change() -> None:
+    spec = {"type": "postgresql"}
+    older = _addon(spec, {ANNOTATION: json.dumps({"spec": spec})})
+    old, new = old_and_new(storage(), older)
+    assert old == new == {"spec": {"sha256": digest_of(spec)}}
+
+
+def digest_of(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _status(current: dict[str, Any], *, reconciled: bool) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cloudron_operator.manifest.cron import NAMED_SCHEDULES, check_schedule
+from cloudron_operator.manifest.cron import NAMED_SCHEDULES, check_schedule, kubernetes_schedule
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +51,26 @@ def test_valid_schedules(schedule: str) -> None:
 def test_invalid_schedules_say_which_field_and_why(schedule: str, reason: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(reason)}"):
         check_schedule(schedule)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "cronjob"),
+    [
+        # Found by the fuzzing (issue #25): a CronJob refuses day of week 7, which Cloudron takes as Sunday.
+        ("0 0 * * 7", "0 0 * * 0"),
+        ("59 23 31 12 7", "59 23 31 12 0"),
+        ("0 3 * * 5-7", "0 3 * * 0,5,6"),
+        ("0 3 * * 1,7", "0 3 * * 0,1"),
+        ("0 3 * * 1/3", "0 3 * * 0,1,4"),
+        ("0 3 * * mon-fri,7", "0 3 * * 0,1,2,3,4,5"),
+        # Kept as written: nothing names 7 (a star's range is the CronJob's own 0-6).
+        ("0 0 * * 0", "0 0 * * 0"),
+        ("0 0 * * */2", "0 0 * * */2"),
+        ("0 0 * * Mon-fri", "0 0 * * Mon-fri"),
+        ("0,30 8-18/2 1-15 jan-JUN 0", "0,30 8-18/2 1-15 jan-JUN 0"),
+        ("@weekly", "@weekly"),
+    ],
+)
+def test_a_cronjob_gets_sunday_as_0(schedule: str, cronjob: str) -> None:
+    check_schedule(schedule)
+    assert kubernetes_schedule(schedule) == cronjob

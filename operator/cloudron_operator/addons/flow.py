@@ -202,7 +202,9 @@ def deprovision_addons(
     per-app login; the app's own Redis is a child and goes with it): theirs is the say.
     """
     known = {a.name: a for a in addons}
-    raw_addons: Mapping[str, Any] = (app.get("spec", {}).get("manifest") or {}).get("addons") or {}
+    raw = (app.get("spec", {}).get("manifest") or {}).get("addons")
+    # A manifest whose addons are not an object was refused (InvalidManifest): nothing was provisioned.
+    raw_addons: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     problems = []
     provisioned = _provisioned_in(app, known.values(), raw_addons, backends)
     provisioned.update(_recorded_without_data(app.get("status", {}).get("addons") or {}, known, backends))

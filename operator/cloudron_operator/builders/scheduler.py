@@ -40,6 +40,7 @@ from cloudron_operator.builders.memory import format_bytes, quantity_bytes
 from cloudron_operator.builders.proxy_auth import CONFIG_VOLUME as AUTH_CONFIG_VOLUME
 from cloudron_operator.builders.redis import TASK_COMPONENT
 from cloudron_operator.manifest import Manifest
+from cloudron_operator.manifest.cron import kubernetes_schedule
 from cloudron_operator.models import CloudronAppSpec
 
 TASK_LABEL: Final = "cloudron.io/task"
@@ -83,7 +84,7 @@ def _cronjob(
         "kind": "CronJob",
         "metadata": object_meta(identity, name),
         "spec": {
-            "schedule": schedule,
+            "schedule": kubernetes_schedule(schedule),
             "suspend": not spec.running,
             "concurrencyPolicy": "Forbid",
             "jobTemplate": {

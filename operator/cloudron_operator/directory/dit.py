@@ -128,8 +128,11 @@ def user_entry(user: DirectoryUser, key: str | None) -> Entry:
     """A user as an app sees them (CLOUDRON.md §5.1): `username`, `uid` and `cn` are the username.
     `key`: the app whose view holds the entry (its groups are in that view); None for `ou=people`."""
     spec = user.spec
-    display = spec.display_name or spec.username
-    given, _, family = display.partition(" ")
+    display = spec.display_name if spec.display_name and spec.display_name.strip() else spec.username
+    # No empty value: the directory refuses one (a Directory String is never empty), and with it the
+    # whole entry. "Ada  Lovelace" and " Ada" have a given name too.
+    words = display.split()
+    given, family = words[0], " ".join(words[1:])
     entry: dict[str, tuple[str, ...]] = {
         "objectclass": USER_CLASSES,
         "cn": (spec.username,),

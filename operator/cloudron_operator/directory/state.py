@@ -92,6 +92,15 @@ def directory_users(
         except ValidationError as error:
             problems[record.name] = UserProblem("InvalidSpec", str(error.errors()[0].get("msg", "invalid")))
             continue
+        if not all(_mail_syntax(address) for address in (spec.email, spec.fallback_email or "x")):
+            # The CRD's pattern takes any non-blank text around the @; the directory's mail
+            # attributes (IA5String) take printable ASCII only, and one entry it refuses would stop
+            # the whole tree from converging.
+            problems[record.name] = UserProblem(
+                "InvalidSpec",
+                "email and fallbackEmail must be printable ASCII: the directory's mail takes no other",
+            )
+            continue
         claims = {"username": spec.username, "email": spec.email.lower()}
         taken = [(what, holders[value]) for what, value in claims.items() if value in holders]
         if taken:
@@ -104,6 +113,10 @@ def directory_users(
         stored = hashes.get(spec.username)
         accepted.append(DirectoryUser(spec, stored if stored and is_user_password_hash(stored) else None))
     return accepted, problems
+
+
+def _mail_syntax(address: str) -> bool:
+    return address.isascii() and address.isprintable()
 
 
 def directory_app(

@@ -81,7 +81,12 @@ def user_status_writer(
                 "metadata": {"name": record.name},
                 "status": desired,
             }
-            written = k8s.apply(api, obj, subresource="status")
+            try:
+                written = k8s.apply(api, obj, subresource="status")
+            except k8s.ApiError as error:
+                if error.not_found:  # deleted since the store's copy: its watch event removes it
+                    continue
+                raise
             store.users.record(written)
             problem = problems.get(record.name)
             previous = {c.get("type"): c for c in seen.status.get("conditions", [])}.get("Ready", {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +21,19 @@ JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
 RequestBody = str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 KubeObject = dict[str, Any]
+
+# The API server decodes JSON nested up to 10000 deep (apimachinery's limit), so a field kept as
+# written (a CloudronApp's manifest, an Addon's options) may hold such a value. Python's JSON decoder
+# and the code that walks an object are recursive and stop at 1000 by default: one such app made
+# every watch of the apps fail, and the operator exit, at each start (found by the fuzzing, #25).
+API_SERVER_MAX_DEPTH = 10_000
+RECURSION_LIMIT = 5 * API_SERVER_MAX_DEPTH
+
+
+def allow_api_server_nesting() -> None:
+    """Let this process decode and walk whatever nesting the API server stores."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 # The reason of an answer whose body is not a Kubernetes Status: a path the API server does not
@@ -118,9 +133,17 @@ def apply_body(obj: Mapping[str, Any]) -> bytes:
     Not ASCII with escapes: the API server decodes an apply patch as YAML, whose `\\u` escapes do not
     join a surrogate pair, so `json.dumps`'s default spelling of an emoji (a manifest's
     postInstallMessage has some) is refused as an invalid escape. A lone surrogate, which no text
-    holds, is written as its escape and refused so.
+    holds, is written as its escape and refused so. The characters YAML does not take raw (DEL, the
+    C1 controls, U+FEFF, U+FFFE, U+FFFF) are written as their escapes, which YAML reads: raw, they made
+    the API server refuse the whole patch ("control characters are not allowed").
     """
-    return json.dumps(obj, ensure_ascii=False).encode("utf-8", errors="backslashreplace")
+    text = json.dumps(obj, ensure_ascii=False)
+    text = _NOT_YAML_PRINTABLE.sub(lambda char: f"\\u{ord(char.group()):04x}", text)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+# Outside YAML's printable set and not escaped by json.dumps (which escapes the C0 controls itself).
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\ufeff\ufffe\uffff]")
 
 
 def get(

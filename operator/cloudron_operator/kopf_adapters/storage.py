@@ -13,9 +13,12 @@ Generations only grow, so a version of the app older than one this process knows
 a late watch event is never taken for a change (kopf's own guard against that, waiting for its
 patch to come back from the watch, needs a patch). Apps from before this storage have the
 annotation only: their spec counts as handled if it is the one the annotation holds.
-Other kinds (Addons) keep kopf's annotation storage, and so do apps while the installed CRD is
-older than the operator (`status_keeps_reconciled_generation`): its schema would prune the field,
-and kopf, never finding it, would take every event of an app for its creation.
+Other kinds (Addons) keep kopf's annotation, with a digest of each part of the essence (spec,
+metadata) rather than a copy: a copy made the annotations of an Addon with large options pass the
+API server's 256 KiB limit, and every patch of it was refused, retried without end (found by the
+fuzzing, #25). Apps keep kopf's own annotation storage while the installed CRD is older than the
+operator (`status_keeps_reconciled_generation`): its schema would prune the field, and kopf, never
+finding it, would take every event of an app for its creation.
 
 The progress of a handler stays in annotations, as kopf keeps it, without the one write per new app
 that kopf's marking of them costs when nothing is left to mark (`ProgressAnnotationsStorage`).
@@ -24,8 +27,10 @@ that kopf's marking of them costs when nothing is left to mark (`ProgressAnnotat
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -45,12 +50,13 @@ class AppStatusDiffBaseStorage(kopf.DiffBaseStorage):
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[FieldSpec] | None = None) -> kopf.BodyEssence:
         if not _is_app(body):
-            return self.others.build(body=body, extra_fields=extra_fields)
+            return digested(self.others.build(body=body, extra_fields=extra_fields))
         return _essence(body.meta.get("generation"))
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         if not _is_app(body):
-            return self.others.fetch(body=body)
+            stored = self.others.fetch(body=body)  # a digest, or a copy an older operator wrote
+            return None if stored is None else digested(stored)
         generation = body.meta.get("generation")
         handled = self._handled(body)
         if handled is None:
@@ -104,6 +110,27 @@ def status_keeps_reconciled_generation(crd: Mapping[str, Any] | None) -> bool:
             keeps_unknown = status.get("x-kubernetes-preserve-unknown-fields") is True
             return keeps_unknown or RECONCILED_GENERATION in status.get("properties", {})
     return False
+
+
+DIGEST_KEY = "sha256"
+
+
+def digested(essence: Mapping[str, Any]) -> kopf.BodyEssence:
+    """Each part of an essence ({"spec": ..., "metadata": ...}) as its digest: kopf still sees a
+    change of the spec as a change under `spec`, and stores a few bytes. Idempotent."""
+    parts = {
+        part: value if _is_digest(value) else {DIGEST_KEY: _digest(value)} for part, value in essence.items()
+    }
+    return cast(kopf.BodyEssence, parts)
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, Mapping) and list(value) == [DIGEST_KEY] and isinstance(value[DIGEST_KEY], str)
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _essence(generation: Any) -> kopf.BodyEssence:

@@ -49,6 +49,21 @@ def check_schedule(schedule: str) -> None:
             _check_item(item, spec)
 
 
+def kubernetes_schedule(schedule: str) -> str:
+    """`schedule` as a CronJob takes it. Kubernetes reads day of week 0-6 only, where Cloudron (and
+    `check_schedule`) also take 7 for Sunday: a day-of-week field that names 7 is written as the list
+    of its days, 7 as 0 (`0 0 * * 7` -> `0 0 * * 0`, `5-7` -> `0,5,6`); any other schedule as it is.
+    `schedule` is one `check_schedule` accepts."""
+    if schedule in NAMED_SCHEDULES:
+        return schedule
+    fields = schedule.split(" ")
+    weekday = _FIELDS[4]
+    if not any(not item.startswith("*") and 7 in _values(item, weekday) for item in fields[4].split(",")):
+        return schedule
+    days = sorted({day % 7 for day in _values(fields[4], weekday)})
+    return " ".join([*fields[:4], ",".join(map(str, days))])
+
+
 def _check_item(item: str, spec: _Field) -> None:
     match = _ITEM.fullmatch(_replace_names(item, spec))
     if not match:
