@@ -64,7 +64,7 @@ bench-backup: deps  ## the backup program against tar + boto3: 2 GiB there and b
 chaos: deps  ## 50 apps changed for 10 min while the operator, API server, etcd and databases fail: nothing lost? (~15 min)
 	@$(PYTHON) -m bench.chaos
 
-fuzz: deps  ## 5000 generated apps, Addons and users (valid, near-valid, hostile) against the cluster, operator and databases; prints the figures (~60 min)
+fuzz: deps  ## 5000 generated apps, Addons and users (valid, near-valid, hostile) against the cluster, operator and databases; prints the figures (~22 min)
 	@$(PYTHON) -m bench.fuzz --objects 5000
 
 helm-lint:  ## lint the Helm chart and render it with default and namespaced values
