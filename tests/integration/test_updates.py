@@ -41,9 +41,9 @@ from tests.integration.backups_support import (
     redis_env,
     redis_password,
     run_backup_program,
-    run_restore,
     store_ready,
     wait_for_phase,
+    wait_for_restore_job,
 )
 from tests.integration.plugin_support import kubectl_cloudron
 from tests.paths import CORPUS
@@ -301,14 +301,18 @@ def test_an_update_that_never_becomes_ready_is_rolled_back_with_the_data_of_befo
     # Written after the backup, by the new version: the rollback's restore takes it away.
     _write_row(app.database(), "after the backup")
     (app.files / "kept.txt").write_text("after the backup")
-    run_restore(
+    # Not run_restore: a rollback's restore record is cleared as the update is recorded RolledBack,
+    # so its Succeeded can come and go between two polls; RolledBack is what stays.
+    job = wait_for_restore_job(api_client, namespace, "buzz")
+    run = run_backup_program(
         api_client,
         namespace,
-        "buzz",
+        job,
         claims={"buzz-data": app.files},
         root=app.jobs / "restore",
-        redis_port=app.redis_port,
+        env=redis_env(app.redis_port),
     )
+    assert run.exit_code == 0, run.output
     wait_until(lambda: app.update_phase() == "RolledBack", WAIT, "the update to be rolled back")
     wait_until(lambda: app.running("0.1.11"), WAIT, "0.1.11 to run again")
     status = app.status()
