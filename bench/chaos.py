@@ -40,12 +40,10 @@ from types import FrameType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-import psycopg2
-import pymysql
 import redis
 from kubernetes import client
 from tests.harness.app_redis import redis_from_builder
-from tests.harness.databases import DatabaseKind, DatabaseServer, stop_server
+from tests.harness.databases import DatabaseKind, DatabaseServer, admin_rows, stop_server
 from tests.harness.localenv import LocalEnv
 from tests.harness.operator_process import OperatorProcess
 from tests.harness.pod_process import container_env
@@ -595,38 +593,16 @@ def check_servers(servers: Servers, ops: Operations) -> Check:
 def _app_objects(server: DatabaseServer) -> list[tuple[str, str]]:
     """(user or database, app uid) of every app-named object on the server."""
     if server.kind == "postgresql":
-        with (
-            psycopg2.connect(
-                host=server.host,
-                port=server.port,
-                user=server.admin_user,
-                password=server.admin_password,
-                dbname="postgres",
-                connect_timeout=5,
-            ) as conn,
-            conn.cursor() as cur,
-        ):
-            cur.execute(
-                "SELECT 'user', rolname FROM pg_roles UNION ALL SELECT 'database', datname FROM pg_database"
-            )
-            rows = [(str(kind), postgresql_uid(str(name))) for kind, name in cur.fetchall()]
-        conn.close()
-    else:
-        connection = pymysql.connect(
-            host=server.host,
-            port=server.port,
-            user=server.admin_user,
-            password=server.admin_password,
-            connect_timeout=5,
+        found = admin_rows(
+            server,
+            "SELECT 'user', rolname FROM pg_roles UNION ALL SELECT 'database', datname FROM pg_database",
         )
-        try:
-            with connection.cursor() as cur:
-                cur.execute("SELECT User FROM mysql.user WHERE Host = '%'")
-                rows = [("user", mysql_user_uid(str(row[0]))) for row in cur.fetchall()]
-                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-                rows += [("database", mysql_database_uid(str(row[0]))) for row in cur.fetchall()]
-        finally:
-            connection.close()
+        rows = [(str(kind), postgresql_uid(str(name))) for kind, name in found]
+    else:
+        users = admin_rows(server, "SELECT 'user', User FROM mysql.user WHERE Host = '%'")
+        databases = admin_rows(server, "SELECT 'database', SCHEMA_NAME FROM information_schema.SCHEMATA")
+        rows = [("user", mysql_user_uid(str(name))) for _, name in users]
+        rows += [("database", mysql_database_uid(str(name))) for _, name in databases]
     return [(kind, uid) for kind, uid in rows if uid is not None]
 
 

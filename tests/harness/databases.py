@@ -11,7 +11,7 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg2
 import pymysql
@@ -85,8 +85,8 @@ def is_running(server: DatabaseServer) -> bool:
         return False
 
 
-def server_version(server: DatabaseServer) -> str:
-    """Log in as the admin and ask the server its version (proves login and a query work)."""
+def admin_rows(server: DatabaseServer, *queries: str) -> list[tuple[Any, ...]]:
+    """Log in to a PostgreSQL or MariaDB server as its admin and return the rows of `queries`, in order."""
     if server.kind == "postgresql":
         with (
             psycopg2.connect(
@@ -95,26 +95,42 @@ def server_version(server: DatabaseServer) -> str:
                 user=server.admin_user,
                 password=server.admin_password,
                 dbname="postgres",
-                connect_timeout=3,
+                connect_timeout=5,
             ) as conn,
             conn.cursor() as cur,
         ):
-            cur.execute("SHOW server_version")
-            return str(_first(cur.fetchone()))
-    if server.kind == "mysql":
-        mysql = pymysql.connect(
-            host=server.host,
-            port=server.port,
-            user=server.admin_user,
-            password=server.admin_password,
-            connect_timeout=3,
-        )
-        try:
-            with mysql.cursor() as cur:
-                cur.execute("SELECT VERSION()")
-                return str(_first(cur.fetchone()))
-        finally:
-            mysql.close()
+            rows: list[tuple[Any, ...]] = []
+            for query in queries:
+                cur.execute(query)
+                rows += [tuple(row) for row in cur.fetchall()]
+        conn.close()
+        return rows
+    mysql = pymysql.connect(
+        host=server.host,
+        port=server.port,
+        user=server.admin_user,
+        password=server.admin_password,
+        connect_timeout=5,
+    )
+    try:
+        with mysql.cursor() as cur:
+            rows = []
+            for query in queries:
+                cur.execute(query)
+                rows += [tuple(row) for row in cur.fetchall()]
+            return rows
+    finally:
+        mysql.close()
+
+
+def server_version(server: DatabaseServer) -> str:
+    """Log in as the admin and ask the server its version (proves login and a query work)."""
+    if server.kind in ("postgresql", "mysql"):
+        query = "SHOW server_version" if server.kind == "postgresql" else "SELECT VERSION()"
+        rows = admin_rows(server, query)
+        if not rows:
+            raise HarnessError(f"{server.kind} returned no row to {query}")
+        return str(rows[0][0])
     client = redis.Redis(
         host=server.host,
         port=server.port,
@@ -127,12 +143,6 @@ def server_version(server: DatabaseServer) -> str:
         return str(info["redis_version"])
     finally:
         client.close()
-
-
-def _first(row: tuple[object, ...] | None) -> object:
-    if row is None:
-        raise HarnessError("the server returned no row")
-    return row[0]
 
 
 def _postgres_bindir() -> Path:
