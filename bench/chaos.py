@@ -58,7 +58,7 @@ from bench.audit import OPERATOR_NAMESPACE
 from bench.environment import ADDON_NAME, APPS_NAMESPACE, BenchCluster, create_volumes, prepare
 from bench.faults import Injector, SupervisedOperator
 from bench.phases import APPS, CERTIFICATES
-from bench.report import percentile
+from bench.report import append_results, percentile
 from bench.watchers import CertificateIssuer, Timeline, Watcher
 from cloudron_operator import builders
 from cloudron_operator.builders.redis import PASSWORD_HASH_ANNOTATION, redis_service_name
@@ -75,7 +75,6 @@ from cloudron_operator.provisioners.naming import (
 
 T = TypeVar("T")
 ENV_NAME = "chaos"
-RESULTS_DIR = REPO / "bench" / "results"
 APP_API = ("cloudron.io/v1alpha1", "CloudronApp")
 ADDON_TYPES = ("postgresql", "mysql", "redis")
 # The shared servers: stopped, started and cut off by the faults.
@@ -891,11 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = render(started, arguments, code, result, work_dir)
     print("\n" + text, flush=True)
     if not args.no_save:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        results = RESULTS_DIR / f"{started:%Y-%m-%d}.md"
-        prefix = "" if results.exists() else f"# Benchmark results of {started:%Y-%m-%d}\n\n"
-        with results.open("a") as out:
-            out.write(prefix + text + "\n\n")
+        results = append_results(started, text)
         say(f"appended to {results.relative_to(REPO)}")
     if result.lost:
         print("error: the chaos run lost something: see the checks above", file=sys.stderr)

@@ -43,11 +43,10 @@ from bench.phases import (
     watching,
 )
 from bench.procstats import processes_named
-from bench.report import Run, table
+from bench.report import Run, append_results, table
 from cloudron_operator.config import OperatorConfig, load_config
 
 DEFAULT_APPS = (50, 200, 1000)
-RESULTS_DIR = REPO / "bench" / "results"
 NOT_READY_SHOWN = 10
 
 
@@ -135,11 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = _render(started, header, runs)
     print("\n" + text, flush=True)
     if not args.no_save:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        results = RESULTS_DIR / f"{started:%Y-%m-%d}.md"
-        prefix = "" if results.exists() else f"# Benchmark results of {started:%Y-%m-%d}\n\n"
-        with results.open("a") as out:
-            out.write(prefix + text + "\n\n")
+        results = append_results(started, text)
         say(f"appended to {results.relative_to(REPO)}")
     failed = [run for run in runs if run.failed]
     if failed:

@@ -5,9 +5,26 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tests.paths import REPO
 
 from bench.audit import Counts
 from bench.phases import AtRest, Ceiling, Convergence, Restart, SpecChange
+
+RESULTS_DIR = REPO / "bench" / "results"
+
+
+def append_results(started: datetime, text: str) -> Path:
+    """Append a run's section to bench/results/<date>.md (made with its title the first time)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results = RESULTS_DIR / f"{started:%Y-%m-%d}.md"
+    prefix = "" if results.exists() else f"# Benchmark results of {started:%Y-%m-%d}\n\n"
+    with results.open("a") as out:
+        out.write(prefix + text + "\n\n")
+    return results
+
 
 TOP_KINDS = 6
 
