@@ -354,7 +354,7 @@ def synthetic_manifests(draw: st.DrawFn) -> dict[str, Any]:
         "upstreamVersion": free_text(),
         draw(free_text().filter(lambda k: bool(k) and k[0].islower())): json_values(3),
     }
-    for key in draw(st.sets(st.sampled_from(sorted(optional)), max_size=5)):
+    for key in sorted(draw(st.sets(st.sampled_from(sorted(optional)), max_size=5))):
         manifest[key] = draw(optional[key])
     return manifest
 
@@ -394,7 +394,7 @@ def valid_apps(draw: st.DrawFn, context: FuzzContext) -> dict[str, Any]:
         "checklistDone": st.lists(st.from_regex(r"\A[a-z0-9_-]{1,10}\Z"), max_size=2, unique=True),
         "storage": st.builds(lambda policy: {"whenDeleted": policy}, st.sampled_from(["Delete", "Retain"])),
     }
-    for key in draw(st.sets(st.sampled_from(sorted(optional)), max_size=4)):
+    for key in sorted(draw(st.sets(st.sampled_from(sorted(optional)), max_size=4))):
         spec[key] = draw(optional[key])
     aliases = set(spec.get("aliases", ()))
     spec["aliases"] = [a for a in spec.get("aliases", ()) if a != spec["domain"]]
@@ -439,7 +439,7 @@ def valid_users(draw: st.DrawFn) -> dict[str, Any]:
         "active": st.booleans(),
         "fallbackEmail": local.map(lambda s: s + "@other.example.org"),
     }
-    for key in draw(st.sets(st.sampled_from(sorted(optional)), max_size=4)):
+    for key in sorted(draw(st.sets(st.sampled_from(sorted(optional)), max_size=4))):
         spec[key] = draw(optional[key])
     return {"apiVersion": API_VERSION, "kind": "CloudronUser", "metadata": {"name": username}, "spec": spec}
 

@@ -5,7 +5,10 @@ their own refusals, and the built children are objects the API layer can send.""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -33,6 +36,7 @@ from tests.fuzz.strategies import (
     hostile_values,
     uniquified,
 )
+from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +68,26 @@ def test_generation_is_deterministic_per_seed() -> None:
     first = [o.body for o in generate(fuzz_objects(CONTEXT), 30, seed=7)]
     assert first == [o.body for o in generate(fuzz_objects(CONTEXT), 30, seed=7)]
     assert len(first) == 30
+
+
+def _digest_in_a_process(hash_seed: str) -> str:
+    """The objects of seed 7 as a digest, generated in a new interpreter with this PYTHONHASHSEED."""
+    program = (
+        "import hashlib, json; from tests.unit.test_fuzz_strategies import CONTEXT; "
+        "from tests.fuzz.strategies import fuzz_objects, generate; "
+        "bodies = [o.body for o in generate(fuzz_objects(CONTEXT), 40, seed=7)]; "
+        "print(hashlib.sha256(json.dumps(bodies, sort_keys=True, default=str).encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_generation_is_the_same_in_every_process() -> None:
+    """A seed names a run for everyone: string hashing, random per process, decides nothing."""
+    assert _digest_in_a_process("1") == _digest_in_a_process("2")
 
 
 def test_every_kind_and_level_is_generated() -> None:
