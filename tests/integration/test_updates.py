@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,14 +157,16 @@ def _write_row(env: dict[str, str], title: str) -> None:
     conn.close()
 
 
-def _pre_update_backup(api: client.ApiClient, namespace: str, name: str, to_version: str) -> str:
+def _pre_update_backup(
+    api: client.ApiClient, namespace: str, name: str, to_version: str, wait: float = WAIT
+) -> str:
     """The pre-update backup the operator made for the update to `to_version`, once it exists."""
 
     def started() -> bool:
         update = _status(api, namespace, name).get("update") or {}
         return update.get("toVersion") == to_version and update.get("phase") == "BackingUp"
 
-    wait_until(started, WAIT, f"the update of {name} to {to_version} to back up first")
+    wait_until(started, wait, f"the update of {name} to {to_version} to back up first")
     backup = str(_status(api, namespace, name)["update"]["backup"])
     wait_until(lambda: get_backup(api, namespace, backup) is not None, WAIT, f"backup {backup}")
     assert get_backup(api, namespace, backup)["spec"]["reason"] == "preUpdate"
@@ -264,9 +266,26 @@ def test_an_app_installed_by_id_reports_and_takes_an_update_after_a_pre_update_b
     assert condition(get_app(api_client, namespace, "buzz"), "Updated")["reason"] == "UpToDate"
     _write_row(app.database(), "written on 0.1.9")
 
-    # The packager publishes 0.1.10 and 0.1.11: the operator sees them and updates by itself.
+    # Updates may start only in a window of updatePolicy.schedule, the next one opening in ~2 minutes.
+    opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
+    window = {"schedule": f"{opens.minute} {opens.hour} * * *", "window": "1m"}
+    _patch_source(api_client, namespace, "buzz", {"updatePolicy": window})
+
+    # The packager publishes 0.1.10 and 0.1.11: the operator sees them, and updates by itself once the
+    # window opens.
     app.publish(CATALOG.read_bytes())
-    backup = _pre_update_backup(api_client, namespace, "buzz", "0.1.11")
+
+    def scheduled() -> bool:
+        return condition(get_app(api_client, namespace, "buzz"), "Updated").get("reason") == "UpdateScheduled"
+
+    wait_until(scheduled, WAIT, "0.1.11 to be seen and wait for the window")
+    assert app.status()["availableUpdate"] == "0.1.11"
+    assert app.status()["nextUpdateAt"] == opens.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "update" not in app.status(), "no update before the window"
+    backup = _pre_update_backup(api_client, namespace, "buzz", "0.1.11", wait=3 * 60 + WAIT)
+    started = _time(app.status()["update"]["startedAt"])
+    assert opens <= started < opens + timedelta(minutes=1), f"started at {started}, in the window {opens}"
+    assert "nextUpdateAt" not in app.status()
     assert app.status()["availableUpdate"] == "0.1.11"
     assert app.status()["version"] == "0.1.9", "it runs on while it is backed up"
     assert app.run_backup(backup).exit_code == 0

@@ -71,6 +71,8 @@ def test_catalog_and_logs_options() -> None:
     [
         (["install", "org.wikijs.cloudronapp"], "the following arguments are required: --domain"),
         (["install", "x", "--domain", "d", "--health-timeout", "ten"], "'ten' is not a duration"),
+        (["install", "x", "--domain", "d", "--update-schedule", "0 25 * * *"], "hour field"),
+        (["install", "x", "--domain", "d", "--update-schedule", "@reboot"], "@reboot names no times"),
         (["list", "-o", "table"], "invalid choice: 'table'"),
         (["restore", "wiki"], "the following arguments are required: --backup"),
         (["catalog"], "the following arguments are required: COMMAND"),
@@ -96,6 +98,19 @@ def test_usage_errors_found_after_parsing_exit_2_before_any_request() -> None:
     assert err.getvalue() == (
         "error: --automatic-updates follows the newest published version: it cannot go with APPID@VERSION\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--update-schedule", "30 1 * * *"], "--update-schedule says when automatic updates start"),
+        (["--automatic-updates", "--update-window", "2h"], "--update-window is the length of each window"),
+    ],
+)
+def test_update_window_flags_that_would_be_ignored_exit_2(flags: list[str], message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["install", "org.wikijs.cloudronapp", "--domain", "w.example.com", *flags], out, err) == 2
+    assert err.getvalue().startswith(f"error: {message}")
 
 
 def test_no_command_prints_the_help_and_exits_2() -> None:

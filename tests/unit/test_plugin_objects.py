@@ -104,6 +104,17 @@ def test_the_app_body_carries_the_version_update_policy_and_backup_store_when_gi
         name="w", namespace="a", domain="w.example.com", catalog="c", app_id="x.y", automatic_updates=True
     )
     assert automatic["spec"]["updatePolicy"] == {"automatic": True}
+    windowed = app_body(
+        name="w",
+        namespace="a",
+        domain="w.example.com",
+        catalog="c",
+        app_id="x.y",
+        automatic_updates=True,
+        update_schedule="30 1 * * *",
+        update_window="2h",
+    )
+    assert windowed["spec"]["updatePolicy"] == {"automatic": True, "schedule": "30 1 * * *", "window": "2h"}
 
 
 def test_a_backup_is_named_after_the_app_and_the_utc_time() -> None:

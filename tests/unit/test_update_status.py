@@ -76,6 +76,10 @@ def test_no_restore_is_wanted_once_the_rollback_ended() -> None:
         ({"package": PACKAGE}, ("True", Reason.UP_TO_DATE)),
         ({"package": PACKAGE, "availableUpdate": "2.1.0"}, ("True", Reason.UPDATE_AVAILABLE)),
         (
+            {"package": PACKAGE, "availableUpdate": "2.1.0", "nextUpdateAt": "2026-12-04T01:30:00Z"},
+            ("True", Reason.UPDATE_SCHEDULED),
+        ),
+        (
             {"package": PACKAGE, "update": {**ROLLBACK, "phase": "BackingUp"}},
             ("Unknown", Reason.UPDATE_IN_PROGRESS),
         ),

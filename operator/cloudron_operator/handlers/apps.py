@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -29,7 +30,7 @@ from cloudron_operator.reconcile.status import (
     warn_of_new_problem,
     write_status,
 )
-from cloudron_operator.reconcile.updates import in_progress
+from cloudron_operator.reconcile.updates import in_progress, window_opened
 from cloudron_operator.runtime import Runtime, runtime
 from cloudron_operator.status import FALSE, ConditionUpdate
 
@@ -64,7 +65,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, metrics: M
 
     async def update_check_handler(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         """A pass of an app with spec.source when its catalog's content changed since its last pass
-        decided from it, or while an update of it is under way (its backup, its deadline)."""
+        decided from it, while an update of it is under way (its backup, its deadline), or once the
+        update window it waits for has opened."""
         context = runtime(memo)
         if update_check_due(context, body):
             await context.workers.run(reconcile_app, body=body, memo=memo, **kwargs)
@@ -84,7 +86,8 @@ def _has_source(spec: Mapping[str, Any], **_: Any) -> bool:
 
 
 def update_check_due(context: Runtime, body: kopf.Body) -> bool:
-    if in_progress(body.get("status") or {}):
+    status = body.get("status") or {}
+    if in_progress(status) or window_opened(status, datetime.now(UTC)):
         return True
     loaded = context.catalogs.get(str(body["spec"]["source"].get("catalog")))
     return loaded is not None and context.catalogs.decided_from(body.meta["uid"]) != loaded.catalog.digest

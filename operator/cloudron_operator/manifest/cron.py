@@ -1,11 +1,12 @@
-"""The schedules Cloudron's scheduler addon accepts: five cron fields or a named pattern."""
+"""Cron schedules as Cloudron's scheduler addon accepts them (five fields or a named pattern), and
+when one is due (UTC): the scheduler's tasks, backup schedules and update windows use them."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 NAMED_SCHEDULES: Final = frozenset(
     {"@service", "@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"}
@@ -99,13 +100,26 @@ _NAMED_FIELDS: Final = {
     "@hourly": "0 * * * *",
 }
 LOOK_BACK: Final = timedelta(days=366)  # every schedule names a time within a year (Feb 29 aside)
+LOOK_AHEAD: Final = timedelta(days=4 * 366)  # and within four years, or never
 
 
-def latest_due(schedule: str, after: datetime | None, now: datetime) -> datetime | None:
-    """The latest minute in (after, now] that `schedule` names (UTC), or None; `after` None: the
-    schedule starts now, so only the current minute counts. A schedule missed many times (the
-    operator was down) is due once, at its latest time. ValueError for a schedule that names no
-    times (@service, @reboot) or is invalid."""
+class _Times(NamedTuple):
+    """The values each field of a schedule names."""
+
+    minutes: set[int]
+    hours: set[int]
+    days: set[int]
+    months: set[int]
+    weekdays: set[int]
+    both_days_restricted: bool
+
+    def day_matches(self, moment: datetime) -> bool:
+        day_match, weekday_match = moment.day in self.days, (moment.isoweekday() % 7) in self.weekdays
+        # cron's rule: with both day fields restricted, either one matching is enough
+        return (day_match or weekday_match) if self.both_days_restricted else (day_match and weekday_match)
+
+
+def _times(schedule: str) -> _Times:
     check_schedule(schedule)
     text = _NAMED_FIELDS.get(schedule, schedule)
     if text.startswith("@"):
@@ -114,27 +128,66 @@ def latest_due(schedule: str, after: datetime | None, now: datetime) -> datetime
     minutes, hours, days, months, weekdays = (
         _values(field, spec) for field, spec in zip(fields, _FIELDS, strict=True)
     )
-    weekdays = {day % 7 for day in weekdays}
-    both_days_restricted = fields[2] != "*" and fields[4] != "*"
+    return _Times(
+        minutes, hours, days, months, {day % 7 for day in weekdays}, fields[2] != "*" and fields[4] != "*"
+    )
+
+
+def check_timed_schedule(schedule: str) -> None:
+    """Raise `ValueError` saying what is wrong unless `schedule` is valid and names times (not
+    @service or @reboot)."""
+    _times(schedule)
+
+
+def latest_due(schedule: str, after: datetime | None, now: datetime) -> datetime | None:
+    """The latest minute in (after, now] that `schedule` names (UTC), or None; `after` None: the
+    schedule starts now, so only the current minute counts. A schedule missed many times (the
+    operator was down) is due once, at its latest time. ValueError for a schedule that names no
+    times (@service, @reboot) or is invalid."""
+    times = _times(schedule)
     moment = now.replace(second=0, microsecond=0)
     floor = max(after or moment - timedelta(minutes=1), now - LOOK_BACK)
     while moment > floor:
         # Walk back a month, a day or an hour at a time past what cannot match, else a minute.
-        if moment.month not in months:
+        if moment.month not in times.months:
             moment = moment.replace(day=1, hour=0, minute=0) - timedelta(minutes=1)
-            continue
-        day_match, weekday_match = moment.day in days, (moment.isoweekday() % 7) in weekdays
-        # cron's rule: with both day fields restricted, either one matching is enough
-        if not ((day_match or weekday_match) if both_days_restricted else (day_match and weekday_match)):
+        elif not times.day_matches(moment):
             moment = moment.replace(hour=0, minute=0) - timedelta(minutes=1)
-            continue
-        if moment.hour not in hours:
+        elif moment.hour not in times.hours:
             moment = moment.replace(minute=0) - timedelta(minutes=1)
-            continue
-        if moment.minute in minutes:
+        elif moment.minute in times.minutes:
             return moment
-        moment -= timedelta(minutes=1)
+        else:
+            moment -= timedelta(minutes=1)
     return None
+
+
+def next_due(schedule: str, after: datetime) -> datetime | None:
+    """The first minute after `after` that `schedule` names (UTC), within four years (Feb 29 comes
+    round), or None: a schedule such as Feb 30 names no time. ValueError as `latest_due`."""
+    times = _times(schedule)
+    moment = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    ceiling = after + LOOK_AHEAD
+    while moment <= ceiling:
+        # Walk on a month, a day or an hour at a time past what cannot match, else a minute.
+        if moment.month not in times.months:
+            moment = _first_of_next_month(moment)
+        elif not times.day_matches(moment):
+            moment = moment.replace(hour=0, minute=0) + timedelta(days=1)
+        elif moment.hour not in times.hours:
+            moment = moment.replace(minute=0) + timedelta(hours=1)
+        elif moment.minute in times.minutes:
+            return moment
+        else:
+            moment += timedelta(minutes=1)
+    return None
+
+
+def _first_of_next_month(moment: datetime) -> datetime:
+    start = moment.replace(day=1, hour=0, minute=0)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
 
 
 def _values(text: str, spec: _Field) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from cloudron_operator.catalog.durations import duration_seconds
+from cloudron_operator.manifest.cron import check_timed_schedule, next_due
 from cloudron_operator.models.addon import AddonType
 from cloudron_operator.models.base import NULL_IS_A_VALUE, SpecModel, StatusModel, cel, kube_schema
 from cloudron_operator.models.catalog import Duration
@@ -54,6 +57,10 @@ IMAGE_AND_MANIFEST_MESSAGE = "image and manifest go together: set both, or neith
 PACKAGE_OR_RESTORE_MESSAGE = "set image and manifest, or source to install from a catalog, or restoreFrom"
 SOURCE_OR_IMAGE_MESSAGE = "source and image/manifest exclude each other: the catalog gives both"
 UPDATE_POLICY_MESSAGE = "updatePolicy applies to apps with source"
+UPDATE_SCHEDULE_MESSAGE = "updatePolicy.schedule says when automatic updates start: set automatic: true"
+UPDATE_WINDOW_MESSAGE = "updatePolicy.window is the length of each window of updatePolicy.schedule: set both"
+DEFAULT_UPDATE_WINDOW = "1h"
+MIN_UPDATE_WINDOW_SECONDS = 60
 AUTOMATIC_PINNED_MESSAGE = (
     "updatePolicy.automatic needs source without a version: a pinned version never moves"
 )
@@ -192,6 +199,13 @@ class PackageSource(SpecModel):
 class UpdatePolicy(SpecModel):
     """How the app moves to newer versions of its catalog (spec.source without a version)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=kube_schema(
+            cel("!has(self.schedule) || self.automatic", UPDATE_SCHEDULE_MESSAGE, field_path=".schedule"),
+            cel("!has(self.window) || has(self.schedule)", UPDATE_WINDOW_MESSAGE, field_path=".window"),
+        )
+    )
+
     automatic: StrictBool = Field(
         default=False,
         description=(
@@ -207,6 +221,46 @@ class UpdatePolicy(SpecModel):
             "the spec changes."
         ),
     )
+    schedule: Annotated[str, StringConstraints(max_length=128)] | None = Field(
+        default=None,
+        description=(
+            "When automatic updates may start: a cron schedule (5 fields or @daily, @weekly, ...; UTC), "
+            "like Cloudron's auto-update pattern ('30 1,3,5,23 * * *' there, in the server's time zone). "
+            "Each time it names opens a window of `window`; an automatic update starts only in one. "
+            "Absent: as soon as the catalog shows the version."
+        ),
+    )
+    window: Duration | None = Field(
+        default=None,
+        description=(
+            f"How long after each time of `schedule` an automatic update may still start (default "
+            f"{DEFAULT_UPDATE_WINDOW}, at least 1m)."
+        ),
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_names_times(cls, schedule: str | None) -> str | None:
+        if schedule is not None:
+            check_timed_schedule(schedule)
+            if next_due(schedule, datetime(2000, 1, 1, tzinfo=UTC)) is None:  # a leap year: Feb 29 counts
+                raise ValueError(f"{schedule!r} names no date")
+        return schedule
+
+    @model_validator(mode="after")
+    def _schedule_with_automatic(self) -> UpdatePolicy:
+        if self.schedule is not None and not self.automatic:
+            raise ValueError(UPDATE_SCHEDULE_MESSAGE)
+        if self.window is not None and self.schedule is None:
+            raise ValueError(UPDATE_WINDOW_MESSAGE)
+        return self
+
+    @field_validator("window")
+    @classmethod
+    def _window_of_a_minute_or_more(cls, window: str | None) -> str | None:
+        if window is not None and duration_seconds(window) < MIN_UPDATE_WINDOW_SECONDS:
+            raise ValueError(f"{window!r} is shorter than a minute: an update would rarely find it open")
+        return window
 
 
 class CloudronAppSpec(SpecModel):
@@ -623,6 +677,13 @@ class CloudronAppStatus(StatusModel):
     update: UpdateStatus | None = Field(default=None, description="The last update, and how it went.")
     update_blocked: UpdateBlock | None = Field(
         default=None, description="The rule that keeps updatePolicy.automatic off the newest version."
+    )
+    next_update_at: str | None = Field(
+        default=None,
+        description=(
+            "When updatePolicy.schedule next opens a window for the automatic update to availableUpdate "
+            "(UTC); absent while none waits for one."
+        ),
     )
     last_scheduled_backup: str | None = Field(
         default=None, description="When spec.backup.schedule last made a backup (the schedule's time, UTC)."

@@ -104,6 +104,7 @@ class Reason(StrEnum):
     UPDATE_SUCCEEDED = "UpdateSucceeded"
     UP_TO_DATE = "UpToDate"
     UPDATE_AVAILABLE = "UpdateAvailable"
+    UPDATE_SCHEDULED = "UpdateScheduled"
     UPDATE_IN_PROGRESS = "UpdateInProgress"
     UPDATE_ROLLED_BACK = "UpdateRolledBack"
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"

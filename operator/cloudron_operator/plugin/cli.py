@@ -13,7 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Final, NoReturn, TextIO
 
+from pydantic import ValidationError
+
 from cloudron_operator.catalog.durations import duration_seconds
+from cloudron_operator.models.app import UpdatePolicy
 from cloudron_operator.plugin import read_commands, write_commands
 from cloudron_operator.plugin.catalog import CatalogError
 from cloudron_operator.plugin.kube import PluginError
@@ -46,6 +49,16 @@ def _duration(text: str) -> int:
 def _duration_text(text: str) -> str:
     """A duration checked, and kept as written (for the spec)."""
     _duration(text)
+    return text
+
+
+def _schedule_text(text: str) -> str:
+    """A cron schedule that names times, checked as the operator checks updatePolicy.schedule."""
+    try:
+        UpdatePolicy.model_validate({"automatic": True, "schedule": text})
+    except ValidationError as error:
+        message = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise argparse.ArgumentTypeError(message) from error
     return text
 
 
@@ -104,6 +117,18 @@ def build_parser() -> Parser:
         type=_duration_text,
         metavar="DURATION",
         help="how long an updated app has to become Ready before it is rolled back (e.g. 10m)",
+    )
+    install.add_argument(
+        "--update-schedule",
+        type=_schedule_text,
+        metavar="CRON",
+        help="with --automatic-updates: when updates may start (cron, UTC), e.g. '30 1,3,5,23 * * *'",
+    )
+    install.add_argument(
+        "--update-window",
+        type=_duration_text,
+        metavar="DURATION",
+        help="how long after each time of --update-schedule an update may still start (default 1h)",
     )
     install.add_argument("--backup-store", metavar="STORE", help="the BackupStore of the app's backups")
     install.add_argument(

@@ -68,6 +68,8 @@ def app_body(
     version: str | None = None,
     automatic_updates: bool = False,
     health_timeout: str | None = None,
+    update_schedule: str | None = None,
+    update_window: str | None = None,
     backup_store: str | None = None,
 ) -> dict[str, Any]:
     """A CloudronApp installed from `catalog` by id; updatePolicy and backup only when asked for."""
@@ -80,6 +82,10 @@ def app_body(
         update_policy["automatic"] = True
     if health_timeout is not None:
         update_policy["healthTimeout"] = health_timeout
+    if update_schedule is not None:
+        update_policy["schedule"] = update_schedule
+    if update_window is not None:
+        update_policy["window"] = update_window
     if update_policy:
         spec["updatePolicy"] = update_policy
     if backup_store is not None:

@@ -14,6 +14,8 @@ from cloudron_operator.plugin.resources import APPS, BACKUPS, CATALOGS, Resource
 from cloudron_operator.plugin.session import Session
 
 PINNED_AUTOMATIC = "--automatic-updates follows the newest published version: it cannot go with APPID@VERSION"
+SCHEDULE_WITHOUT_AUTOMATIC = "--update-schedule says when automatic updates start: add --automatic-updates"
+WINDOW_WITHOUT_SCHEDULE = "--update-window is the length of each window of --update-schedule: it needs it"
 
 
 def install(session: Session) -> int:
@@ -21,6 +23,10 @@ def install(session: Session) -> int:
     reference = objects.parse_app_reference(args.app)
     if args.automatic_updates and reference.version is not None:
         raise objects.UsageError(PINNED_AUTOMATIC)
+    if args.update_schedule is not None and not args.automatic_updates:
+        raise objects.UsageError(SCHEDULE_WITHOUT_AUTOMATIC)
+    if args.update_window is not None and args.update_schedule is None:
+        raise objects.UsageError(WINDOW_WITHOUT_SCHEDULE)
     if args.output and args.wait:
         raise objects.UsageError("-o prints the CloudronApp and writes nothing: it cannot go with --wait")
     chosen = choose_app(session.cluster.list(CATALOGS), reference.app_id, args.catalog)
@@ -35,6 +41,8 @@ def install(session: Session) -> int:
         version=reference.version,
         automatic_updates=args.automatic_updates,
         health_timeout=args.health_timeout,
+        update_schedule=args.update_schedule,
+        update_window=args.update_window,
         backup_store=args.backup_store,
     )
     if args.output:

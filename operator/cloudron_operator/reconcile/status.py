@@ -232,7 +232,13 @@ def update_condition(app: Mapping[str, Any]) -> ConditionUpdate | None:
 
 
 def _update_settled(status: Mapping[str, Any], update: Mapping[str, Any]) -> ConditionUpdate:
-    if available := status.get("availableUpdate"):
+    if (available := status.get("availableUpdate")) and (opens_at := status.get("nextUpdateAt")):
+        message = (
+            f"version {available} is installed by itself in the next window of updatePolicy.schedule, "
+            f"which opens at {opens_at}"
+        )
+        return ConditionUpdate("Updated", TRUE, Reason.UPDATE_SCHEDULED, message)
+    if available:
         message = f"version {available} is available: set spec.source.version to {available} to update"
         return ConditionUpdate("Updated", TRUE, Reason.UPDATE_AVAILABLE, message)
     if update.get("phase") == "Succeeded":

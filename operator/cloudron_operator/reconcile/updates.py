@@ -12,8 +12,11 @@ newest one the rules allow: `catalog.rules`) in steps recorded in status.update:
    previous image, manifest and data), then RolledBack. The version is not tried again until the
    catalog or the spec changes.
 
-status.package, .update, .availableUpdate and .updateBlocked are written together, by one field
-manager; status.restore of a rollback by the restore's.
+With updatePolicy.schedule an automatic update starts only in a window of it (`catalog.windows`);
+until then status.nextUpdateAt says when the next opens, and the update check runs a pass then.
+
+status.package, .update, .availableUpdate, .updateBlocked and .nextUpdateAt are written together, by
+one field manager; status.restore of a rollback by the restore's.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from cloudron_operator.catalog.document import CatalogApp, CatalogVersion, manif
 from cloudron_operator.catalog.durations import duration_seconds
 from cloudron_operator.catalog.rules import Block, Running, update_block
 from cloudron_operator.catalog.versions import Version
+from cloudron_operator.catalog.windows import ALWAYS_OPEN, UpdateWindow, update_window
 from cloudron_operator.k8s import api as k8s
 from cloudron_operator.models import API_VERSION, CloudronAppSpec, VersionState
 from cloudron_operator.models.app import RESOLVED_PACKAGE
@@ -44,7 +48,7 @@ from cloudron_operator.reconcile.errors import InvalidApp
 from cloudron_operator.store import Store
 
 UPDATE_MANAGER: Final = "cloudron-operator-update"
-UPDATE_FIELDS: Final = ("package", "update", "availableUpdate", "updateBlocked")
+UPDATE_FIELDS: Final = ("package", "update", "availableUpdate", "updateBlocked", "nextUpdateAt")
 IN_PROGRESS: Final = frozenset({"BackingUp", "Updating", "RollingBack"})
 ENDED_BADLY: Final = frozenset({"Failed", "RolledBack"})
 CATALOG_RETRY_SECONDS: Final = 30.0  # a catalog that cannot be read, for an app that has no package yet
@@ -62,8 +66,18 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 def in_progress(status: Mapping[str, Any]) -> bool:
     return ((status.get("update") or {}).get("phase")) in IN_PROGRESS
+
+
+def window_opened(status: Mapping[str, Any], now: datetime) -> bool:
+    """An automatic update waits for updatePolicy.schedule's window, which has opened by `now`."""
+    opens_at = status.get("nextUpdateAt")
+    return bool(opens_at) and _parse_stamp(str(opens_at)) <= now
 
 
 def prepare(
@@ -179,7 +193,8 @@ def _decide(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.
     app = loaded.catalog.apps.get(source["appId"])
     if app is None:
         if _satisfies(package, source):
-            return _write(api, body, {**_records(body), "availableUpdate": None, "updateBlocked": None})
+            gone = {"availableUpdate": None, "updateBlocked": None, "nextUpdateAt": None}
+            return _write(api, body, {**_records(body), **gone})
         known = ", ".join(list(loaded.catalog.apps)[:10]) or "none"
         raise InvalidApp(
             Reason.APP_NOT_IN_CATALOG,
@@ -224,6 +239,7 @@ def _install(
         else _package(source, target),
         "availableUpdate": newer[0].version if newer else None,
         "updateBlocked": None,
+        "nextUpdateAt": None,
     }
     return _write(api, body, records)
 
@@ -293,12 +309,15 @@ def _update(
         if pinned is not None:
             raise InvalidApp(block.reason, f"spec.source.version: {block.message}")
         blocked, target = _blocked(target.version, block), None
+    # A pinned version is the admin's wish now; an automatic update waits for its window.
+    window = _window(policy) if target is not None and pinned is None else ALWAYS_OPEN
     records = {
         **_records(body),
         "availableUpdate": newer[0].version if newer else None,
         "updateBlocked": blocked,
+        "nextUpdateAt": _stamp(window.opens_at) if window.opens_at else None,
     }
-    if target is None:
+    if target is None or not window.open:
         return _write(api, body, records)
     started = _now()
     backup = short_name(
@@ -320,6 +339,11 @@ def _update(
     message = f"updating from {running.version} to {target.version}: backing up first ({backup})"
     kopf.info(updated, reason=Reason.UPDATE_IN_PROGRESS, message=message)
     return updated
+
+
+def _window(policy: Mapping[str, Any]) -> UpdateWindow:
+    schedule = policy.get("schedule")
+    return update_window(str(schedule), policy.get("window"), _now()) if schedule else ALWAYS_OPEN
 
 
 def _blocked(version: str, block: Block) -> dict[str, Any]:
@@ -437,7 +461,7 @@ def _after_rollout(api: client.ApiClient, body: kopf.Body, update: dict[str, Any
             message += " (the app is stopped: it was not health-checked)"
         kopf.info(body, reason=Reason.UPDATE_SUCCEEDED, message=message)
         return _ended(api, body, update, phase="Succeeded", reason=Reason.UPDATE_SUCCEEDED, message=message)
-    deadline = datetime.strptime(str(update["deadline"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    deadline = _parse_stamp(str(update["deadline"]))
     if _now() < deadline:
         return body
     message = (
