@@ -12,7 +12,8 @@ from cloudron_operator.models.app import DEFAULT_UPDATE_WINDOW
 
 
 class UpdateWindow(NamedTuple):
-    """Whether a window is open now; if not, when the next one opens (None: not within a year)."""
+    """Whether a window is open now; if not, when the next one opens (None: the schedule names no
+    time within four years)."""
 
     open: bool
     opens_at: datetime | None = None
