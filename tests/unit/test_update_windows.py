@@ -13,11 +13,14 @@ from pydantic import ValidationError
 from cloudron_operator.catalog.windows import UpdateWindow, update_window
 from cloudron_operator.manifest.cron import latest_due, next_due
 from cloudron_operator.models.app import UpdatePolicy
-from cloudron_operator.reconcile.updates import window_opened
+from cloudron_operator.models.conditions import Reason
+from cloudron_operator.reconcile.errors import InvalidApp
+from cloudron_operator.reconcile.updates import _spec_model, window_opened
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 12, 3, 21, 40, 30, tzinfo=UTC)  # a Thursday
 CLOUDRON_DEFAULT = "30 1,3,5,23 * * *"
+MANIFEST = {"id": "org.example.wiki", "version": "1.0.0", "manifestVersion": 2, "httpPort": 8000}
 
 
 def at(day: int, hour: int, minute: int, month: int = 12, year: int = 2026) -> datetime:
@@ -102,3 +105,16 @@ def test_a_schedule_or_window_that_would_never_start_an_update_is_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=says):
         UpdatePolicy.model_validate(policy)
+
+
+def test_an_installed_app_with_a_schedule_that_names_no_time_is_told_which_field() -> None:
+    spec = {
+        "source": {"catalog": "community", "appId": "org.example.wiki"},
+        "updatePolicy": {"automatic": True, "schedule": "@reboot"},
+        "domain": "wiki.example.com",
+    }
+    package = {"appId": "org.example.wiki", "version": "1.0.0", "image": "wiki:1", "manifest": MANIFEST}
+    with pytest.raises(InvalidApp) as refused:
+        _spec_model({"metadata": {"name": "wiki"}, "spec": spec, "status": {"package": package}})
+    assert refused.value.reason == Reason.INVALID_SPEC
+    assert "spec.updatePolicy.schedule" in str(refused.value) and "names no times" in str(refused.value)

@@ -172,7 +172,8 @@ def _spec_model(body: Mapping[str, Any]) -> CloudronAppSpec:
     try:
         return CloudronAppSpec.model_validate(running_package(body), context=RESOLVED_PACKAGE)
     except ValidationError as error:
-        raise InvalidApp(Reason.INVALID_SPEC, "; ".join(str(e["msg"]) for e in error.errors()[:3])) from error
+        problems = (f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
+        raise InvalidApp(Reason.INVALID_SPEC, "; ".join(problems)) from error
 
 
 def _decide(api: client.ApiClient, catalogs: Catalogs, body: kopf.Body) -> kopf.Body:
